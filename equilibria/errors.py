@@ -1,0 +1,107 @@
+"""Error and warning types of the equilibria package, and the argument checks that raise them.
+
+Every check names the argument, says what was wrong and what would work (DESIGN.md,
+Conventions), so that users never see a raw traceback from deep inside numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class InvalidGameError(ValueError):
+    """A game was built from inconsistent or non-finite data."""
+
+
+class InvalidProfileError(ValueError):
+    """A strategy profile has the wrong shape, is not finite, or lies outside the box."""
+
+
+class UnknownMethodError(ValueError):
+    """A solver, payoff or option name is not one of the known names."""
+
+
+class NotPotentialGameError(ValueError):
+    """A potential was asked of a game whose competition matrix is not symmetric."""
+
+
+class DegenerateGameWarning(UserWarning):
+    """nashpy reported a degenerate bimatrix game; some equilibria may be missing."""
+
+
+def as_finite_vector(value: Any, name: str, n: int | None = None) -> np.ndarray:
+    """Return `value` as a finite 1-D float64 array of length `n` (scalars broadcast).
+
+    Raises
+    ------
+    InvalidGameError
+        When the value is not numeric, has the wrong shape, or holds NaN or inf.
+    """
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InvalidGameError(f"{name} must be numeric; got {type(value).__name__}") from error
+    if array.ndim == 0 and n is not None:
+        array = np.full(n, float(array))
+    if array.ndim != 1:
+        raise InvalidGameError(f"{name} must be a 1-D array (one entry per player); "
+                               f"got shape {array.shape}")
+    if n is not None and array.shape[0] != n:
+        raise InvalidGameError(f"{name} has {array.shape[0]} entries but the game has {n} "
+                               "players; pass one entry per player or a scalar")
+    if not np.all(np.isfinite(array)):
+        raise InvalidGameError(f"{name} holds NaN or inf; every entry must be finite")
+    return array
+
+
+def check_nonnegative(array: np.ndarray, name: str) -> None:
+    """Raise `InvalidGameError` unless every entry of `array` is >= 0."""
+    if np.any(array < 0):
+        worst = int(np.argmin(array))
+        raise InvalidGameError(f"{name} must be >= 0 (a cost); entry {worst} is {array[worst]:g}")
+
+
+def check_bounds(bounds: Any) -> tuple[float, float]:
+    """Return the box bounds as floats with 0 <= lo < hi, both finite."""
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError) as error:
+        raise InvalidGameError(f"bounds must be a pair (lo, hi) of numbers; got {bounds!r}") \
+            from error
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise InvalidGameError(f"bounds must be finite; got ({lo}, {hi})")
+    if lo < 0:
+        raise InvalidGameError(f"bounds lo must be >= 0 (participation is non-negative, so "
+                               f"|s_i| = s_i); got lo = {lo}")
+    if not lo < hi:
+        raise InvalidGameError(f"bounds must satisfy lo < hi; got lo = {lo}, hi = {hi}")
+    return lo, hi
+
+
+def check_profile(s: Any, n: int, bounds: tuple[float, float], name: str = "s",
+                  atol: float = 1e-12) -> np.ndarray:
+    """Return `s` as a float64 vector of length `n` inside the box (up to `atol`).
+
+    Raises
+    ------
+    InvalidProfileError
+        When `s` has the wrong shape, holds NaN or inf, or lies outside [lo, hi].
+    """
+    try:
+        array = np.asarray(s, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise InvalidProfileError(f"{name} must be a numeric vector; got {type(s).__name__}") \
+            from error
+    if array.shape != (n,):
+        raise InvalidProfileError(f"{name} must have shape ({n},), one participation per "
+                                  f"player; got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidProfileError(f"{name} holds NaN or inf; every participation must be finite")
+    lo, hi = bounds
+    if np.any(array < lo - atol) or np.any(array > hi + atol):
+        raise InvalidProfileError(f"{name} must lie in the box [{lo}, {hi}]; got values in "
+                                  f"[{array.min():g}, {array.max():g}]. Clip it with "
+                                  "numpy.clip(s, lo, hi) if that is what you mean")
+    return np.clip(array, lo, hi)

@@ -1,0 +1,558 @@
+"""Two-player sub-games of the participation game as finite bimatrix games (nashpy).
+
+Fix every player but i and j at a profile s, give i and j a finite set of participation levels
+(the two ends of the box, "keep or drop", or a grid), and the pair plays a bimatrix game
+
+    A[a, b] = U_i(s with s_i = level[a], s_j = level[b]),   B[a, b] = U_j(same profile),
+
+with U the utility of the participation game (DESIGN.md; Shah & Khan 2025, Eq. 8-10). Its Nash
+equilibria, pure and mixed, are computed by nashpy (Knight & Campbell 2018, "Nashpy: A Python
+library for the computation of Nash equilibria", JOSS 3(30), 904) with
+
+- support enumeration (Nisan, Roughgarden, Tardos & Vazirani 2007, *Algorithmic Game Theory*,
+  ch. 3, Algorithm 3.4),
+- vertex enumeration of the best-response polytopes (ibid., Algorithm 3.5; Avis, Rosenberg,
+  Savani & von Stengel 2010, "Enumeration of Nash equilibria for two-player games", Economic
+  Theory 42, 9-37),
+- the Lemke-Howson algorithm (Lemke & Howson 1964, "Equilibrium points of bimatrix games",
+  SIAM J. Appl. Math. 12(2), 413-423; Nisan et al. 2007, Algorithm 3.6), started from every
+  initial dropped label.
+
+nashpy's answers are not trusted blindly: every equilibrium is re-verified with the tolerant
+gap `bimatrix_gap`, failures are dropped with a `DegenerateGameWarning`, and nashpy's own
+warnings about degenerate games are re-emitted as `DegenerateGameWarning`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nashpy
+import numpy as np
+
+from equilibria.errors import DegenerateGameWarning, UnknownMethodError
+from equilibria.game import ParticipationGame
+
+#: Methods accepted by `solve_pair` and `bimatrix_equilibria`.
+METHODS: tuple[str, ...] = ("support_enumeration", "vertex_enumeration", "lemke_howson")
+
+#: How far a probability vector may stray from nonnegativity and unit sum.
+PROBABILITY_ATOL = 1e-9
+
+#: Entries of a returned strategy at most this large in magnitude are set to exactly zero.
+_ZERO = 1e-10
+
+#: Strategy pairs closer than this (max-norm) are the same equilibrium.
+_DUPLICATE_ATOL = 1e-9
+
+#: What nashpy raises when a degenerate game breaks one of its algorithms.
+_NASHPY_FAILURES = (ArithmeticError, IndexError, np.linalg.LinAlgError, RuntimeError,
+                    TypeError, ValueError)
+
+__all__ = [
+    "METHODS",
+    "FiniteEquilibrium",
+    "PairGame",
+    "bimatrix_equilibria",
+    "bimatrix_gap",
+    "pair_game",
+    "pure_equilibria",
+    "solve_pair",
+]
+
+
+# ---------------------------------------------------------------------------------- results
+@dataclass(frozen=True, eq=False)
+class PairGame:
+    """The bimatrix game played by players i and j with everyone else fixed.
+
+    Attributes
+    ----------
+    players : (int, int)
+        The row player i and the column player j of the participation game.
+    levels : tuple of float
+        The participation levels both players choose from (increasing, inside the box).
+    row_payoffs : ndarray of shape (k, k)
+        ``A[a, b] = U_i`` when i plays ``levels[a]`` and j plays ``levels[b]``.
+    col_payoffs : ndarray of shape (k, k)
+        ``B[a, b] = U_j`` at the same profile.
+    base_profile : ndarray of shape (N,)
+        The profile the other players are fixed at (entries i and j are ignored).
+    """
+
+    players: tuple[int, int]
+    levels: tuple[float, ...]
+    row_payoffs: np.ndarray
+    col_payoffs: np.ndarray
+    base_profile: np.ndarray
+
+    def __post_init__(self) -> None:
+        levels = tuple(float(level) for level in self.levels)
+        k = len(levels)
+        A = _payoff_matrix(self.row_payoffs, "row_payoffs")
+        B = _payoff_matrix(self.col_payoffs, "col_payoffs")
+        if A.shape != (k, k) or B.shape != (k, k):
+            raise ValueError(f"row_payoffs and col_payoffs must both have shape ({k}, {k}), one "
+                             f"row and column per level; got {A.shape} and {B.shape}")
+        base = np.array(self.base_profile, dtype=np.float64)
+        i, j = (int(p) for p in self.players)
+        if base.ndim != 1 or not (0 <= i < base.size and 0 <= j < base.size):
+            raise ValueError(f"base_profile must be a 1-D profile holding players {i} and {j}; "
+                             f"got shape {base.shape}")
+        for array in (A, B, base):
+            array.setflags(write=False)
+        object.__setattr__(self, "players", (i, j))
+        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "row_payoffs", A)
+        object.__setattr__(self, "col_payoffs", B)
+        object.__setattr__(self, "base_profile", base)
+
+    @property
+    def nashpy_game(self) -> nashpy.Game:
+        """The game as ``nashpy.Game(A, B)`` (Knight & Campbell 2018)."""
+        return nashpy.Game(np.array(self.row_payoffs), np.array(self.col_payoffs))
+
+    def profile(self, a: int, b: int) -> np.ndarray:
+        """The full participation vector with ``s_i = levels[a]`` and ``s_j = levels[b]``.
+
+        Raises
+        ------
+        ValueError
+            When `a` or `b` is not a level index in ``[0, len(levels))``.
+        """
+        k = len(self.levels)
+        for name, value in (("a", a), ("b", b)):
+            if not (isinstance(value, numbers.Integral) and 0 <= value < k):
+                raise ValueError(f"{name} must be a level index in [0, {k}); got {value!r}")
+        s = self.base_profile.copy()
+        i, j = self.players
+        s[i], s[j] = self.levels[a], self.levels[b]
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (arrays become lists)."""
+        return {
+            "players": list(self.players),
+            "levels": list(self.levels),
+            "row_payoffs": self.row_payoffs.tolist(),
+            "col_payoffs": self.col_payoffs.tolist(),
+            "base_profile": self.base_profile.tolist(),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class FiniteEquilibrium:
+    """A verified Nash equilibrium of a `PairGame`.
+
+    Attributes
+    ----------
+    row_strategy, col_strategy : ndarray
+        Probability vectors over the levels of players i and j.
+    is_pure : bool
+        Whether both strategies put all their mass on one level.
+    gap : float
+        ``bimatrix_gap`` relative to the payoff scale ``max(max|A|, max|B|)``.
+    expected_participation : (float, float)
+        ``levels @ row_strategy`` and ``levels @ col_strategy``.
+    profile : ndarray of shape (N,)
+        For a pure equilibrium, the exact profile it is played at. For a mixed one, the base
+        profile with s_i and s_j replaced by their expected participation: a summary of the
+        mixed equilibrium, which is *not* itself an equilibrium of the continuous game (nor
+        of the finite one).
+    """
+
+    row_strategy: np.ndarray
+    col_strategy: np.ndarray
+    is_pure: bool
+    gap: float
+    expected_participation: tuple[float, float]
+    profile: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (arrays become lists)."""
+        return {
+            "row_strategy": self.row_strategy.tolist(),
+            "col_strategy": self.col_strategy.tolist(),
+            "is_pure": self.is_pure,
+            "gap": self.gap,
+            "expected_participation": list(self.expected_participation),
+            "profile": self.profile.tolist(),
+        }
+
+
+# ---------------------------------------------------------------------------------- building
+def pair_game(game: ParticipationGame, i: int, j: int, s: Any,
+              grid: int | Sequence[float] | str = "keep_drop") -> PairGame:
+    """The two-player game of players i and j with every other player fixed at `s`.
+
+    The others are folded into the benefit by ``game.restrict([i, j], s)`` and the payoffs are
+    that sub-game's utilities (DESIGN.md; Shah & Khan 2025, Eq. 8-10) on the grid of levels.
+
+    Parameters
+    ----------
+    game : ParticipationGame
+    i, j : int
+        The row and the column player; distinct indices in ``[0, N)``.
+    s : array_like of shape (N,)
+        The profile of everyone else (entries i and j are ignored), inside the box.
+    grid : "keep_drop", int or sequence of float, default "keep_drop"
+        ``"keep_drop"``: the two ends ``(lo, hi)`` of ``game.bounds``; an int k >= 2: k evenly
+        spaced levels in ``[lo, hi]``; a sequence: strictly increasing levels inside the box.
+
+    Returns
+    -------
+    PairGame
+
+    Raises
+    ------
+    ValueError
+        When i == j, an index is out of range, `s` is not a profile in the box, or `grid` is
+        not one of the forms above.
+
+    Examples
+    --------
+    >>> game = ParticipationGame([1.0, 1.0, 0.5], 0.1, competition=0.8 * (1 - np.eye(3)))
+    >>> pair = pair_game(game, 0, 1, [1.0, 1.0, 0.0])
+    >>> pair.row_payoffs
+    array([[0. , 0. ],
+           [0.9, 0.1]])
+    """
+    if not isinstance(game, ParticipationGame):
+        raise TypeError(f"game must be a ParticipationGame; got {type(game).__name__}")
+    n = game.n_players
+    for name, value in (("i", i), ("j", j)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be an int player index; got {value!r}")
+        if not 0 <= value < n:
+            raise ValueError(f"{name} must be a player index in [0, {n}); got {value}")
+    if i == j:
+        raise ValueError(f"i and j must be two different players; got i = j = {i}")
+    base = game.check(s, "s")
+    levels = grid_levels(grid, game.bounds)
+    sub = game.restrict([i, j], base)
+    k = levels.size
+    A, B = np.empty((k, k)), np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            A[a, b], B[a, b] = sub.utilities([levels[a], levels[b]])
+    return PairGame((int(i), int(j)), tuple(levels.tolist()), A, B, base.copy())
+
+
+def grid_levels(grid: int | Sequence[float] | str, bounds: tuple[float, float]) -> np.ndarray:
+    """The participation levels a `grid` argument stands for (see `pair_game`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown string, an int below 2, or levels that are not finite, strictly
+        increasing and inside ``[lo, hi]``.
+    """
+    lo, hi = bounds
+    if isinstance(grid, str):
+        if grid != "keep_drop":
+            raise ValueError(f"grid must be 'keep_drop', an int k >= 2 or an increasing "
+                             f"sequence of levels in [{lo}, {hi}]; got {grid!r}")
+        return np.array([lo, hi])
+    if isinstance(grid, bool):
+        raise ValueError(f"grid must be 'keep_drop', an int k >= 2 or a sequence of levels; "
+                         f"got {grid!r}")
+    if isinstance(grid, numbers.Integral):
+        if grid < 2:
+            raise ValueError(f"grid as an int is the number of levels and must be >= 2; got "
+                             f"{grid}")
+        return np.linspace(lo, hi, int(grid))
+    try:
+        levels = np.asarray(grid, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"grid must be 'keep_drop', an int k >= 2 or a sequence of numbers; "
+                         f"got {type(grid).__name__}") from error
+    if levels.ndim != 1 or levels.size < 2:
+        raise ValueError(f"grid as a sequence must hold at least 2 levels in a 1-D sequence; "
+                         f"got shape {levels.shape}")
+    if not np.all(np.isfinite(levels)):
+        raise ValueError("grid holds NaN or inf; every level must be finite")
+    if np.any(np.diff(levels) <= 0):
+        raise ValueError(f"grid levels must be strictly increasing; got {levels.tolist()}")
+    if levels[0] < lo or levels[-1] > hi:
+        raise ValueError(f"grid levels must lie inside the box [{lo}, {hi}]; got levels in "
+                         f"[{levels[0]:g}, {levels[-1]:g}]")
+    return levels
+
+
+# ---------------------------------------------------------------------------------- checks
+def bimatrix_gap(A: Any, B: Any, row_strategy: Any, col_strategy: Any) -> float:
+    """Absolute Nash gap of a mixed-strategy pair in the bimatrix game (A, B).
+
+    ``max(max_a (A y)_a - x^T A y, max_b (x^T B)_b - x^T B y)``: the most either player gains
+    by a unilateral deviation (Nisan et al. 2007, ch. 3); zero exactly at a Nash equilibrium.
+
+    Parameters
+    ----------
+    A, B : array_like of shape (m, n)
+        Row and column player payoffs.
+    row_strategy : array_like of shape (m,)
+    col_strategy : array_like of shape (n,)
+        Probability vectors: entries >= -1e-9 and sum within 1e-9 of 1 (`PROBABILITY_ATOL`).
+
+    Returns
+    -------
+    float
+        The gap, >= 0 (rounding below zero is clipped).
+
+    Raises
+    ------
+    ValueError
+        When the payoffs are not two finite matrices of one shape, or a strategy is not a
+        probability vector of the right length.
+    """
+    A = _payoff_matrix(A, "A")
+    B = _payoff_matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape; got {A.shape} and {B.shape}")
+    x = _probability_vector(row_strategy, A.shape[0], "row_strategy")
+    y = _probability_vector(col_strategy, A.shape[1], "col_strategy")
+    Ay, xB = A @ y, x @ B
+    gap = max(float(Ay.max() - x @ Ay), float(xB.max() - xB @ y))
+    return max(gap, 0.0)
+
+
+def pure_equilibria(A: Any, B: Any, *, tol: float = 1e-9) -> list[tuple[int, int]]:
+    """Every pure Nash equilibrium (a, b) of the bimatrix game (A, B).
+
+    A mutual best-response check, independent of nashpy: ``A[a, b] >= max_a' A[a', b]`` and
+    ``B[a, b] >= max_b' B[a, b']``, each up to `tol` times the payoff scale
+    ``max(max|A|, max|B|)``.
+
+    Parameters
+    ----------
+    A, B : array_like of shape (m, n)
+    tol : float, default 1e-9
+        Relative tolerance of the best-response comparisons; >= 0.
+
+    Returns
+    -------
+    list of (int, int)
+        Row-major order.
+    """
+    A = _payoff_matrix(A, "A")
+    B = _payoff_matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape; got {A.shape} and {B.shape}")
+    _check_tol(tol)
+    slack = tol * _scale(A, B)
+    row_best = A >= A.max(axis=0, keepdims=True) - slack
+    col_best = B >= B.max(axis=1, keepdims=True) - slack
+    return [(int(a), int(b)) for a, b in np.argwhere(row_best & col_best)]
+
+
+# ---------------------------------------------------------------------------------- solving
+def bimatrix_equilibria(A: Any, B: Any, method: str = "vertex_enumeration", *,
+                        tol: float = 1e-9) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Verified Nash equilibria of the bimatrix game (A, B), computed by nashpy.
+
+    The engine behind `solve_pair`, for any (m, n) game. See `solve_pair` for the methods,
+    the verification and the warnings.
+
+    Returns
+    -------
+    tuple of (row_strategy, col_strategy)
+        Distinct equilibria in the order nashpy found them.
+    """
+    A = _payoff_matrix(A, "A")
+    B = _payoff_matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape; got {A.shape} and {B.shape}")
+    found, problems = _verified_equilibria(A, B, method, tol)
+    _warn_degenerate(method, problems)
+    return tuple((x, y) for x, y, _ in found)
+
+
+def solve_pair(pair: PairGame, method: str = "vertex_enumeration", *,
+               tol: float = 1e-9) -> tuple[FiniteEquilibrium, ...]:
+    """Nash equilibria of a `PairGame`, computed by nashpy and re-verified.
+
+    Parameters
+    ----------
+    pair : PairGame
+    method : {"vertex_enumeration", "support_enumeration", "lemke_howson"}
+        The default is ``vertex_enumeration``: in nashpy 0.0.43 support enumeration rounds
+        some zero probabilities to tiny negatives and drops those candidates, missing an
+        equilibrium in about one random 2-4 strategy game in six (measured in
+        tests/equilibria/test_finite.py), sometimes with an odd count and so no warning.
+        ``support_enumeration``: every equilibrium of a nondegenerate game (Nisan et al. 2007,
+        ch. 3, Algorithm 3.4). ``vertex_enumeration``: the same set from the vertices of the
+        best-response polytopes (ibid., Algorithm 3.5; Avis et al. 2010).
+        ``lemke_howson``: the complementary pivoting of Lemke & Howson (1964) run from every
+        initial dropped label ``0 .. m + n - 1`` and deduplicated; fast, but it may miss
+        equilibria.
+    tol : float, default 1e-9
+        An equilibrium nashpy returns is kept only when its `bimatrix_gap` is at most `tol`
+        times the payoff scale ``max(max|A|, max|B|)``.
+
+    Returns
+    -------
+    tuple of FiniteEquilibrium
+        Distinct verified equilibria in the order nashpy found them.
+
+    Warns
+    -----
+    DegenerateGameWarning
+        When nashpy warns (its support enumeration found an even number of equilibria; a
+        pivot divided by zero), when one of its algorithms fails on the game, when a returned
+        pair fails the gap check and is dropped, or when a complete method finds an even
+        number of equilibria (a nondegenerate game has an odd number; Lemke & Howson 1964):
+        some equilibria may then be missing.
+
+    Raises
+    ------
+    UnknownMethodError
+        For a method not in `METHODS`.
+    """
+    if not isinstance(pair, PairGame):
+        raise TypeError(f"pair must be a PairGame (build one with pair_game); got "
+                        f"{type(pair).__name__}")
+    found, problems = _verified_equilibria(pair.row_payoffs, pair.col_payoffs, method, tol)
+    _warn_degenerate(method, problems)
+    levels = np.asarray(pair.levels)
+    results = []
+    for x, y, gap in found:
+        is_pure = bool(np.count_nonzero(x) == 1 and np.count_nonzero(y) == 1)
+        expected = (float(levels @ x), float(levels @ y))
+        if is_pure:
+            profile = pair.profile(int(np.argmax(x)), int(np.argmax(y)))
+        else:
+            profile = pair.base_profile.copy()
+            profile[list(pair.players)] = expected
+        results.append(FiniteEquilibrium(x, y, is_pure, gap, expected, profile))
+    return tuple(results)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _nashpy_equilibria(game: nashpy.Game, method: str) -> Iterator[tuple[Any, Any]]:
+    if method == "support_enumeration":
+        return game.support_enumeration()
+    if method == "vertex_enumeration":
+        return game.vertex_enumeration()
+    return game.lemke_howson_enumeration()
+
+
+def _verified_equilibria(A: np.ndarray, B: np.ndarray, method: str, tol: float
+                         ) -> tuple[list[tuple[np.ndarray, np.ndarray, float]], list[str]]:
+    """Run nashpy, verify every answer, and say what went wrong (empty list: nothing)."""
+    if method not in METHODS:
+        raise UnknownMethodError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    _check_tol(tol)
+    problems: list[str] = []
+    raw: list[tuple[Any, Any]] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw.extend(_nashpy_equilibria(nashpy.Game(A, B), method))
+        except _NASHPY_FAILURES as error:
+            problems.append(f"nashpy's {method} failed ({type(error).__name__}: {error})")
+    for record in caught:
+        if issubclass(record.category, (RuntimeWarning, UserWarning)):
+            text = " ".join(str(record.message).split())
+            problems.append(f"nashpy warned: {text}")
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename,
+                                   record.lineno)
+    m, n = A.shape
+    scale = _scale(A, B)
+    found: list[tuple[np.ndarray, np.ndarray, float]] = []
+    dropped = 0
+    worst = 0.0
+    for x_raw, y_raw in raw:
+        x, y = _clean_strategy(x_raw, m), _clean_strategy(y_raw, n)
+        if x is None or y is None:
+            dropped += 1
+            worst = np.inf
+            continue
+        gap = bimatrix_gap(A, B, x, y) / scale
+        if gap > tol:
+            dropped += 1
+            worst = max(worst, gap)
+            continue
+        if not any(np.allclose(x, u, rtol=0.0, atol=_DUPLICATE_ATOL)
+                   and np.allclose(y, v, rtol=0.0, atol=_DUPLICATE_ATOL) for u, v, _ in found):
+            found.append((x, y, gap))
+    if dropped:
+        problems.append(f"dropped {dropped} strateg{'y pair' if dropped == 1 else 'y pairs'} "
+                        f"that failed verification (worst relative gap {worst:.3g} > tol={tol:g}"
+                        " or not probability vectors)")
+    if method != "lemke_howson" and len(found) % 2 == 0:
+        problems.append(f"{len(found)} equilibria were found, an even number; a nondegenerate "
+                        "game has an odd number (Lemke & Howson 1964)")
+    return found, problems
+
+
+def _warn_degenerate(method: str, problems: list[str]) -> None:
+    if problems:
+        warnings.warn(
+            DegenerateGameWarning(
+                f"the bimatrix game looks degenerate for {method}, so some equilibria may be "
+                f"missing: {'; '.join(problems)}. Every equilibrium returned was verified; to "
+                "find others try another method or perturb the payoffs slightly"),
+            stacklevel=3)
+
+
+def _clean_strategy(value: Any, size: int) -> np.ndarray | None:
+    """Zero nashpy's rounding dust and renormalize; None when not a probability vector."""
+    try:
+        v = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return None
+    if v.shape != (size,) or not np.all(np.isfinite(v)):
+        return None
+    v = np.where(np.abs(v) <= _ZERO, 0.0, v)
+    total = v.sum()
+    if np.any(v < 0.0) or abs(total - 1.0) > 1e-6:
+        return None
+    return v / total
+
+
+def _payoff_matrix(value: Any, name: str) -> np.ndarray:
+    try:
+        matrix = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a numeric payoff matrix; got "
+                         f"{type(value).__name__}") from error
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D payoff matrix (rows: row player's "
+                         f"strategies, columns: column player's); got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"{name} holds NaN or inf; every payoff must be finite")
+    return matrix
+
+
+def _probability_vector(value: Any, size: int, name: str) -> np.ndarray:
+    try:
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be a numeric probability vector; got "
+                         f"{type(value).__name__}") from error
+    if v.shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), one probability per strategy; got "
+                         f"shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} holds NaN or inf; probabilities must be finite")
+    if v.min() < -PROBABILITY_ATOL:
+        raise ValueError(f"{name} must be nonnegative; its smallest entry is {v.min():g}")
+    if abs(v.sum() - 1.0) > PROBABILITY_ATOL:
+        raise ValueError(f"{name} must sum to 1 (within {PROBABILITY_ATOL:g}); it sums to "
+                         f"{v.sum():.12g}. Divide it by its sum")
+    return v
+
+
+def _scale(A: np.ndarray, B: np.ndarray) -> float:
+    """The payoff scale ``max(max|A|, max|B|)`` that makes gaps relative (never below 1e-300)."""
+    return max(float(np.abs(A).max()), float(np.abs(B).max()), 1e-300)
+
+
+def _check_tol(tol: float) -> None:
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0; got {tol}")

@@ -1,0 +1,57 @@
+"""The iteration loop shared by every solver: certify by the relative Nash gap, stop, record."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from equilibria.callable_game import ContinuousGame
+from equilibria.gap import nash_gap
+from equilibria.solvers.result import EquilibriumResult
+
+#: One solver step: (current profile, iteration index k >= 0) -> next profile.
+Step = Callable[[np.ndarray, int], np.ndarray]
+
+
+def iterate(game: ContinuousGame, step: Step, s0: np.ndarray, *, method: str, tol: float,
+            max_iter: int, record: bool, max_seconds: float | None = None) -> EquilibriumResult:
+    """Apply `step` until the relative Nash gap is at most `tol`.
+
+    The gap is the certificate (DESIGN.md): a solver stops only when the profile it reports
+    is an equilibrium up to `tol`, or when it runs out of iterations or time, and then says
+    so in ``converged`` and ``message``.
+    """
+    start = time.perf_counter()
+    s = s0
+    gap = nash_gap(game, s)
+    history = [gap]
+    trajectory = [s.copy()] if record else None
+    k = 0
+    stop = f"reached max_iter={max_iter}"
+    while gap > tol:
+        if k >= max_iter:
+            break
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            stop = f"ran out of max_seconds={max_seconds:g}"
+            break
+        s = step(s, k)
+        if not np.all(np.isfinite(s)):
+            stop = f"the iterate became non-finite at iteration {k + 1}"
+            break
+        k += 1
+        gap = nash_gap(game, s)
+        history.append(gap)
+        if record:
+            trajectory.append(s.copy())  # type: ignore[union-attr]
+    converged = gap <= tol
+    if converged:
+        message = f"relative Nash gap {gap:.3g} <= tol={tol:g} after {k} iterations"
+    else:
+        message = f"{stop} after {k} iterations with relative Nash gap {gap:.3g} > tol={tol:g}"
+    return EquilibriumResult(
+        profile=s, converged=bool(converged), iterations=k, nash_gap=float(gap),
+        history=np.asarray(history), method=method, message=message,
+        seconds=time.perf_counter() - start,
+        trajectory=None if trajectory is None else np.asarray(trajectory))

@@ -1,0 +1,350 @@
+"""Stability and uniqueness of an equilibrium (DESIGN.md, "The game").
+
+At a profile s the players split into those held at a bound with the pseudo-gradient pointing
+out of the box (strictly complementary) and the free ones. Around s the projected gradient
+flow ``ds/dt = g(s)`` (the paper's Eq. 17 in continuous time) behaves like ``J_FF`` on the free
+players, so s is locally asymptotically stable when every eigenvalue of the free block of
+``J = -2 diag(q) - R`` has a negative real part and complementarity is strict.
+
+- Jacobi best-response map: its derivative on the free players is ``-diag(1 / 2 q_F) R_FF``;
+  spectral radius below 1 means simultaneous best-response play contracts (the paper's
+  informal "eta not too large" condition, made precise).
+- Potential: R symmetric (Monderer & Shapley 1996).
+- Monotone: ``J + J^T`` negative definite, Rosen's (1965) diagonal strict concavity, which
+  makes the equilibrium unique (Rosen 1965, Thm. 2; Facchinei & Pang 2003, Thm. 2.3.3).
+
+The empirical `perturbation_test` perturbs s, re-solves, and measures how far it lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from equilibria import competition as comp
+from equilibria.callable_game import ContinuousGame
+from equilibria.competition import LowRank
+from equilibria.game import ParticipationGame
+
+#: Largest block for which full spectra are computed; above it, extreme eigenvalues only.
+FULL_SPECTRUM_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class StabilityReport:
+    """What `analyze_stability` found at a profile.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray (complex)
+        Eigenvalues of the Jacobian's free block J_FF (all of them when the block has at most
+        `FULL_SPECTRUM_LIMIT` players, otherwise the one with the largest real part).
+    eigenvalues_complete : bool
+        Whether `eigenvalues` is the whole spectrum.
+    locally_stable : bool
+        Every eigenvalue of J_FF has negative real part and complementarity is strict.
+    br_spectral_radius : float
+        Spectral radius of the Jacobi best-response map's derivative on the free players.
+    is_potential : bool
+        Exact potential game (symmetric competition).
+    is_monotone : bool
+        J + J^T negative definite: the equilibrium is unique (Rosen 1965).
+    strictly_complementary : bool
+        Every player at a bound has a pseudo-gradient strictly pointing out of the box.
+    n_free, n_at_lower, n_at_upper : int
+        How many players are free, at lo and at hi.
+    classification : str
+        ``"stable"`` (certified locally asymptotically stable), ``"unstable"`` (the Jacobian
+        of the strictly interior players has an eigenvalue with positive real part: some
+        direction inside the box repels) or ``"inconclusive"`` (degenerate complementarity in
+        a non-potential game, or a zero eigenvalue): False in `locally_stable` then means "not
+        certified", not "unstable".
+    """
+
+    eigenvalues: np.ndarray
+    eigenvalues_complete: bool
+    locally_stable: bool
+    br_spectral_radius: float
+    is_potential: bool
+    is_monotone: bool
+    strictly_complementary: bool
+    n_free: int
+    n_at_lower: int
+    n_at_upper: int
+    classification: str
+
+    @property
+    def unique(self) -> bool:
+        """Uniqueness is certified (monotone game); False means not certified, not 'many'."""
+        return self.is_monotone
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (complex eigenvalues as [real, imag] pairs)."""
+        return {
+            "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
+            "eigenvalues_complete": self.eigenvalues_complete,
+            "locally_stable": self.locally_stable,
+            "br_spectral_radius": self.br_spectral_radius,
+            "is_potential": self.is_potential,
+            "is_monotone": self.is_monotone,
+            "strictly_complementary": self.strictly_complementary,
+            "n_free": self.n_free, "n_at_lower": self.n_at_lower, "n_at_upper": self.n_at_upper,
+            "classification": self.classification,
+        }
+
+
+def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> StabilityReport:
+    """Classify the profile `s`: local stability, best-response contraction, uniqueness.
+
+    Parameters
+    ----------
+    game : ParticipationGame or ContinuousGame
+        For other games the Jacobian is the finite-difference one at s.
+    s : array_like of shape (N,)
+        Usually an equilibrium from `equilibria.solve`.
+    tol : float, default 1e-9
+        Relative tolerance: a player is at a bound when within ``tol * (hi - lo)`` of it, and
+        its gradient counts as nonzero above ``tol * payoff_scale``.
+    """
+    s = game.check(s)
+    lo, hi = game.bounds
+    g = game.pseudo_gradient(s)
+    width, scale = hi - lo, game.payoff_scale()
+    at_lower = s <= lo + tol * width
+    at_upper = s >= hi - tol * width
+    strict_lower = at_lower & (g < -tol * scale)
+    strict_upper = at_upper & (g > tol * scale)
+    strictly_complementary = bool(np.all(strict_lower == at_lower)
+                                  and np.all(strict_upper == at_upper))
+    free = np.flatnonzero(~(strict_lower | strict_upper))
+    eigenvalues, complete = _free_block_eigenvalues(game, s, free)
+    largest_real = float(eigenvalues.real.max()) if eigenvalues.size else -np.inf
+    potential = _is_potential(game, s)
+    if largest_real < 0 and (strictly_complementary or potential):
+        # Strict complementarity: the bounded players stay put and J_FF governs the rest.
+        # Degenerate bounds in a potential game: J_FF negative definite makes s a strict
+        # local maximum of the potential over the box, which gradient play cannot leave.
+        classification = "stable"
+    else:
+        interior = np.flatnonzero(~(at_lower | at_upper))
+        inner = eigenvalues if interior.size == free.size else \
+            _free_block_eigenvalues(game, s, interior)[0]
+        repels = inner.size > 0 and float(inner.real.max()) > 0
+        classification = "unstable" if repels else "inconclusive"
+    return StabilityReport(
+        eigenvalues=eigenvalues,
+        eigenvalues_complete=complete,
+        locally_stable=classification == "stable",
+        br_spectral_radius=_best_response_radius(game, s, free),
+        is_potential=potential,
+        is_monotone=is_monotone(game, s),
+        strictly_complementary=strictly_complementary,
+        n_free=int(free.size),
+        n_at_lower=int(at_lower.sum()),
+        n_at_upper=int(at_upper.sum()),
+        classification=classification,
+    )
+
+
+def _is_potential(game: ContinuousGame, s: np.ndarray) -> bool:
+    if isinstance(game, ParticipationGame):
+        return game.is_potential
+    J = game.jacobian(s)
+    return bool(np.allclose(J, J.T, rtol=1e-5, atol=1e-7 * max(np.abs(J).max(), 1.0)))
+
+
+def _free_block_eigenvalues(game: ContinuousGame, s: np.ndarray,
+                            free: np.ndarray) -> tuple[np.ndarray, bool]:
+    if free.size == 0:
+        return np.zeros(0, dtype=complex), True
+    if not isinstance(game, ParticipationGame):
+        return np.linalg.eigvals(game.jacobian(s)[np.ix_(free, free)]).astype(complex), True
+    if free.size <= FULL_SPECTRUM_LIMIT:
+        block = -comp.principal_dense(game.competition, free)
+        block[np.diag_indices_from(block)] = -2.0 * game.quadratic_cost[free]
+        if game.is_potential:
+            return np.linalg.eigvalsh(block).astype(complex), True
+        return np.linalg.eigvals(block).astype(complex), True
+    operator = _free_operator(game, free, negate=False)
+    if game.is_potential:
+        values = spla.eigsh(operator, k=1, which="LA", return_eigenvectors=False)
+    else:
+        values = spla.eigs(operator, k=1, which="LR", return_eigenvectors=False)
+    return np.asarray(values, dtype=complex), False
+
+
+def _free_operator(game: ParticipationGame, free: np.ndarray,
+                   negate: bool) -> spla.LinearOperator:
+    """J restricted to the free players (or -J with ``negate``), matrix-free."""
+    n, sign = game.n_players, (-1.0 if negate else 1.0)
+    q2 = 2.0 * game.quadratic_cost
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        full = np.zeros(n)
+        full[free] = np.ravel(v)
+        out = -q2 * full - game.competition_product(full)
+        return sign * out[free]
+
+    return spla.LinearOperator((free.size, free.size), matvec=matvec, dtype=np.float64)
+
+
+def _best_response_radius(game: ContinuousGame, s: np.ndarray, free: np.ndarray) -> float:
+    """Spectral radius of the derivative ``-diag(1/2q_F) R_FF`` of the Jacobi map."""
+    if not isinstance(game, ParticipationGame):
+        J = game.jacobian(s)[np.ix_(free, free)]
+        diagonal = np.diag(J)
+        responsive = diagonal < 0
+        block = -(J / diagonal[:, None])[np.ix_(responsive, responsive)]
+        np.fill_diagonal(block, 0.0)
+        return float(np.abs(np.linalg.eigvals(block)).max(initial=0.0))
+    responsive = free[game.quadratic_cost[free] > 0]
+    if responsive.size == 0 or game.competition is None:
+        return 0.0
+    inverse = 1.0 / (2.0 * game.quadratic_cost[responsive])
+    if responsive.size <= FULL_SPECTRUM_LIMIT:
+        block = comp.principal_dense(game.competition, responsive) * inverse[:, None]
+        return float(np.abs(np.linalg.eigvals(block)).max(initial=0.0))
+    n = game.n_players
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        full = np.zeros(n)
+        full[responsive] = np.ravel(v)
+        return inverse * game.competition_product(full)[responsive]
+
+    operator = spla.LinearOperator((responsive.size,) * 2, matvec=matvec, dtype=np.float64)
+    values = spla.eigs(operator, k=1, which="LM", return_eigenvectors=False)
+    return float(np.abs(values).max())
+
+
+def is_monotone(game: ContinuousGame, s: Any = None) -> bool:
+    """Whether ``J + J^T`` is negative definite (Rosen 1965 diagonal strict concavity).
+
+    Exact for ParticipationGame: dense eigenvalues up to `FULL_SPECTRUM_LIMIT` players, the
+    inertia of ``2 diag(q) + R`` through a d x d Schur complement for LowRank (Haynsworth
+    inertia additivity), an extreme-eigenvalue solve (ARPACK) for large sparse R. For other
+    games, at the profile s (finite-difference Jacobian).
+    """
+    if not isinstance(game, ParticipationGame):
+        J = game.jacobian(s)
+        return bool(np.linalg.eigvalsh(J + J.T).max() < 0)
+    n, R = game.n_players, game.competition
+    q2 = 2.0 * game.quadratic_cost
+    if R is None:
+        return bool(np.all(q2 > 0))
+    if isinstance(R, LowRank) and n > FULL_SPECTRUM_LIMIT:
+        return _low_rank_positive_definite(q2, R)
+    if n <= FULL_SPECTRUM_LIMIT:
+        dense = comp.to_dense(R, n)
+        H = 0.5 * (dense + dense.T)
+        H[np.diag_indices(n)] = q2
+        smallest = np.linalg.eigvalsh(H)[0]
+        return bool(smallest > 1e-12 * max(np.abs(H).max(), 1e-300))
+    operator = spla.LinearOperator(
+        (n, n), dtype=np.float64,
+        matvec=lambda v: q2 * np.ravel(v) + 0.5 * (comp.matvec(R, np.ravel(v))
+                                                   + comp.rmatvec(R, np.ravel(v))))
+    smallest = spla.eigsh(operator, k=1, which="SA", return_eigenvectors=False)[0]
+    return bool(smallest > 0)
+
+
+def _low_rank_positive_definite(q2: np.ndarray, R: LowRank) -> bool:
+    """Whether ``M = D + c F F^T`` (D = 2q - c||F_i||^2) is positive definite, in O(N d^2).
+
+    With ``C = I/c + F^T D^{-1} F``, inertia additivity on ``[[D, F], [F^T, -I/c]]`` gives
+    ``#neg(M) = #neg(D) + #pos(C) - (d if c > 0 else 0)`` and ``#zero(M) = #zero(C)`` when D
+    has no zero entry (Haynsworth 1968). A zero in D falls back to an ARPACK solve.
+    """
+    c, F = R.scale, R.factors
+    if c == 0.0:
+        return bool(np.all(q2 > 0))
+    D = q2 - c * np.einsum("ij,ij->i", F, F)
+    reference = max(float(np.abs(D).max()), 1e-300)
+    if np.abs(D).min() <= 1e-12 * reference:
+        n = F.shape[0]
+        operator = spla.LinearOperator(
+            (n, n), dtype=np.float64,
+            matvec=lambda v: D * np.ravel(v) + c * (F @ (F.T @ np.ravel(v))))
+        return bool(spla.eigsh(operator, k=1, which="SA", return_eigenvectors=False)[0] > 0)
+    C = np.eye(F.shape[1]) / c + F.T @ (F / D[:, None])
+    eigen = np.linalg.eigvalsh(0.5 * (C + C.T))
+    tiny = 1e-12 * max(np.abs(eigen).max(), 1e-300)
+    if np.any(np.abs(eigen) <= tiny):
+        return False
+    negatives = int((D < 0).sum()) + int((eigen > 0).sum()) - (F.shape[1] if c > 0 else 0)
+    return negatives == 0
+
+
+@dataclass(frozen=True)
+class PerturbationReport:
+    """Outcome of `perturbation_test`.
+
+    Attributes
+    ----------
+    radius : float
+        Size of each perturbation (max-norm, relative to hi - lo).
+    return_distances : ndarray
+        Max-norm distance from s to where each re-solve ended.
+    converged : ndarray of bool
+        Whether each re-solve was certified.
+    returned : bool
+        Every re-solve converged within ``return_tol`` of s.
+    """
+
+    radius: float
+    return_distances: np.ndarray
+    converged: np.ndarray
+    returned: bool
+
+    @property
+    def max_return_distance(self) -> float:
+        """The farthest any perturbed start ended from s."""
+        return float(self.return_distances.max(initial=0.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {"radius": self.radius, "return_distances": self.return_distances.tolist(),
+                "converged": self.converged.tolist(), "returned": self.returned,
+                "max_return_distance": self.max_return_distance}
+
+
+def perturbation_test(game: ContinuousGame, s: Any, *, radius: float = 0.05, trials: int = 8,
+                      method: str = "best_response", rng: Any = None, tol: float = 1e-10,
+                      return_tol: float = 1e-3, **options: Any) -> PerturbationReport:
+    """Perturb s, re-solve from the perturbed profile, measure how far the solver lands.
+
+    An empirical companion to the eigenvalue test: a stable, unique equilibrium pulls every
+    perturbed start back; with several equilibria some starts end elsewhere.
+
+    Parameters
+    ----------
+    radius : float, default 0.05
+        Uniform perturbation in ``[-radius, radius] * (hi - lo)`` per player, clipped to the box.
+    trials : int, default 8
+    method, **options
+        Passed to `equilibria.solve`.
+    rng : numpy.random.Generator or int, optional
+    tol : float
+        Solver tolerance (relative Nash gap).
+    return_tol : float, default 1e-3
+        Distance (relative to hi - lo) under which a trial counts as returned.
+    """
+    from equilibria.solvers import solve
+
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0; got {radius}")
+    if int(trials) != trials or trials < 1:
+        raise ValueError(f"trials must be a positive integer; got {trials}")
+    s = game.check(s)
+    lo, hi = game.bounds
+    generator = np.random.default_rng(rng if rng is not None else 0)
+    distances, converged = np.empty(trials), np.empty(trials, dtype=bool)
+    for k in range(trials):
+        start = np.clip(s + generator.uniform(-radius, radius, s.shape) * (hi - lo), lo, hi)
+        result = solve(game, method, s0=start, tol=tol, rng=generator, **options)
+        distances[k] = float(np.abs(result.profile - s).max())
+        converged[k] = result.converged
+    returned = bool(np.all(converged) and np.all(distances <= return_tol * (hi - lo)))
+    return PerturbationReport(float(radius), distances, converged, returned)
