@@ -1,0 +1,589 @@
+"""Apply a participation profile to a real network: soft gates, hard masks, folding, removal.
+
+The network runs on effective parameters s_i * theta_i (Shah & Khan 2025, Eq. 3-4); after
+training, Algorithm 1 step 3 prunes every group with s_i < epsilon (epsilon = 0.01). This module
+turns a `GatedNetwork` and a profile s into:
+
+- ``"soft"``: a gated copy running on s;
+- ``"mask"``: a gated copy running on s with pruned units (s_i < threshold) set to 0;
+- ``"fold"``: a plain ``nn.Sequential`` without gates whose outputs equal the soft model's;
+- ``"remove"``: a smaller plain ``nn.Sequential`` without the pruned units whose outputs equal
+  the mask model's (in eval mode);
+
+plus `to_torch_prune` (masks through ``torch.nn.utils.prune``) and `save_model` / `load_model`
+for plain models.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import prune
+
+from nets.gates import (
+    ELEMENTWISE,
+    GatedNetwork,
+    PlayerLayer,
+    as_participation,
+    columns_per_unit,
+)
+
+__all__ = [
+    "MODES",
+    "ON_EMPTY",
+    "apply_participation",
+    "load_model",
+    "save_model",
+    "to_torch_prune",
+]
+
+#: Modes of `apply_participation`.
+MODES = ("soft", "mask", "fold", "remove")
+
+#: Policies when a threshold would remove every unit of a layer.
+ON_EMPTY = ("raise", "keep_strongest")
+
+#: Tag stored in files written by `save_model`.
+FILE_FORMAT = "pruning-game/sequential"
+FILE_VERSION = 1
+
+
+def apply_participation(gated: GatedNetwork, s: Any = None, mode: str = "soft",
+                        threshold: float = 0.01, *, on_empty: str = "raise") -> nn.Module:
+    """Apply a participation profile s to a gated network (Shah & Khan 2025, Eq. 3-4, Alg. 1).
+
+    ``gated`` is never modified.
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+        The network from `nets.gates.attach_gates`.
+    s : array_like of shape (n_players,) or None, default None
+        Participations in [0, 1]; None uses the gated network's current participation.
+    mode : {"soft", "mask", "fold", "remove"}, default "soft"
+        - ``"soft"``: a deep-copied `GatedNetwork` with gates = s.
+        - ``"mask"``: a `GatedNetwork` copy with gates = where(s < threshold, 0, s): the
+          paper's "prune groups with s_i < epsilon" (Algorithm 1, step 3).
+        - ``"fold"``: a plain ``nn.Sequential`` whose outputs equal the soft model's: s_i is
+          folded into the incoming weight row and bias (W_i <- s_i W_i, b_i <- s_i b_i), or
+          into the affine weight and bias of the BatchNorm that follows the layer (a BatchNorm
+          with ``affine=False`` is made affine first).
+        - ``"remove"``: mask, fold, then delete the pruned units: their rows / output channels,
+          bias and BatchNorm entries, and the next layer's input columns / channels. When a
+          removed unit's dead output is not zero (e.g. sigmoid(0) = 0.5), its constant
+          contribution is added to the next Linear's bias. Outputs equal the mask model's in
+          eval mode.
+    threshold : float, default 0.01
+        Units with s_i < threshold are pruned (modes "mask" and "remove").
+    on_empty : {"raise", "keep_strongest"}, default "raise"
+        What to do when the threshold would prune every unit of a layer: raise a ValueError, or
+        keep that layer's unit with the largest s_i (modes "mask" and "remove").
+
+    Returns
+    -------
+    nn.Module
+        A `GatedNetwork` for "soft" and "mask", a plain ``nn.Sequential`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``mode`` or ``on_empty``, bad ``threshold`` (not finite or < 0), ``s`` of the
+        wrong length or outside [0, 1], or a layer emptied with ``on_empty="raise"``.
+    NotImplementedError
+        In "remove" mode, when a removed unit has a non-zero dead output that feeds a Conv2d
+        (zero padding makes its contribution position dependent).
+    """
+    _check_gated(gated)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    threshold = _check_threshold(threshold)
+    _check_on_empty(on_empty)
+    values = _resolve(gated, s)
+    if mode == "soft":
+        return _with_participation(gated, values)
+    if mode == "fold":
+        return fold(gated, values)
+    keep = keep_mask(gated, values, threshold, on_empty)
+    masked = torch.where(keep, values, torch.zeros_like(values))
+    if mode == "mask":
+        return _with_participation(gated, masked)
+    return _remove(gated, masked, keep)
+
+
+def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, *,
+                   on_empty: str = "raise") -> nn.Sequential:
+    """The folded plain model with pruning masks from ``torch.nn.utils.prune``.
+
+    Folds the masked profile (as in `apply_participation` mode "mask") into the weights, then
+    applies ``torch.nn.utils.prune.custom_from_mask`` to each player layer's ``weight`` and
+    ``bias`` (rows / output channels of pruned units zeroed) and, when the gate sat after a
+    BatchNorm, to that BatchNorm's ``weight`` and ``bias``. Outputs equal the mask model's, and
+    the result works with torch's pruning tools (``prune.remove``, further ``prune`` calls;
+    see https://pytorch.org/docs/stable/generated/torch.nn.utils.prune.custom_from_mask.html).
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+    s : array_like of shape (n_players,) or None, default None
+        None uses the gated network's current participation.
+    threshold : float, default 0.01
+        Units with s_i < threshold are pruned.
+    on_empty : {"raise", "keep_strongest"}, default "raise"
+        As in `apply_participation`.
+
+    Returns
+    -------
+    nn.Sequential
+    """
+    _check_gated(gated)
+    threshold = _check_threshold(threshold)
+    _check_on_empty(on_empty)
+    values = _resolve(gated, s)
+    keep = keep_mask(gated, values, threshold, on_empty)
+    plain = fold(gated, torch.where(keep, values, torch.zeros_like(values)))
+    for info in gated.layers:
+        unit_keep = keep[info.players]
+        targets = [plain[plain_index(gated, info.layer_index)]]
+        if info.batchnorm_index is not None:
+            targets.append(plain[plain_index(gated, info.batchnorm_index)])
+        for module in targets:
+            for name in ("weight", "bias"):
+                tensor = getattr(module, name)
+                if tensor is None:
+                    continue
+                shape = (-1,) + (1,) * (tensor.dim() - 1)
+                mask = unit_keep.view(shape).expand_as(tensor).to(tensor.dtype).clone()
+                prune.custom_from_mask(module, name, mask)
+    return plain
+
+
+def fold(gated: GatedNetwork, s: torch.Tensor) -> nn.Sequential:
+    """Plain ``nn.Sequential`` computing the gated network at participation ``s`` (no gates).
+
+    s_i multiplies the incoming weight row and bias of unit i (effective parameters
+    s_i * theta_i, Shah & Khan 2025, Eq. 3-4), or the affine weight and bias of the BatchNorm
+    that directly follows the layer (made affine first if needed). Building block of
+    `apply_participation` mode "fold".
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+        Not modified.
+    s : array_like of shape (n_players,)
+        Participations in [0, 1].
+
+    Returns
+    -------
+    nn.Sequential
+    """
+    s = as_participation(s, gated.n_players, "s")
+    model = copy.deepcopy(gated.model)
+    for info in gated.layers:
+        factors = s[info.players]
+        if info.batchnorm_index is not None:
+            _scale_batchnorm(model[info.batchnorm_index], factors,
+                             model[info.layer_index].weight)
+        else:
+            _scale_units(model[info.layer_index], factors)
+    gates = {info.gate_index for info in gated.layers}
+    return nn.Sequential(*[m for i, m in enumerate(model) if i not in gates])
+
+
+def keep_mask(gated: GatedNetwork, s: torch.Tensor, threshold: float,
+              on_empty: str) -> torch.Tensor:
+    """Boolean vector of kept players: s_i >= threshold (Shah & Khan 2025, Algorithm 1, step 3).
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+    s : torch.Tensor of shape (n_players,)
+        A validated profile (see `nets.gates.as_participation`).
+    threshold : float
+        Units with s_i < threshold are pruned.
+    on_empty : {"raise", "keep_strongest"}
+        What to do when a layer would lose every unit.
+
+    Returns
+    -------
+    torch.Tensor of bool, shape (n_players,)
+
+    Raises
+    ------
+    ValueError
+        When a layer would lose every unit and ``on_empty="raise"``.
+    """
+    keep = s >= threshold
+    for info in gated.layers:
+        if bool(keep[info.players].any()):
+            continue
+        if on_empty == "raise":
+            raise ValueError(
+                f"threshold={threshold:g} would remove every unit of layer {info.name} "
+                f"({info.kind}, {info.n_units} units, largest participation "
+                f"{s[info.players].max().item():g}); lower the threshold or pass "
+                "on_empty='keep_strongest' to keep its strongest unit")
+        keep[info.offset + int(torch.argmax(s[info.players]))] = True
+    return keep
+
+
+def plain_index(gated: GatedNetwork, index: int) -> int:
+    """Position in the folded (gate-free) model of module ``index`` of ``gated.model``.
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+    index : int
+        Position of a non-gate module in ``gated.model``.
+
+    Returns
+    -------
+    int
+    """
+    return index - sum(1 for info in gated.layers if info.gate_index < index)
+
+
+def dead_values(gated: GatedNetwork, info: PlayerLayer) -> torch.Tensor:
+    """Value each unit of ``info`` delivers to the next layer when its gate is 0.
+
+    Propagates a zero gate output through the modules between the gate and the next layer
+    (activations, BatchNorm with running statistics, pools, Flatten, Dropout) in eval mode.
+    It is 0 for ReLU-like activations and e.g. 0.5 for sigmoid.
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+    info : PlayerLayer
+        One of ``gated.layers``.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_units,)
+
+    Raises
+    ------
+    NotImplementedError
+        When a non-zero value passes a zero-padded AvgPool2d (the value becomes position
+        dependent).
+    """
+    shape = (1, info.n_units) if info.kind == "linear" else (1, info.n_units, 1, 1)
+    x = torch.zeros(shape, dtype=gated.model[info.layer_index].weight.dtype)
+    with torch.no_grad():
+        for index in range(info.gate_index + 1, info.next_index):
+            module = gated.model[index]
+            if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+                x = _batchnorm_constant(module, x)
+            elif isinstance(module, nn.AvgPool2d):
+                if module.padding != 0 and module.count_include_pad and bool((x != 0).any()):
+                    raise NotImplementedError(
+                        f"module {index} (zero-padded AvgPool2d) makes the constant output of "
+                        f"removed units of layer {info.name} position dependent; use "
+                        "mode='fold' or 'mask', or an activation with act(0) = 0")
+            elif isinstance(module, ELEMENTWISE) and not isinstance(
+                    module, nn.Dropout | nn.Dropout1d | nn.Dropout2d):
+                x = module(x)
+    return x.reshape(info.n_units)
+
+
+def save_model(model: nn.Sequential, path: str | os.PathLike[str]) -> None:
+    """Save a plain ``nn.Sequential`` (architecture and state) to one ``torch.save`` file.
+
+    The file holds plain dicts, lists, strings, numbers and tensors, so `load_model` reads it
+    with ``torch.load(weights_only=True)`` (see https://pytorch.org/docs/stable/generated/
+    torch.load.html). It is written to a temporary file in the same folder, then moved into
+    place with ``os.replace``, so an interruption never leaves a partial file.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        Made of Linear, Conv2d, BatchNorm1d/2d, ReLU, Tanh, Sigmoid, GELU, LeakyReLU, ELU, SiLU,
+        MaxPool2d, AvgPool2d, Flatten, Dropout, Dropout2d and Identity modules.
+    path : str or os.PathLike
+        Destination file; its folder must exist.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not an ``nn.Sequential``, holds an unsupported module, or still
+        carries ``torch.nn.utils.prune`` reparametrizations.
+    """
+    if isinstance(model, GatedNetwork):
+        raise TypeError("model is a GatedNetwork; save apply_participation(model, "
+                        "mode='fold') or mode='remove' instead, or its state_dict")
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"model must be a torch.nn.Sequential; got {type(model).__name__}")
+    if prune.is_pruned(model):
+        raise TypeError("model carries torch.nn.utils.prune masks; call "
+                        "torch.nn.utils.prune.remove(module, name) on each pruned tensor first")
+    specs = [_module_spec(index, module) for index, module in enumerate(model)]
+    payload = {"format": FILE_FORMAT, "version": FILE_VERSION, "modules": specs,
+               "state_dict": dict(model.state_dict())}
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise ValueError(f"path {str(target)!r}: folder {str(target.parent)!r} does not exist; "
+                         "create it first")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_model(path: str | os.PathLike[str]) -> nn.Sequential:
+    """Load a model written by `save_model` (``torch.load(weights_only=True)``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    nn.Sequential
+        The model, with the saved tensors (dtype included), in training mode. Loading does not
+        draw from torch's global random number generator.
+
+    Raises
+    ------
+    ValueError
+        When the file was not written by `save_model`.
+    """
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+        raise ValueError(f"path {str(path)!r} is not a model file written by save_model "
+                         f"(format tag {FILE_FORMAT!r} missing)")
+    if payload.get("version") != FILE_VERSION:
+        raise ValueError(f"path {str(path)!r} has format version {payload.get('version')!r}; "
+                         f"this code reads version {FILE_VERSION}")
+    modules = []
+    for index, spec in enumerate(payload["modules"]):
+        name = spec["type"]
+        if name not in _SPECS:
+            raise ValueError(f"path {str(path)!r}: module {index} has unsupported type {name!r}")
+        args = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["args"].items()}
+        modules.append(_build_module(name, args))
+    model = nn.Sequential(*modules)
+    model.load_state_dict(payload["state_dict"], strict=True, assign=True)
+    return model
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _check_gated(gated: Any) -> None:
+    if not isinstance(gated, GatedNetwork):
+        raise TypeError(f"gated must be a GatedNetwork from nets.gates.attach_gates(model); got "
+                        f"{type(gated).__name__}")
+
+
+def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ValueError(f"threshold must be a finite number >= 0; got {threshold!r}")
+    value = float(threshold)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"threshold must be a finite number >= 0 (units with s < threshold "
+                         f"are pruned); got {threshold!r}")
+    return value
+
+
+def _check_on_empty(on_empty: Any) -> None:
+    if on_empty not in ON_EMPTY:
+        raise ValueError(f"on_empty must be one of {ON_EMPTY}; got {on_empty!r}")
+
+
+def _resolve(gated: GatedNetwork, s: Any) -> torch.Tensor:
+    if s is None:
+        return gated.get_participation().to(torch.float64)
+    return as_participation(s, gated.n_players, "s")
+
+
+def _with_participation(gated: GatedNetwork, s: torch.Tensor) -> GatedNetwork:
+    result = copy.deepcopy(gated)
+    result.set_participation(s)
+    return result
+
+
+def _unit_shape(tensor: torch.Tensor) -> tuple[int, ...]:
+    return (-1,) + (1,) * (tensor.dim() - 1)
+
+
+def _scale_units(layer: nn.Module, factors: torch.Tensor) -> None:
+    """W_i <- s_i W_i and b_i <- s_i b_i (Eq. 3-4) for a Linear or Conv2d layer."""
+    with torch.no_grad():
+        layer.weight.mul_(factors.to(layer.weight).view(_unit_shape(layer.weight)))
+        if layer.bias is not None:
+            layer.bias.mul_(factors.to(layer.bias))
+
+
+def _scale_batchnorm(bn: nn.Module, factors: torch.Tensor, like: torch.Tensor) -> None:
+    """Fold s into a BatchNorm's affine weight and bias (making it affine if needed)."""
+    if not bn.affine:
+        reference = bn.running_mean if bn.running_mean is not None else like
+        options = {"dtype": reference.dtype, "device": reference.device}
+        bn.affine = True
+        bn.weight = nn.Parameter(torch.ones(bn.num_features, **options))
+        bn.bias = nn.Parameter(torch.zeros(bn.num_features, **options))
+    with torch.no_grad():
+        bn.weight.mul_(factors.to(bn.weight))
+        bn.bias.mul_(factors.to(bn.bias))
+
+
+def _batchnorm_constant(bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Eval-mode BatchNorm of a per-channel constant ``x``."""
+    if bn.running_mean is None:
+        # Batch statistics of a constant channel: mean = x, var = 0, so the output is the bias.
+        return bn.bias.detach().view(x.shape).clone() if bn.affine else torch.zeros_like(x)
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                        training=False, eps=bn.eps)
+
+
+def _new_parameter(tensor: torch.Tensor, old: nn.Parameter) -> nn.Parameter:
+    return nn.Parameter(tensor.detach().clone(), requires_grad=old.requires_grad)
+
+
+def _keep_outputs(layer: nn.Module, index: torch.Tensor) -> None:
+    layer.weight = _new_parameter(layer.weight[index], layer.weight)
+    if layer.bias is not None:
+        layer.bias = _new_parameter(layer.bias[index], layer.bias)
+    if isinstance(layer, nn.Linear):
+        layer.out_features = len(index)
+    else:
+        layer.out_channels = len(index)
+
+
+def _keep_batchnorm(bn: nn.Module, index: torch.Tensor) -> None:
+    bn.num_features = len(index)
+    if bn.weight is not None:
+        bn.weight = _new_parameter(bn.weight[index], bn.weight)
+        bn.bias = _new_parameter(bn.bias[index], bn.bias)
+    if bn.running_mean is not None:
+        bn.running_mean = bn.running_mean[index].clone()
+        bn.running_var = bn.running_var[index].clone()
+
+
+def _keep_inputs(gated: GatedNetwork, info: PlayerLayer, following: nn.Module,
+                 keep: torch.Tensor, dead: torch.Tensor) -> None:
+    """Drop the next layer's inputs that read removed units; fold dead outputs into its bias."""
+    removed = torch.nonzero(~keep).flatten()
+    kept = torch.nonzero(keep).flatten()
+    constant = dead[removed]
+    if isinstance(following, nn.Conv2d):
+        if bool((constant != 0).any()):
+            raise NotImplementedError(
+                f"removed units of layer {info.name} output a non-zero constant (act(0) != 0, "
+                f"e.g. {constant[constant != 0][0].item():g}) into the Conv2d at "
+                f"{info.next_index}; with zero padding its contribution depends on the position, "
+                "so it cannot be folded into a bias. Use mode='fold' or 'mask', or an "
+                "activation with act(0) = 0")
+        following.weight = _new_parameter(following.weight[:, kept], following.weight)
+        following.in_channels = len(kept)
+        return
+    block = columns_per_unit(gated.model, info)
+    weight = following.weight.detach()
+    blocks = weight.reshape(weight.shape[0], info.n_units, block)
+    if bool((constant != 0).any()):
+        correction = (blocks[:, removed, :].sum(dim=2) * constant.to(weight)).sum(dim=1)
+        if following.bias is None:
+            following.bias = nn.Parameter(correction.clone(),
+                                          requires_grad=following.weight.requires_grad)
+        else:
+            following.bias = _new_parameter(following.bias + correction, following.bias)
+    following.weight = _new_parameter(blocks[:, kept, :].reshape(weight.shape[0], -1),
+                                      following.weight)
+    following.in_features = len(kept) * block
+
+
+def _remove(gated: GatedNetwork, masked: torch.Tensor, keep: torch.Tensor) -> nn.Sequential:
+    plain = fold(gated, masked)
+    for info in gated.layers:
+        unit_keep = keep[info.players]
+        if bool(unit_keep.all()):
+            continue
+        dead = dead_values(gated, info)
+        kept = torch.nonzero(unit_keep).flatten()
+        columns_per_unit(gated.model, info)  # validate shapes before changing anything
+        _keep_outputs(plain[plain_index(gated, info.layer_index)], kept)
+        for index in range(info.layer_index + 1, info.next_index):
+            module = gated.model[index]
+            if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+                _keep_batchnorm(plain[plain_index(gated, index)], kept)
+        _keep_inputs(gated, info, plain[plain_index(gated, info.next_index)], unit_keep, dead)
+    return plain
+
+
+def _build_module(name: str, args: dict[str, Any]) -> nn.Module:
+    """Construct a module, restoring the global RNG its initializer draws from.
+
+    The initial values are overwritten by the saved state right after.
+    """
+    with torch.random.fork_rng(devices=[]):
+        return getattr(nn, name)(**args)
+
+
+def _module_spec(index: int, module: nn.Module) -> dict[str, Any]:
+    name = type(module).__name__
+    if name not in _SPECS or type(module) is not getattr(nn, name):
+        raise TypeError(f"model[{index}] is a {name}, which save_model does not support; "
+                        f"supported: {', '.join(sorted(_SPECS))}")
+    args = {key: list(value) if isinstance(value, tuple) else value
+            for key, value in _SPECS[name](module).items()}
+    return {"type": name, "args": args}
+
+
+def _conv_args(m: nn.Conv2d) -> dict[str, Any]:
+    return {"in_channels": m.in_channels, "out_channels": m.out_channels,
+            "kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
+            "dilation": m.dilation, "groups": m.groups, "bias": m.bias is not None,
+            "padding_mode": m.padding_mode}
+
+
+def _batchnorm_args(m: nn.Module) -> dict[str, Any]:
+    return {"num_features": m.num_features, "eps": m.eps, "momentum": m.momentum,
+            "affine": m.affine, "track_running_stats": m.track_running_stats}
+
+
+def _maxpool_args(m: nn.MaxPool2d) -> dict[str, Any]:
+    if m.return_indices:
+        raise TypeError("MaxPool2d with return_indices=True is not supported by save_model")
+    return {"kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
+            "dilation": m.dilation, "ceil_mode": m.ceil_mode}
+
+
+def _avgpool_args(m: nn.AvgPool2d) -> dict[str, Any]:
+    return {"kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
+            "ceil_mode": m.ceil_mode, "count_include_pad": m.count_include_pad,
+            "divisor_override": m.divisor_override}
+
+
+_SPECS: dict[str, Any] = {
+    "Linear": lambda m: {"in_features": m.in_features, "out_features": m.out_features,
+                         "bias": m.bias is not None},
+    "Conv2d": _conv_args,
+    "BatchNorm1d": _batchnorm_args,
+    "BatchNorm2d": _batchnorm_args,
+    "ReLU": lambda m: {"inplace": m.inplace},
+    "Tanh": lambda m: {},
+    "Sigmoid": lambda m: {},
+    "GELU": lambda m: {"approximate": m.approximate},
+    "LeakyReLU": lambda m: {"negative_slope": m.negative_slope, "inplace": m.inplace},
+    "ELU": lambda m: {"alpha": m.alpha, "inplace": m.inplace},
+    "SiLU": lambda m: {"inplace": m.inplace},
+    "MaxPool2d": _maxpool_args,
+    "AvgPool2d": _avgpool_args,
+    "Flatten": lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim},
+    "Dropout": lambda m: {"p": m.p, "inplace": m.inplace},
+    "Dropout2d": lambda m: {"p": m.p, "inplace": m.inplace},
+    "Identity": lambda m: {},
+}

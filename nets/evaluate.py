@@ -1,0 +1,307 @@
+"""Measure what pruning bought: accuracy, loss, parameters, MACs, compression, speed-up, latency.
+
+Works for plain ``nn.Sequential`` models and for `GatedNetwork` s. For a gated network the counts
+use its effective parameters s_i * theta_i (Shah & Khan 2025, Eq. 3-4): the profile is folded into
+the weights, so a unit with participation 0 has zero incoming weights, and its outgoing weights
+are counted as removed too when the unit's dead output is 0 (e.g. after ReLU), exactly as
+``apply_participation(mode="remove")`` would delete them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nets.apply import dead_values, fold, plain_index
+from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
+
+__all__ = ["Evaluation", "evaluate"]
+
+#: Untimed forward passes before latency is measured.
+WARMUP_PASSES = 3
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Result of `evaluate`.
+
+    Attributes
+    ----------
+    accuracy : float
+        Share of examples whose arg-max output equals the label.
+    loss : float
+        Mean loss per example (cross entropy by default).
+    params_total : int
+        Number of parameters of the model (gates excluded).
+    params_nonzero : int
+        Parameters that are not zero (for a gated network: of the effective parameters).
+    macs_dense : int
+        Multiply-accumulates per example of the architecture as given (Linear and Conv2d).
+    macs_remaining : int
+        MACs per example counting only nonzero weights (nonzero weights times output positions).
+    compression_ratio : float
+        params_total of the reference (or of the model) divided by params_nonzero.
+    theoretical_speedup : float
+        macs_dense of the reference (or of the model) divided by macs_remaining.
+    latency_ms : float or None
+        Median wall time of one forward pass at batch ``latency_batch``; None when not timed.
+    n_examples : int
+        Number of examples evaluated.
+    """
+
+    accuracy: float
+    loss: float
+    params_total: int
+    params_nonzero: int
+    macs_dense: int
+    macs_remaining: int
+    compression_ratio: float
+    theoretical_speedup: float
+    latency_ms: float | None
+    n_examples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain dict (JSON friendly)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    params_total: int
+    params_nonzero: int
+    macs_dense: int
+    macs_remaining: int
+
+
+def evaluate(model: nn.Module, loader: Iterable[Any], *, reference: nn.Module | None = None,
+             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+             latency_batch: int = 64, latency_repeats: int = 20,
+             device: str | torch.device = "cpu") -> Evaluation:
+    """Evaluate a plain or gated network on a data set.
+
+    The model runs in eval mode; every module's training flag is restored afterwards.
+
+    Parameters
+    ----------
+    model : nn.Sequential or GatedNetwork
+        A gated network is evaluated on its effective parameters s_i * theta_i (Eq. 3-4).
+    loader : iterable of (inputs, labels)
+        E.g. a ``torch.utils.data.DataLoader``; labels are class indices.
+    reference : nn.Sequential or GatedNetwork, optional
+        The unpruned model; compression ratio and speed-up are measured against it. Default:
+        the model itself.
+    loss_fn : callable, optional
+        ``loss_fn(outputs, labels)`` returning the mean loss of a batch; default cross entropy.
+    latency_batch : int, default 64
+        Batch size of the timed forward passes (built by repeating the first batch).
+    latency_repeats : int, default 20
+        Number of timed passes (after 3 warm-up passes), timed with ``time.perf_counter`` under
+        ``torch.inference_mode``; the median is reported. 0 skips timing (latency_ms = None).
+    device : str or torch.device, default "cpu"
+        Where the inputs go; the model must already be there.
+
+    Returns
+    -------
+    Evaluation
+
+    Notes
+    -----
+    MACs count Linear and Conv2d layers only: weight.numel() times the number of output
+    positions (1 for a Linear on (B, n) inputs, H_out * W_out for a conv), recorded with forward
+    hooks on one example. ``macs_remaining`` uses the number of nonzero weights instead.
+    """
+    _check_model(model, "model")
+    if reference is not None:
+        _check_model(reference, "reference")
+    _check_count(latency_batch, "latency_batch", minimum=1)
+    _check_count(latency_repeats, "latency_repeats", minimum=0)
+    device = _check_device(model, device)
+    with _eval_mode(model):
+        accuracy, loss, n_examples, first = _accuracy_and_loss(model, loader, loss_fn, device)
+        counts = _counts(model, first[:1])
+        latency = _latency(model, first, latency_batch, latency_repeats)
+    if reference is None:
+        base = counts
+    else:
+        with _eval_mode(reference):
+            base = _counts(reference, first[:1].to(_device_of(reference, device)))
+    return Evaluation(
+        accuracy=accuracy, loss=loss,
+        params_total=counts.params_total, params_nonzero=counts.params_nonzero,
+        macs_dense=counts.macs_dense, macs_remaining=counts.macs_remaining,
+        compression_ratio=_ratio(base.params_total, counts.params_nonzero),
+        theoretical_speedup=_ratio(base.macs_dense, counts.macs_remaining),
+        latency_ms=latency, n_examples=n_examples)
+
+
+def _check_model(model: Any, name: str) -> None:
+    if isinstance(model, GatedNetwork):
+        return
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"{name} must be a flat torch.nn.Sequential or a GatedNetwork; got "
+                        f"{type(model).__name__}")
+
+
+def _check_count(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+
+
+def _device_of(model: nn.Module, default: torch.device) -> torch.device:
+    parameter = next(iter(model.parameters()), None)
+    return default if parameter is None else parameter.device
+
+
+def _check_device(model: nn.Module, device: str | torch.device) -> torch.device:
+    try:
+        target = torch.device(device)
+    except (TypeError, RuntimeError) as error:
+        raise ValueError(f"device must name a torch device such as 'cpu'; got {device!r}") \
+            from error
+    actual = _device_of(model, target)
+    if actual.type != target.type or (target.index is not None and actual != target):
+        raise ValueError(f"device={str(target)!r} but the model's parameters are on "
+                         f"{str(actual)!r}; move it first with model.to({str(target)!r})")
+    return target
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put every module in eval mode and restore each module's training flag afterwards."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(batch, tuple | list) or len(batch) < 2:
+        raise ValueError("loader must yield (inputs, labels) pairs; got a "
+                         f"{type(batch).__name__}")
+    return batch[0], batch[1]
+
+
+def _accuracy_and_loss(model: nn.Module, loader: Iterable[Any],
+                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+                       device: torch.device) -> tuple[float, float, int, torch.Tensor]:
+    total_loss, correct, count = 0.0, 0, 0
+    first: torch.Tensor | None = None
+    with torch.inference_mode():
+        for batch in loader:
+            inputs, labels = _split_batch(batch)
+            inputs, labels = inputs.to(device), labels.to(device)
+            outputs = model(inputs)
+            size = int(labels.shape[0])
+            if loss_fn is None:
+                total_loss += F.cross_entropy(outputs, labels, reduction="sum").item()
+            else:
+                total_loss += float(loss_fn(outputs, labels)) * size
+            correct += int((outputs.argmax(dim=1) == labels).sum().item())
+            count += size
+            if first is None and size > 0:
+                first = inputs
+    if first is None or count == 0:
+        raise ValueError("loader yielded no examples; pass a non-empty loader")
+    return correct / count, total_loss / count, count, first
+
+
+def _counting_model(model: nn.Module) -> tuple[nn.Sequential, list[nn.Module]]:
+    """Plain model whose nonzero weights are the effective ones, and the original modules.
+
+    For a gated network the participation is folded in (Eq. 3-4) and the outgoing weights of
+    units with s_i = 0 and a zero dead output are zeroed, as removal would delete them.
+    """
+    if not isinstance(model, GatedNetwork):
+        return model, list(model)
+    s = model.get_participation()
+    plain = fold(model, s)
+    with torch.no_grad():
+        for info in model.layers:
+            silent = (s[info.players] == 0) & _zero_dead_output(model, info)
+            if not bool(silent.any()):
+                continue
+            following = plain[plain_index(model, info.next_index)]
+            weight = following.weight
+            if isinstance(following, nn.Conv2d):
+                weight[:, silent] = 0
+            else:
+                block = columns_per_unit(model.model, info)
+                weight.view(weight.shape[0], info.n_units, block)[:, silent, :] = 0
+    originals = [m for m in model.model if not isinstance(m, ParticipationGate)]
+    return plain, originals
+
+
+def _zero_dead_output(gated: GatedNetwork, info: PlayerLayer) -> torch.Tensor:
+    """Which units deliver exactly 0 to the next layer when their gate is 0."""
+    try:
+        return dead_values(gated, info) == 0
+    except NotImplementedError:  # a non-zero dead output made position dependent
+        return torch.zeros(info.n_units, dtype=torch.bool)
+
+
+def _output_positions(model: nn.Sequential, example: torch.Tensor) -> dict[int, int]:
+    """Output positions per example of each Linear/Conv2d module (keyed by index in model)."""
+    positions: dict[int, int] = {}
+    handles = []
+    for index, module in enumerate(model):
+        if isinstance(module, nn.Linear | nn.Conv2d):
+            def hook(mod: nn.Module, args: Any, out: torch.Tensor, index: int = index) -> None:
+                per_example = out[0] if out.dim() > 1 else out
+                units = mod.out_features if isinstance(mod, nn.Linear) else mod.out_channels
+                positions[index] = per_example.numel() // units
+            handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.inference_mode():
+            model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return positions
+
+
+def _counts(model: nn.Module, example: torch.Tensor) -> _Counts:
+    plain, originals = _counting_model(model)
+    with _eval_mode(plain):
+        positions = _output_positions(plain, example)
+    params_total = sum(p.numel() for p in model.parameters())
+    params_nonzero = 0
+    for original, counted in zip(originals, plain, strict=True):
+        for name, _ in original.named_parameters(recurse=False):
+            params_nonzero += int(torch.count_nonzero(getattr(counted, name)).item())
+    macs_dense = macs_remaining = 0
+    for index, module in enumerate(plain):
+        if isinstance(module, nn.Linear | nn.Conv2d):
+            outputs = positions.get(index, 0)
+            macs_dense += module.weight.numel() * outputs
+            macs_remaining += int(torch.count_nonzero(module.weight).item()) * outputs
+    return _Counts(params_total, params_nonzero, macs_dense, macs_remaining)
+
+
+def _latency(model: nn.Module, first: torch.Tensor, batch: int, repeats: int) -> float | None:
+    if repeats == 0:
+        return None
+    inputs = first[torch.arange(batch, device=first.device) % first.shape[0]]
+    timings = []
+    with torch.inference_mode():
+        for _ in range(WARMUP_PASSES):
+            model(inputs)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(inputs)
+            timings.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(timings)
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return float("inf") if denominator == 0 else numerator / denominator
