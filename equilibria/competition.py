@@ -193,7 +193,7 @@ def row_norms(competition: Competition, n: int) -> np.ndarray:
     if isinstance(competition, LowRank):
         factors = competition.factors
         gram = factors.T @ factors
-        quad = np.einsum("ij,jk,ik->i", factors, gram, factors)
+        quad = np.einsum("ij,ij->i", factors @ gram, factors)
         sq = competition._row_sq  # type: ignore[attr-defined]
         return np.abs(competition.scale) * np.sqrt(np.maximum(quad - sq**2, 0.0))
     if sp.issparse(competition):

@@ -284,11 +284,15 @@ class ParticipationGame:
         competition row measured by its Euclidean norm so that dense, sparse and LowRank forms
         of the same game share one scale. Never below 1e-300.
         """
-        m = self.bounds[1]
-        rows = comp.row_norms(self.competition, self.n_players)
-        scale = m * (np.abs(self.benefit) + self.linear_cost) + m * m * (self.quadratic_cost
-                                                                          + rows)
-        return float(max(scale.max(), 1e-300))
+        cached = self.__dict__.get("_payoff_scale")
+        if cached is None:
+            m = self.bounds[1]
+            rows = comp.row_norms(self.competition, self.n_players)
+            scale = m * (np.abs(self.benefit) + self.linear_cost) + m * m * (self.quadratic_cost
+                                                                              + rows)
+            cached = float(max(scale.max(), 1e-300))
+            object.__setattr__(self, "_payoff_scale", cached)  # the game is immutable
+        return cached
 
     # ------------------------------------------------------------------ derived games
     def restrict(self, index: Any, s: Any = None) -> ParticipationGame:

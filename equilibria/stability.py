@@ -191,6 +191,17 @@ def _free_operator(game: ParticipationGame, free: np.ndarray,
     return spla.LinearOperator((free.size, free.size), matvec=matvec, dtype=np.float64)
 
 
+def best_response_radius(game: ParticipationGame, players: np.ndarray | None = None) -> float:
+    """Spectral radius of the Jacobi best-response map's derivative ``diag(1/2q) R``.
+
+    On `players` (default: everyone), i.e. in the region where those players respond in the
+    interior of the box. Below 1, simultaneous best response contracts there; well above 1 it
+    oscillates. Exact eigenvalues up to `FULL_SPECTRUM_LIMIT` players, ARPACK above.
+    """
+    players = np.arange(game.n_players) if players is None else np.asarray(players)
+    return _best_response_radius(game, np.full(game.n_players, game.bounds[0]), players)
+
+
 def _best_response_radius(game: ContinuousGame, s: np.ndarray, free: np.ndarray) -> float:
     """Spectral radius of the derivative ``-diag(1/2q_F) R_FF`` of the Jacobi map."""
     if not isinstance(game, ParticipationGame):
