@@ -1,16 +1,31 @@
 """PyTorch bridge: players on real networks, statistics, equilibrium-driven training,
 applying participation, evaluation, datasets and models (DESIGN.md)."""
 
-from nets import data, models
+from nets import data, models, stats
 from nets.apply import apply_participation, load_model, save_model, to_torch_prune
-from nets.evaluate import Evaluation, evaluate
+from nets.evaluate import Evaluation, accuracy_and_loss, evaluate
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, attach_gates
+from nets.training import (
+    PAPER_CONFIGS,
+    EpochRecord,
+    EquilibriumPruning,
+    PruningConfig,
+    PruningResult,
+    TrainingDivergedError,
+)
 
 __all__ = [
+    "PAPER_CONFIGS",
+    "EpochRecord",
+    "EquilibriumPruning",
     "Evaluation",
     "GatedNetwork",
     "ParticipationGate",
     "PlayerLayer",
+    "PruningConfig",
+    "PruningResult",
+    "TrainingDivergedError",
+    "accuracy_and_loss",
     "apply_participation",
     "attach_gates",
     "data",
@@ -18,5 +33,6 @@ __all__ = [
     "load_model",
     "models",
     "save_model",
+    "stats",
     "to_torch_prune",
 ]

@@ -23,7 +23,7 @@ from torch import nn
 from nets.apply import dead_values, fold, plain_index
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "accuracy_and_loss", "evaluate"]
 
 #: Untimed forward passes before latency is measured.
 WARMUP_PASSES = 3
@@ -305,3 +305,14 @@ def _latency(model: nn.Module, first: torch.Tensor, batch: int, repeats: int) ->
 
 def _ratio(numerator: int, denominator: int) -> float:
     return float("inf") if denominator == 0 else numerator / denominator
+
+
+def accuracy_and_loss(model: nn.Module, loader: Iterable[Any], *,
+                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                      device: str | torch.device = "cpu") -> tuple[float, float]:
+    """Top-1 accuracy and mean loss of `model` over `loader`, in eval mode (no counting or
+    timing: the cheap part of `evaluate`, for per-epoch histories)."""
+    _check_model(model, "model")
+    with _eval_mode(model):
+        accuracy, loss, _, _ = _accuracy_and_loss(model, loader, loss_fn, torch.device(device))
+    return accuracy, loss

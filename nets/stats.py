@@ -1,0 +1,620 @@
+"""Network statistics that the participation game is built from (DESIGN.md, "Payoffs built
+from network statistics").
+
+`collect` measures, on real batches and at the gated network's current participation s, every
+per-player quantity that `equilibria.spec.build_game` turns into a game:
+
+==================  ===========================================================================
+statistic           definition (player i, parameter group theta_i = `unit_parameters` row i)
+==================  ===========================================================================
+``dloss_ds``        ``dL/ds_i`` by autograd through the gate; for a layer without BatchNorm it
+                    equals ``<grad L at the effective incoming s_i theta_i, theta_i>``
+``grad_inner``      ``<dL/dtheta_i, theta_i>`` at the raw theta_i (Shah & Khan 2025, Eq. 9
+                    literally); for incoming-only groups without BatchNorm it is
+                    ``s_i * dloss_ds_i``
+``taylor``          first-order Taylor contribution of unit i's output a_i (Molchanov et al.
+                    2017, ICLR; 2019, CVPR): ``sum_b | sum_spatial a_i dL/da_i |``
+``sq_norms``        ``||theta_i||^2`` (the L2 cost of Eq. 10)
+``parameter_gram``  per layer ``<theta_i, theta_j>`` (the competition of Eq. 10)
+``activation_``     per layer, the overlap of the units' activations over the batch (and
+``overlap``         spatial positions), the activation-overlap competition: by default their
+                    correlation (cosine of the activations centered per unit), with
+                    ``overlap_measure="cosine"`` the plain (uncentered) cosine
+==================  ===========================================================================
+
+Why correlation is the default overlap: ReLU outputs are non-negative and share a positive mean,
+so the plain cosine of two *unrelated* units is far from 0. On the synthetic teacher-student
+data (`nets.data.load("synthetic")` with the student of `nets.data.synthetic_teacher_student`,
+seeds 0-2, whole training set) it is 0.1-0.7 (median 0.28) between distinct teacher units, so
+competition ``eta cos(act_i, act_j)`` makes every pair of units compete and an equilibrium
+prunes almost everything. Centered per unit, the cosine is the Pearson correlation over the
+batch: exactly 1 for the planted duplicates and near 0 between distinct units (median |r| 0.1,
+90-100% of pairs within +-0.3, the largest 0.57 for two teacher units whose weights point in
+similar directions), so competition concentrates on redundant units, which is what it is meant
+to detect (Shah & Khan 2025, Eq. 10).
+
+Measuring has no side effects: the participation, the weights, their ``.grad``, the
+``requires_grad`` flags, the training mode and the BatchNorm running statistics are as they were
+afterwards (gradients come from ``torch.autograd.grad``, never ``.backward``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from equilibria.spec import NetworkStatistics
+from nets.gates import ELEMENTWISE, GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
+
+__all__ = [
+    "OVERLAP_MEASURES",
+    "TAYLOR_MODES",
+    "activation_cosine",
+    "batch_game_statistics",
+    "collect",
+    "group_by_unit",
+]
+
+#: A loss function ``loss_fn(outputs, labels) -> scalar tensor``.
+LossFn = Callable[[torch.Tensor, Any], torch.Tensor]
+
+#: Where the absolute value of the Taylor criterion is taken (see `collect`).
+TAYLOR_MODES = ("per_example", "batch")
+
+#: How the activation overlap is measured (see `collect`); the first is the default.
+OVERLAP_MEASURES = ("correlation", "cosine")
+
+#: A unit whose centered activations have a norm below this fraction of the norm of its raw
+#: activations counts as constant (zero variance): float64 rounding of the mean leaves residues
+#: of about 1e-16 relative, far below the 1e-8 relative spread of distinct float32 values.
+_CONSTANT_RTOL = 1e-12
+
+#: Elementwise modules that are not activations: a unit's activation is read after a module
+#: of ``ELEMENTWISE`` that directly follows its gate, unless it is one of these.
+_NOT_ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.Identity, nn.Dropout, nn.Dropout1d,
+                                                 nn.Dropout2d)
+
+
+# --------------------------------------------------------------------------- public helpers
+
+
+def activation_cosine(activations: torch.Tensor, *, centered: bool = False) -> np.ndarray:
+    """Cosine similarity of the units' activations over a batch (and spatial positions).
+
+    Parameters
+    ----------
+    activations : torch.Tensor of shape (B, n) or (B, n, H, W)
+        Unit j's activation vector is ``activations[:, j]`` flattened over the batch and the
+        spatial positions.
+    centered : bool, default False
+        Subtract each unit's mean over the batch and spatial positions first, which makes the
+        result the Pearson correlation of the units' activations (``overlap_measure=
+        "correlation"`` of `collect`). Without it, the plain (uncentered) cosine.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, n), float64
+        ``cos(act_i, act_j)`` of the (centered) activation vectors, clipped to [-1, 1], with
+        ones on the diagonal. A unit whose vector is zero has 0 with every other unit (never
+        NaN), so it competes with nobody under the activation-overlap competition: uncentered,
+        a unit whose activation is identically zero; centered, any unit with zero variance
+        (constant activation, dead units included). With ``centered=True`` and a single
+        example of a dense layer every unit is constant, so the result is the identity.
+
+    Raises
+    ------
+    ValueError
+        When ``activations`` has fewer than 2 dimensions.
+    TypeError
+        When ``centered`` is not a bool.
+    """
+    if not isinstance(activations, torch.Tensor) or activations.dim() < 2:
+        shape = tuple(activations.shape) if isinstance(activations, torch.Tensor) else None
+        raise ValueError("activations must be a tensor of shape (B, n) or (B, n, H, W); got "
+                         f"{type(activations).__name__} of shape {shape}")
+    if not isinstance(centered, bool):
+        raise TypeError(f"centered must be a bool; got {centered!r}")
+    n = activations.shape[1]
+    rows = activations.detach().to(torch.float64).transpose(0, 1).reshape(n, -1)
+    if centered:
+        raw_norms = rows.norm(dim=1)
+        rows = rows - rows.mean(dim=1, keepdim=True)
+        norms = rows.norm(dim=1)
+        alive = norms > _CONSTANT_RTOL * raw_norms
+    else:
+        norms = rows.norm(dim=1)
+        alive = norms > 0
+    unit = rows / torch.where(alive, norms, torch.ones_like(norms)).unsqueeze(1)
+    cosine = (unit @ unit.T).clamp(-1.0, 1.0)
+    cosine[~alive, :] = 0.0
+    cosine[:, ~alive] = 0.0
+    cosine.fill_diagonal_(1.0)
+    return cosine.cpu().numpy()
+
+
+def group_by_unit(gated: GatedNetwork, layer: int, weight: torch.Tensor,
+                  bias: torch.Tensor | None, next_weight: torch.Tensor | None) -> torch.Tensor:
+    """Arrange tensors shaped like a player layer's parameters into per-unit rows.
+
+    The rows are laid out exactly as `GatedNetwork.unit_parameters` lays out theta_i (incoming
+    weights, then bias, then the outgoing weights), so that passing the gradients of the
+    weight, bias and next weight gives the per-unit gradients ``dL/dtheta_i`` and passing the
+    parameters themselves gives ``unit_parameters(layer, include_outgoing)``.
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+    layer : int
+        Index into ``gated.layers``.
+    weight : torch.Tensor
+        Shaped like the player layer's weight.
+    bias : torch.Tensor or None
+        Shaped like its bias; None when the layer has no bias.
+    next_weight : torch.Tensor or None
+        Shaped like the next Linear/Conv layer's weight to append the outgoing weights; None
+        for incoming-only groups.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_units, group_dim)
+    """
+    info = gated.layers[layer]
+    parts = [weight.reshape(info.n_units, -1)]
+    if bias is not None:
+        parts.append(bias.reshape(info.n_units, 1))
+    if next_weight is not None:
+        following = gated.model[info.next_index]
+        if isinstance(following, nn.Conv2d):
+            parts.append(next_weight.transpose(0, 1).reshape(info.n_units, -1))
+        else:
+            block = columns_per_unit(gated.model, info)
+            parts.append(next_weight.reshape(next_weight.shape[0], info.n_units, block)
+                         .transpose(0, 1).reshape(info.n_units, -1))
+    return torch.cat(parts, dim=1)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None = None, *,
+            n_batches: int = 1, parameter_gram: bool = True, activation_overlap: bool = True,
+            include_outgoing: bool | None = None, taylor_mode: str = "per_example",
+            overlap_measure: str = "correlation") -> NetworkStatistics:
+    """Measure the statistics of the participation game on real batches.
+
+    The network runs on the effective parameters s_i theta_i (Shah & Khan 2025, Eq. 3-4) at
+    its current participation s, in its current training mode. Per batch, with ``L`` the loss
+    returned by ``loss_fn`` (default: cross-entropy, mean over the batch):
+
+    - ``dloss_ds[i] = dL/ds_i``, by autograd through the gate's participation buffer. For a
+      layer without BatchNorm it equals ``<grad L at the effective s_i theta_i, theta_i>``
+      (incoming theta_i); it is the benefit of the ``loss_descent`` payoff.
+    - ``grad_inner[i] = <dL/dtheta_i, theta_i>`` with the gradient taken with respect to the
+      raw parameters theta_i, grouped as ``gated.unit_parameters(layer, include_outgoing)``
+      (the paper's benefit, Eq. 9 literally). For incoming-only groups without BatchNorm it is
+      ``s_i * dloss_ds[i]``, so ``s_i = 0`` is absorbing under this reading.
+    - ``taylor[i]``: the first-order Taylor estimate of the loss change when unit i is removed
+      (Molchanov et al. 2017, "Pruning convolutional neural networks for resource efficient
+      inference", ICLR; Molchanov et al. 2019, "Importance estimation for neural network
+      pruning", CVPR), with a_i the gate's output. With ``taylor_mode="per_example"`` (the
+      default, as in Molchanov et al. 2017 and DESIGN.md's ``sum_batch |a_i dL/da_i|``) it is
+      ``sum_b | sum_spatial a_i dL/da_i |``; with ``"batch"`` it is
+      ``| sum_b sum_spatial a_i dL/da_i |``, which equals ``|s_i dloss_ds[i]|``. For a
+      mean-reduced loss ``dL/da_i`` of example b is ``1/B`` times the gradient of that
+      example's own loss, so both are already per-example means (divided by the batch size)
+      on the scale of the mean loss; no further division is applied.
+    - ``sq_norms[i] = ||theta_i||^2``, ``parameter_gram[k] = U_k U_k^T`` with
+      ``U_k = unit_parameters(k, include_outgoing)`` (the cost and competition of Eq. 10),
+      taken at the raw parameters.
+    - ``activation_overlap[k]``: the overlap of layer k's activations (the output of the
+      elementwise activation module (ReLU, Tanh, ...) that directly follows the gate, or the
+      gate's output when none does), over the batch and the spatial positions. With
+      ``overlap_measure="correlation"`` (the default) it is their Pearson correlation: the
+      cosine of the activations centered per unit (`activation_cosine` with
+      ``centered=True``); with ``"cosine"`` the plain uncentered cosine. Correlation is the
+      default because ReLU outputs share a positive mean: on the synthetic teacher-student
+      data the plain cosine of distinct units is 0.1-0.7, so every pair would compete, while
+      their correlation is near 0 (median |r| 0.1, mostly within +-0.3) and that of
+      duplicated units is 1 (see the module docstring).
+      A unit with zero variance (or, for the cosine, zero activation) has overlap 0 with the
+      others and 1 with itself.
+
+    Per-player statistics and activation overlaps are the unweighted means over the batches
+    used (each batch counts once, whatever its size; correlations are per batch, centered on
+    the batch's own means).
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+        From `nets.gates.attach_gates`. Its participation, weights, ``.grad``, ``requires_grad``
+        flags, training mode and BatchNorm running statistics are left as they were.
+    loader : iterable of (inputs, labels)
+        A ``torch.utils.data.DataLoader`` or any iterable of pairs; the first ``n_batches``
+        are used. Floating inputs are cast to the network's dtype and moved to its device.
+    loss_fn : callable or None, default None
+        ``loss_fn(outputs, labels)`` returning a scalar tensor; None means
+        ``torch.nn.functional.cross_entropy`` (mean over the batch).
+    n_batches : int, default 1
+        Batches to average over (fewer if the loader runs out).
+    parameter_gram, activation_overlap : bool, default True
+        Whether to compute these blocks (None in the result otherwise).
+    include_outgoing : bool or None, default None
+        Whether theta_i also holds the outgoing weights; None uses ``gated.include_outgoing``.
+    taylor_mode : {"per_example", "batch"}, default "per_example"
+        Where the absolute value of the Taylor criterion is taken.
+    overlap_measure : {"correlation", "cosine"}, default "correlation"
+        How ``activation_overlap`` is measured: the cosine of the activations centered per
+        unit over the batch (and spatial positions), or the plain uncentered cosine.
+
+    Returns
+    -------
+    equilibria.spec.NetworkStatistics
+        With ``participation = s``, ``layer = gated.player_layer``, the layer names and the
+        number of batches used.
+
+    Raises
+    ------
+    TypeError
+        When ``gated`` is not a `GatedNetwork`, ``loader`` is not iterable or yields something
+        other than (inputs, labels) pairs, or an option has the wrong type.
+    ValueError
+        When ``n_batches < 1``, ``loader`` is empty, the inputs do not fit the network,
+        ``loss_fn`` does not return a finite scalar, or ``taylor_mode`` or
+        ``overlap_measure`` is not one of the accepted values.
+    """
+    options = _check_options(gated, loss_fn, parameter_gram, activation_overlap,
+                             include_outgoing, taylor_mode, overlap_measure)
+    if isinstance(n_batches, bool) or not isinstance(n_batches, int | np.integer):
+        raise TypeError(f"n_batches must be a positive int; got {n_batches!r}")
+    if n_batches < 1:
+        raise ValueError(f"n_batches must be >= 1 (the number of batches to average over); got "
+                         f"{n_batches}")
+    batches = _batches(loader, int(n_batches))
+    records: list[_BatchRecord] = []
+    with _measuring(gated, options) as recorder:
+        for index, (inputs, labels) in batches:
+            records.append(_measure_batch(gated, recorder, inputs, labels, options,
+                                          f"loader batch {index}"))
+    if not records:
+        raise ValueError("loader yielded no batches; pass a non-empty DataLoader or a list of "
+                         "(inputs, labels) pairs")
+    return _assemble(gated, records, options)
+
+
+def batch_game_statistics(gated: GatedNetwork, inputs: torch.Tensor, labels: Any,
+                          loss_fn: LossFn | None = None, **kw: Any) -> NetworkStatistics:
+    """The statistics of the participation game on one given batch.
+
+    Same as ``collect(gated, [(inputs, labels)], loss_fn, **kw)`` (Shah & Khan 2025, Eq. 9-10;
+    Molchanov et al. 2017 for ``taylor``); the trainer calls it to build the game of the batch.
+
+    Parameters
+    ----------
+    gated : GatedNetwork
+    inputs : torch.Tensor
+        One batch of inputs.
+    labels : torch.Tensor
+        Its labels (whatever ``loss_fn`` expects; class indices for cross-entropy).
+    loss_fn : callable or None, default None
+        As in `collect`.
+    **kw
+        ``parameter_gram``, ``activation_overlap``, ``include_outgoing``, ``taylor_mode``,
+        ``overlap_measure`` (default ``"correlation"``) as in `collect`.
+
+    Returns
+    -------
+    equilibria.spec.NetworkStatistics
+        With ``n_batches = 1``.
+    """
+    unknown = set(kw) - {"parameter_gram", "activation_overlap", "include_outgoing",
+                         "taylor_mode", "overlap_measure"}
+    if unknown:
+        raise TypeError(f"batch_game_statistics got unexpected keyword arguments "
+                        f"{sorted(unknown)}; accepted: parameter_gram, activation_overlap, "
+                        "include_outgoing, taylor_mode, overlap_measure")
+    if not isinstance(inputs, torch.Tensor):
+        raise TypeError(f"inputs must be a torch.Tensor batch; got {type(inputs).__name__}. "
+                        "Convert it with torch.as_tensor")
+    return collect(gated, [(inputs, labels)], loss_fn, n_batches=1, **kw)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+@dataclass(frozen=True)
+class _Options:
+    loss_fn: LossFn
+    parameter_gram: bool
+    activation_overlap: bool
+    include_outgoing: bool
+    taylor_mode: str
+    overlap_measure: str
+
+
+@dataclass(frozen=True)
+class _BatchRecord:
+    dloss_ds: np.ndarray
+    grad_inner: np.ndarray
+    taylor: np.ndarray
+    overlap: tuple[np.ndarray, ...] | None
+
+
+class _Recorder:
+    """What the forward hooks saw during one forward pass."""
+
+    def __init__(self, n_layers: int) -> None:
+        self.gate_outputs: list[torch.Tensor | None] = [None] * n_layers
+        self.overlap: list[np.ndarray | None] = [None] * n_layers
+
+    def reset(self) -> None:
+        n = len(self.gate_outputs)
+        self.gate_outputs = [None] * n
+        self.overlap = [None] * n
+
+
+def _check_options(gated: Any, loss_fn: Any, parameter_gram: Any, activation_overlap: Any,
+                   include_outgoing: Any, taylor_mode: Any, overlap_measure: Any) -> _Options:
+    """Validate the arguments shared by `collect` and `batch_game_statistics`."""
+    if not isinstance(gated, GatedNetwork):
+        raise TypeError(f"gated must be a GatedNetwork; got {type(gated).__name__}. Build one "
+                        "with nets.gates.attach_gates(model)")
+    if loss_fn is None:
+        loss_fn = F.cross_entropy
+    elif not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable loss_fn(outputs, labels) -> scalar tensor "
+                        f"or None (cross-entropy); got {type(loss_fn).__name__}")
+    for name, value in (("parameter_gram", parameter_gram),
+                        ("activation_overlap", activation_overlap)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool; got {value!r}")
+    if include_outgoing is None:
+        include_outgoing = gated.include_outgoing
+    elif not isinstance(include_outgoing, bool):
+        raise TypeError(f"include_outgoing must be a bool or None (the value given to "
+                        f"attach_gates); got {include_outgoing!r}")
+    if taylor_mode not in TAYLOR_MODES:
+        raise ValueError(f"taylor_mode must be one of {TAYLOR_MODES}; got {taylor_mode!r}")
+    if not isinstance(overlap_measure, str) or overlap_measure not in OVERLAP_MEASURES:
+        raise ValueError(f"overlap_measure must be one of {OVERLAP_MEASURES} (centered or plain "
+                         f"cosine of the activations); got {overlap_measure!r}")
+    return _Options(loss_fn, parameter_gram, activation_overlap, include_outgoing, taylor_mode,
+                    overlap_measure)
+
+
+def _batches(loader: Any, n_batches: int) -> Iterator[tuple[int, tuple[torch.Tensor, Any]]]:
+    """Yield ``(index, (inputs, labels))`` for the first ``n_batches`` items of ``loader``."""
+    try:
+        iterator = iter(loader)
+    except TypeError as error:
+        raise TypeError(f"loader must be an iterable of (inputs, labels) pairs, such as a "
+                        f"torch DataLoader; got {type(loader).__name__}") from error
+    for index in range(n_batches):
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        yield index, _split_batch(batch, index)
+
+
+def _split_batch(batch: Any, index: int) -> tuple[torch.Tensor, Any]:
+    """Check that one item of the loader is an (inputs, labels) pair."""
+    if not isinstance(batch, tuple | list) or len(batch) != 2:
+        size = f" of length {len(batch)}" if isinstance(batch, tuple | list) else ""
+        raise TypeError(f"loader must yield (inputs, labels) pairs; batch {index} is a "
+                        f"{type(batch).__name__}{size}. Wrap the data in "
+                        "DataLoader(TensorDataset(inputs, labels)) or zip(inputs, labels)")
+    inputs, labels = batch
+    if not isinstance(inputs, torch.Tensor):
+        raise TypeError(f"loader batch {index}: inputs must be a torch.Tensor; got "
+                        f"{type(inputs).__name__}. Convert it with torch.as_tensor")
+    return inputs, labels
+
+
+def _activation_index(gated: GatedNetwork, info: PlayerLayer) -> int | None:
+    """Position of the activation module that directly follows the gate, if any."""
+    position = info.gate_index + 1
+    if position >= len(gated.model):
+        return None
+    module = gated.model[position]
+    if isinstance(module, ELEMENTWISE) and not isinstance(module, _NOT_ACTIVATIONS):
+        return position
+    return None
+
+
+def _needed_parameters(gated: GatedNetwork, include_outgoing: bool) -> list[torch.Tensor]:
+    """The distinct parameters that make up the groups theta_i (in a stable order)."""
+    seen: dict[int, torch.Tensor] = {}
+    for info in gated.layers:
+        module = gated.model[info.layer_index]
+        tensors = [module.weight, module.bias]
+        if include_outgoing:
+            tensors.append(gated.model[info.next_index].weight)
+        for tensor in tensors:
+            if tensor is not None:
+                seen.setdefault(id(tensor), tensor)
+    return list(seen.values())
+
+
+@contextmanager
+def _measuring(gated: GatedNetwork, options: _Options) -> Iterator[_Recorder]:
+    """Hooks and temporary requires_grad flags; everything is restored on exit."""
+    recorder = _Recorder(len(gated.layers))
+    gates = list(gated.gates())
+    parameters = _needed_parameters(gated, options.include_outgoing)
+    tracked = [gate.participation for gate in gates] + parameters
+    flags = [tensor.requires_grad for tensor in tracked]
+    buffers = [(buffer, buffer.detach().clone()) for module in gated.model
+               if not isinstance(module, ParticipationGate)
+               for buffer in module.buffers(recurse=False)]
+    handles: list[torch.utils.hooks.RemovableHandle] = []
+    try:
+        for tensor in tracked:
+            tensor.requires_grad_(True)
+        centered = options.overlap_measure == "correlation"
+        for k, (info, gate) in enumerate(zip(gated.layers, gates, strict=True)):
+            activation = _activation_index(gated, info)
+            overlap_here = options.activation_overlap and activation is None
+            handles.append(gate.register_forward_hook(
+                _gate_hook(recorder, k, overlap_here, centered)))
+            if options.activation_overlap and activation is not None:
+                handles.append(gated.model[activation].register_forward_hook(
+                    _activation_hook(recorder, k, centered)))
+        yield recorder
+    finally:
+        for handle in handles:
+            handle.remove()
+        for tensor, flag in zip(tracked, flags, strict=True):
+            tensor.requires_grad_(flag)
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+
+
+def _gate_hook(recorder: _Recorder, k: int, record_overlap: bool,
+               centered: bool) -> Callable[..., torch.Tensor]:
+    """Forward hook of gate k: keep its output a_k (for dL/da_k) and pass a copy on."""
+    def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        recorder.gate_outputs[k] = output
+        if record_overlap:
+            recorder.overlap[k] = activation_cosine(output, centered=centered)
+        # The copy keeps a_k out of reach of an in-place activation (ReLU(inplace=True)),
+        # which would otherwise overwrite a_k and rewrite its autograd history.
+        return output.clone()
+    return hook
+
+
+def _activation_hook(recorder: _Recorder, k: int, centered: bool) -> Callable[..., None]:
+    """Forward hook of the activation module after gate k: record the activation overlap."""
+    def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
+        recorder.overlap[k] = activation_cosine(output, centered=centered)
+    return hook
+
+
+def _model_tensor_kind(gated: GatedNetwork) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of the network's parameters."""
+    parameter = next(gated.parameters())
+    return parameter.device, parameter.dtype
+
+
+def _forward_loss(gated: GatedNetwork, inputs: torch.Tensor, labels: Any, loss_fn: LossFn,
+                  where: str) -> torch.Tensor:
+    """Run the network and the loss, turning deep torch errors into messages about inputs."""
+    device, dtype = _model_tensor_kind(gated)
+    inputs = inputs.to(device=device, dtype=dtype if inputs.is_floating_point() else None)
+    if isinstance(labels, torch.Tensor):
+        labels = labels.to(device)
+    try:
+        outputs = gated(inputs)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"{where}: the network cannot run on inputs of shape "
+                         f"{tuple(inputs.shape)} and dtype {inputs.dtype}; check that the "
+                         f"loader matches the model ({error})") from error
+    try:
+        loss = loss_fn(outputs, labels)
+    except (RuntimeError, ValueError, IndexError) as error:
+        raise ValueError(f"{where}: loss_fn failed on outputs of shape {tuple(outputs.shape)} "
+                         f"and these labels; check the labels (class indices for the default "
+                         f"cross-entropy) or pass a matching loss_fn ({error})") from error
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.is_floating_point():
+        raise ValueError(f"{where}: loss_fn must return a scalar floating tensor (e.g. "
+                         f"reduction='mean'); got {type(loss).__name__} of shape "
+                         f"{tuple(getattr(loss, 'shape', ()))}")
+    if not bool(torch.isfinite(loss.detach()).all()):
+        raise ValueError(f"{where}: the loss is {loss.item()}; statistics need a finite loss. "
+                         "Check the inputs, labels and weights for NaN or inf")
+    if not loss.requires_grad:
+        raise ValueError(f"{where}: the loss returned by loss_fn does not depend on the network "
+                         "(it has no autograd graph); do not detach the outputs in loss_fn")
+    return loss.reshape(())
+
+
+def _taylor(a: torch.Tensor, grad: torch.Tensor, mode: str) -> np.ndarray:
+    """Molchanov et al. (2017) first-order Taylor criterion of one layer's units."""
+    product = (a.detach().to(torch.float64) * grad.to(torch.float64))
+    per_example = product.reshape(product.shape[0], product.shape[1], -1).sum(dim=2)
+    if mode == "per_example":
+        return per_example.abs().sum(dim=0).cpu().numpy()
+    return per_example.sum(dim=0).abs().cpu().numpy()
+
+
+def _measure_batch(gated: GatedNetwork, recorder: _Recorder, inputs: torch.Tensor,
+                   labels: Any, options: _Options, where: str) -> _BatchRecord:
+    """All per-player statistics of one batch (hooks and flags set up by `_measuring`)."""
+    recorder.reset()
+    gates = list(gated.gates())
+    parameters = _needed_parameters(gated, options.include_outgoing)
+    with torch.enable_grad():
+        loss = _forward_loss(gated, inputs, labels, options.loss_fn, where)
+        outputs = recorder.gate_outputs
+        if any(a is None for a in outputs):
+            raise RuntimeError("a participation gate did not run in the forward pass; is "
+                               "gated.forward bypassing gated.model?")
+        targets = [gate.participation for gate in gates] + list(outputs) + parameters
+        grads = torch.autograd.grad(loss, targets, allow_unused=True)
+    n = len(gates)
+    grad_of = {id(t): (g if g is not None else torch.zeros_like(t))
+               for t, g in zip(parameters, grads[2 * n:], strict=True)}
+    dloss_ds, grad_inner, taylor = [], [], []
+    for k, info in enumerate(gated.layers):
+        g_s = grads[k] if grads[k] is not None else torch.zeros_like(gates[k].participation)
+        dloss_ds.append(g_s.detach().to(torch.float64).cpu().numpy())
+        g_a = grads[n + k] if grads[n + k] is not None else torch.zeros_like(outputs[k])
+        taylor.append(_taylor(outputs[k], g_a, options.taylor_mode))
+        grad_inner.append(_grad_inner(gated, k, info, grad_of, options.include_outgoing))
+    overlap = None
+    if options.activation_overlap:
+        if any(block is None for block in recorder.overlap):
+            raise RuntimeError("an activation hook did not run in the forward pass; is "
+                               "gated.forward bypassing gated.model?")
+        overlap = tuple(recorder.overlap)
+    recorder.reset()
+    return _BatchRecord(np.concatenate(dloss_ds), np.concatenate(grad_inner),
+                        np.concatenate(taylor), overlap)
+
+
+def _grad_inner(gated: GatedNetwork, k: int, info: PlayerLayer,
+                grad_of: dict[int, torch.Tensor], include_outgoing: bool) -> np.ndarray:
+    """``<dL/dtheta_i, theta_i>`` for the players of layer k (Shah & Khan 2025, Eq. 9)."""
+    module = gated.model[info.layer_index]
+    bias = grad_of[id(module.bias)] if module.bias is not None else None
+    next_weight = None
+    if include_outgoing:
+        next_weight = grad_of[id(gated.model[info.next_index].weight)]
+    grouped = group_by_unit(gated, k, grad_of[id(module.weight)], bias, next_weight)
+    with torch.no_grad():
+        theta = gated.unit_parameters(k, include_outgoing)
+    inner = (grouped.detach().to(torch.float64) * theta.to(torch.float64)).sum(dim=1)
+    return inner.cpu().numpy()
+
+
+def _assemble(gated: GatedNetwork, records: list[_BatchRecord],
+              options: _Options) -> NetworkStatistics:
+    """Average the per-batch records and add the parameter statistics."""
+    with torch.no_grad():
+        groups = [gated.unit_parameters(k, options.include_outgoing).to(torch.float64)
+                  for k in range(len(gated.layers))]
+    sq_norms = np.concatenate([(u * u).sum(dim=1).cpu().numpy() for u in groups])
+    gram = tuple((u @ u.T).cpu().numpy() for u in groups) if options.parameter_gram else None
+    overlap = None
+    if options.activation_overlap:
+        overlap = tuple(np.mean(np.stack([r.overlap[k] for r in records]), axis=0)
+                        for k in range(len(gated.layers)))
+    return NetworkStatistics(
+        layer=gated.player_layer,
+        grad_inner=np.mean([r.grad_inner for r in records], axis=0),
+        dloss_ds=np.mean([r.dloss_ds for r in records], axis=0),
+        taylor=np.mean([r.taylor for r in records], axis=0),
+        sq_norms=sq_norms,
+        parameter_gram=gram,
+        activation_overlap=overlap,
+        participation=gated.get_participation().to(torch.float64).numpy(),
+        layer_names=tuple(info.name for info in gated.layers),
+        n_batches=len(records),
+    )

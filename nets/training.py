@@ -1,0 +1,488 @@
+"""Equilibrium-driven pruning: Algorithm 1 of Shah & Khan (2025) with every open choice explicit.
+
+Every hidden unit is a player with participation s_i in [0, 1], starting at 1. Each training
+iteration takes
+
+1. one optimizer step on the weights theta for the task loss L(theta, s)      (paper Eq. 16),
+2. one projected gradient-ascent step on every participation,
+   ``s_i <- clip(s_i + lr_s * dU_i/ds_i, 0, 1)``                               (Eq. 17-18),
+
+where ``dU_i/ds_i = b_i - 2 q_i s_i - c_i - (R s)_i`` is the pseudo-gradient of the batch's
+participation game (`equilibria.spec.build_game`): the s-step is exactly one
+`equilibria.solve(..., "projected_gradient")` step with step ``lr_s`` on that game, which a test
+checks. After training, units with s_i < epsilon = 0.01 are pruned (step 3).
+
+The choices the paper leaves open are options of `PruningConfig`: the benefit reading
+(``payoff``), the weight optimizer and its learning rate, competition (``eta``) and its overlap
+source, whether the s-step uses the gradients of the same forward/backward pass as the theta
+step (``s_update="simultaneous"``, one pass per batch) or recomputes them after the theta step
+(``"sequential"``), and how accuracy is measured (``eval_mode``: soft gates, hard mask or
+physical removal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from equilibria import ParticipationGame, build_game, nash_gap
+from equilibria.spec import OVERLAPS, PAYOFFS
+from nets.apply import apply_participation
+from nets.data import DataBundle
+from nets.evaluate import accuracy_and_loss
+from nets.gates import GatedNetwork, attach_gates
+from nets.stats import batch_game_statistics, collect, group_by_unit
+
+__all__ = ["PAPER_CONFIGS", "EpochRecord", "EquilibriumPruning", "PruningConfig",
+           "PruningResult", "TrainingDivergedError"]
+
+OPTIMIZERS = ("adam", "sgd")
+S_UPDATES = ("simultaneous", "sequential")
+EVAL_MODES = ("soft", "mask", "remove")
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class PruningConfig:
+    """Every choice of equilibrium-driven pruning (Algorithm 1), paper-literal by default.
+
+    Attributes
+    ----------
+    name : str
+        A label for reports.
+    alpha, beta, gamma, eta : float
+        Benefit weight, L2 cost, L1 cost and competition weight (Eq. 8-10).
+    payoff : {"paper", "loss_descent", "taylor"}
+        Benefit reading (`equilibria.spec`); "paper" is Eq. 9 literally.
+    overlap : {"parameters", "activations", None}
+        Competition source when eta > 0.
+    participation_lr : float
+        lr_s of Eq. 17 (the paper's 0.001).
+    epsilon : float
+        Prune threshold (the paper's 0.01).
+    optimizer : {"adam", "sgd"}
+        Weight optimizer (the paper does not say; Adam is the default here).
+    lr : float
+        Weight learning rate.
+    momentum : float
+        SGD momentum.
+    epochs, batch_size : int
+        The paper's 20 and 128.
+    level : {"neuron", "filter", "all"}
+        Which units are players (`nets.attach_gates`).
+    include_outgoing : bool
+        Whether theta_i also holds the unit's outgoing weights.
+    s_update : {"simultaneous", "sequential"}
+        Whether the s-step reuses the theta-step's gradients or recomputes them afterwards.
+    eval_mode : {"soft", "mask", "remove"}
+        How test accuracy is measured each epoch.
+    seed : int
+        Seeds batch order and any randomness inside training.
+    """
+
+    name: str = "custom"
+    alpha: float = 1.0
+    beta: float = 0.0
+    gamma: float = 0.0
+    eta: float = 0.0
+    payoff: str = "paper"
+    overlap: str | None = None
+    participation_lr: float = 0.001
+    epsilon: float = 0.01
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    epochs: int = 20
+    batch_size: int = 128
+    level: str = "neuron"
+    include_outgoing: bool = False
+    s_update: str = "simultaneous"
+    eval_mode: str = "mask"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        choices = {"payoff": PAYOFFS, "overlap": OVERLAPS, "optimizer": OPTIMIZERS,
+                   "s_update": S_UPDATES, "eval_mode": EVAL_MODES}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}")
+        for name in ("alpha", "beta", "gamma", "eta", "participation_lr", "epsilon", "lr",
+                     "momentum"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number; got {value!r}")
+        for name in ("beta", "gamma", "participation_lr", "epsilon", "lr", "momentum"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        if self.eta != 0 and self.overlap is None:
+            raise ValueError("eta != 0 needs an overlap source: overlap='parameters' or "
+                             "'activations'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return dataclasses.asdict(self)
+
+
+def _paper(name: str, beta: float, gamma: float) -> PruningConfig:
+    return PruningConfig(name=name, alpha=1.0, beta=beta, gamma=gamma, eta=0.0,
+                         participation_lr=0.001, epochs=20, batch_size=128)
+
+
+#: Table 1 of Shah & Khan (2025): alpha = 1, lr_s = 0.001, 20 epochs, batch 128, eta = 0.
+PAPER_CONFIGS: dict[str, PruningConfig] = {
+    "very_high_beta": _paper("Very High Beta", 0.1, 0.0),
+    "extreme_beta": _paper("Extreme Beta", 0.5, 0.0),
+    "l1_sparsity_strong": _paper("L1 Sparsity Strong", 0.001, 0.1),
+    "l1_l2_combined": _paper("L1+L2 Combined", 0.05, 0.05),
+}
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch of Algorithm 1 ended with."""
+
+    epoch: int
+    train_loss: float
+    test_accuracy: float
+    test_loss: float
+    sparsity: float
+    mean_participation: float
+    active_per_layer: tuple[int, ...]
+    nash_gap: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        record = dataclasses.asdict(self)
+        record["active_per_layer"] = list(self.active_per_layer)
+        return record
+
+
+@dataclass(frozen=True, eq=False)
+class PruningResult:
+    """Outcome of `EquilibriumPruning.fit`.
+
+    Attributes
+    ----------
+    config : PruningConfig
+    gated : GatedNetwork
+        The trained network with its final participation in the gates.
+    participation : ndarray
+        The final s.
+    history : tuple of EpochRecord
+    resumed_from_epoch : int
+        Epochs that were loaded from a checkpoint rather than trained in this call.
+    """
+
+    config: PruningConfig
+    gated: GatedNetwork
+    participation: np.ndarray
+    history: tuple[EpochRecord, ...]
+    resumed_from_epoch: int = 0
+
+    @property
+    def sparsity(self) -> float:
+        """Share of players with s < epsilon."""
+        return float(np.mean(self.participation < self.config.epsilon))
+
+    def pruned(self, mode: str = "remove", on_empty: str = "keep_strongest") -> nn.Module:
+        """The network with units below epsilon pruned (`nets.apply_participation`)."""
+        return apply_participation(self.gated, mode=mode, threshold=self.config.epsilon,
+                                   on_empty=on_empty)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (without the network)."""
+        return {"config": self.config.to_dict(), "participation": self.participation.tolist(),
+                "history": [r.to_dict() for r in self.history], "sparsity": self.sparsity,
+                "resumed_from_epoch": self.resumed_from_epoch}
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or the participation became NaN or infinite during training."""
+
+    def __init__(self, message: str, history: tuple[EpochRecord, ...]) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+@dataclass
+class _State:
+    """Mutable training state (what a checkpoint holds)."""
+
+    epoch: int = 0
+    history: list[EpochRecord] = field(default_factory=list)
+
+
+class EquilibriumPruning:
+    """Algorithm 1 of Shah & Khan (2025) on a real network.
+
+    Parameters
+    ----------
+    config : PruningConfig
+        Use ``PAPER_CONFIGS[name]`` for Table 1.
+
+    Examples
+    --------
+    >>> from nets import data, models
+    >>> bundle = data.load("digits")
+    >>> config = PruningConfig(beta=0.05, gamma=0.05, epochs=2)
+    >>> result = EquilibriumPruning(config).fit(models.mlp(64, (32,), 10, seed=0), bundle,
+    ...                                          progress=False)
+    >>> len(result.history)
+    2
+    """
+
+    def __init__(self, config: PruningConfig) -> None:
+        if not isinstance(config, PruningConfig):
+            raise TypeError("config must be a PruningConfig (or PAPER_CONFIGS[name])")
+        self.config = config
+
+    # ------------------------------------------------------------------ the game's s-step
+    def participation_gradient(self, gated: GatedNetwork) -> torch.Tensor:
+        """``dU_i/ds_i = b_i - 2 q_i s_i - c_i - (R s)_i`` from the gradients just computed.
+
+        Needs ``loss.backward()`` to have filled the weights' ``.grad`` and the gates'
+        ``participation.grad``. Same formula as `equilibria.ParticipationGame.pseudo_gradient`
+        on `batch_game` (tested), computed in torch so that the s-step costs no second pass.
+        """
+        c = self.config
+        parts = []
+        for k, (info, gate) in enumerate(zip(gated.layers, gated.gates(), strict=True)):
+            theta = gated.unit_parameters(k, c.include_outgoing).detach()
+            s = gate.participation.detach()
+            sq_norms = (theta * theta).sum(dim=1)
+            if c.payoff == "paper":
+                layer = gated.model[info.layer_index]
+                following = gated.model[info.next_index] if c.include_outgoing else None
+                grads = group_by_unit(gated, k, _grad(layer.weight),
+                                      None if layer.bias is None else _grad(layer.bias),
+                                      None if following is None else _grad(following.weight))
+                benefit = c.alpha * (grads * theta).sum(dim=1)
+            else:  # loss_descent
+                benefit = -c.alpha * _grad(gate.participation)
+            gradient = benefit - 2.0 * c.beta * sq_norms * s - c.gamma
+            if c.eta != 0.0:  # overlap == "parameters": R s = eta (Theta Theta^T - diag) s
+                gradient = gradient - c.eta * (theta @ (theta.T @ s) - sq_norms * s)
+            parts.append(gradient)
+        return torch.cat(parts)
+
+    def batch_game(self, gated: GatedNetwork, inputs: torch.Tensor,
+                   labels: torch.Tensor) -> ParticipationGame:
+        """The participation game of one batch at the current weights and participation."""
+        c = self.config
+        stats = batch_game_statistics(
+            gated, inputs, labels, include_outgoing=c.include_outgoing,
+            parameter_gram=c.eta != 0 and c.overlap == "parameters",
+            activation_overlap=c.eta != 0 and c.overlap == "activations")
+        return build_game(stats, c.payoff, c.overlap, c.alpha, c.beta, c.gamma, c.eta)
+
+    def final_game(self, gated: GatedNetwork, loader: Any,
+                   n_batches: int = 10) -> ParticipationGame:
+        """The game at the end of training, from statistics averaged over `n_batches`."""
+        c = self.config
+        stats = collect(gated, loader, n_batches=n_batches, include_outgoing=c.include_outgoing,
+                        parameter_gram=c.eta != 0 and c.overlap == "parameters",
+                        activation_overlap=c.eta != 0 and c.overlap == "activations")
+        return build_game(stats, c.payoff, c.overlap, c.alpha, c.beta, c.gamma, c.eta)
+
+    def _needs_second_pass(self) -> bool:
+        c = self.config
+        return c.payoff == "taylor" or (c.eta != 0 and c.overlap == "activations")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, model: nn.Module | GatedNetwork, data: DataBundle | tuple[Dataset, Dataset],
+            *, checkpoint_dir: str | os.PathLike | None = None, progress: bool = True,
+            callback: Callable[[EpochRecord], None] | None = None) -> PruningResult:
+        """Train `model` with Algorithm 1 and return the final participation and history.
+
+        Parameters
+        ----------
+        model : nn.Sequential or GatedNetwork
+            A flat Sequential gets gates at ``config.level``; it is not modified.
+        data : DataBundle or (train_dataset, test_dataset)
+        checkpoint_dir : path, optional
+            A checkpoint is written there atomically after every epoch; when one exists, fit
+            resumes from it (same config required) and the history continues unchanged.
+        progress : bool, default True
+            A tqdm bar over epochs.
+        callback : callable, optional
+            Called with each EpochRecord (may raise to stop training).
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the loss or the participation stops being finite (the history so far is
+            attached).
+        """
+        c = self.config
+        torch.set_flush_denormal(True)  # s near 0 makes denormals: 10x slower CPU training
+        train_set, test_set = _datasets(data)
+        gated = model if isinstance(model, GatedNetwork) else attach_gates(
+            model, c.level, include_outgoing=c.include_outgoing)
+        gated = _copy_network(gated) if gated is model else gated
+        optimizer = _optimizer(c, gated)
+        state = _State()
+        checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
+        if checkpoint is not None and checkpoint.exists():
+            state = _load_checkpoint(checkpoint, c, gated, optimizer)
+        resumed = state.epoch
+        test_loader = DataLoader(test_set, batch_size=512)
+        bar = tqdm(total=c.epochs, initial=state.epoch, disable=not progress, desc=c.name,
+                   unit="epoch")
+        with torch.random.fork_rng():
+            while state.epoch < c.epochs:
+                torch.manual_seed(c.seed * 1_000_003 + state.epoch)
+                record = self._epoch(gated, optimizer, train_set, test_loader, state)
+                state.history.append(record)
+                state.epoch += 1
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, c, gated, optimizer, state)
+                bar.update(1)
+                bar.set_postfix(acc=f"{record.test_accuracy:.3f}",
+                                sparsity=f"{record.sparsity:.3f}")
+                if callback is not None:
+                    callback(record)
+        bar.close()
+        return PruningResult(c, gated, gated.get_participation().double().numpy(),
+                             tuple(state.history), resumed)
+
+    def _epoch(self, gated: GatedNetwork, optimizer: torch.optim.Optimizer, train_set: Dataset,
+               test_loader: DataLoader, state: _State) -> EpochRecord:
+        c = self.config
+        start = time.perf_counter()
+        order = torch.Generator().manual_seed(c.seed * 1_000_003 + state.epoch)
+        loader = DataLoader(train_set, batch_size=c.batch_size, shuffle=True, generator=order)
+        gates = list(gated.gates())
+        gated.train()
+        total, count = 0.0, 0
+        inputs = labels = None
+        for step, (inputs, labels) in enumerate(loader):
+            loss = self._step(gated, gates, optimizer, inputs, labels)
+            if not np.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"the loss became {loss} at epoch {state.epoch}, step {step}; lower lr "
+                    f"(now {c.lr}) or participation_lr (now {c.participation_lr})",
+                    tuple(state.history))
+            total += loss * labels.shape[0]
+            count += labels.shape[0]
+        s = gated.get_participation()
+        if not torch.all(torch.isfinite(s)):
+            raise TrainingDivergedError(f"the participation became non-finite at epoch "
+                                        f"{state.epoch}", tuple(state.history))
+        gap = float(nash_gap(self.batch_game(gated, inputs, labels), s.double().numpy()))
+        evaluated = gated if c.eval_mode == "soft" else apply_participation(
+            gated, mode=c.eval_mode, threshold=c.epsilon, on_empty="keep_strongest")
+        accuracy, test_loss = accuracy_and_loss(evaluated, test_loader)
+        active = tuple(int((s[info.players] >= c.epsilon).sum()) for info in gated.layers)
+        return EpochRecord(epoch=state.epoch + 1, train_loss=total / max(count, 1),
+                           test_accuracy=accuracy, test_loss=test_loss,
+                           sparsity=float((s < c.epsilon).double().mean()),
+                           mean_participation=float(s.double().mean()),
+                           active_per_layer=active, nash_gap=gap,
+                           seconds=time.perf_counter() - start)
+
+    def _step(self, gated: GatedNetwork, gates: list, optimizer: torch.optim.Optimizer,
+              inputs: torch.Tensor, labels: torch.Tensor) -> float:
+        """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch."""
+        c = self.config
+        for gate in gates:
+            gate.participation.requires_grad_(True)
+            gate.participation.grad = None
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(gated(inputs), labels)
+        loss.backward()
+        gradient = None
+        if c.s_update == "simultaneous" and not self._needs_second_pass():
+            gradient = self.participation_gradient(gated)
+        optimizer.step()
+        if gradient is None:
+            gradient = self._recomputed_gradient(gated, gates, inputs, labels)
+        with torch.no_grad():
+            offset = 0
+            for gate in gates:
+                n = gate.participation.shape[0]
+                step = c.participation_lr * gradient[offset:offset + n]
+                gate.participation.add_(step.to(gate.participation.dtype)).clamp_(0.0, 1.0)
+                gate.participation.requires_grad_(False)
+                gate.participation.grad = None
+                offset += n
+        return float(loss.detach())
+
+    def _recomputed_gradient(self, gated: GatedNetwork, gates: list, inputs: torch.Tensor,
+                             labels: torch.Tensor) -> torch.Tensor:
+        """The pseudo-gradient after the theta step (sequential update or second-pass stats)."""
+        if self._needs_second_pass():
+            game = self.batch_game(gated, inputs, labels)
+            s = gated.get_participation().double().numpy()
+            return torch.as_tensor(game.pseudo_gradient(s), dtype=torch.float32)
+        for gate in gates:
+            gate.participation.grad = None
+        for parameter in gated.parameters():
+            parameter.grad = None
+        F.cross_entropy(gated(inputs), labels).backward()
+        return self.participation_gradient(gated)
+
+
+def _grad(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.grad if tensor.grad is not None else torch.zeros_like(tensor)
+
+
+def _datasets(data: Any) -> tuple[Dataset, Dataset]:
+    if isinstance(data, DataBundle):
+        return data.train, data.test
+    if isinstance(data, tuple) and len(data) == 2:
+        return data
+    raise TypeError("data must be a nets.data.DataBundle (nets.data.load(...)) or a pair "
+                    f"(train_dataset, test_dataset); got {type(data).__name__}")
+
+
+def _copy_network(gated: GatedNetwork) -> GatedNetwork:
+    return apply_participation(gated, mode="soft")
+
+
+def _optimizer(config: PruningConfig, gated: GatedNetwork) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(gated.parameters(), lr=config.lr)
+    return torch.optim.SGD(gated.parameters(), lr=config.lr, momentum=config.momentum)
+
+
+def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
+                     optimizer: torch.optim.Optimizer, state: _State) -> None:
+    """Write the checkpoint to a temporary file, then rename it over the old one."""
+    payload = {"config": config.to_dict(), "epoch": state.epoch,
+               "history": [r.to_dict() for r in state.history],
+               "model": gated.state_dict(), "optimizer": optimizer.state_dict()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        torch.save(payload, handle)
+    os.replace(handle.name, path)
+
+
+def _load_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
+                     optimizer: torch.optim.Optimizer) -> _State:
+    payload = torch.load(path, weights_only=True)
+    if payload["config"] != config.to_dict():
+        raise ValueError(f"the checkpoint at {path} was written with a different config; "
+                         "use another checkpoint_dir or the same PruningConfig")
+    gated.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    history = [EpochRecord(**{**r, "active_per_layer": tuple(r["active_per_layer"])})
+               for r in payload["history"]]
+    return _State(epoch=int(payload["epoch"]), history=history)
