@@ -458,9 +458,14 @@ def _copy_network(gated: GatedNetwork) -> GatedNetwork:
 
 
 def _optimizer(config: PruningConfig, gated: GatedNetwork) -> torch.optim.Optimizer:
+    return _optimizer_for(config, gated.parameters())
+
+
+def _optimizer_for(config: PruningConfig, parameters: Any) -> torch.optim.Optimizer:
+    """The weight optimizer `config` names (the gates are buffers, never in `parameters`)."""
     if config.optimizer == "adam":
-        return torch.optim.Adam(gated.parameters(), lr=config.lr)
-    return torch.optim.SGD(gated.parameters(), lr=config.lr, momentum=config.momentum)
+        return torch.optim.Adam(parameters, lr=config.lr)
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum)
 
 
 def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
