@@ -73,7 +73,8 @@ OVERLAP_MEASURES = ("correlation", "cosine")
 
 #: A unit whose centered activations have a norm below this fraction of the norm of its raw
 #: activations counts as constant (zero variance): float64 rounding of the mean leaves residues
-#: of about 1e-16 relative, far below the 1e-8 relative spread of distinct float32 values.
+#: of about 1e-16 relative, far below the spread of distinct float32 values (about 1e-7
+#: relative per differing value).
 _CONSTANT_RTOL = 1e-12
 
 #: Elementwise modules that are not activations: a unit's activation is read after a module

@@ -49,7 +49,7 @@ from nets.stats import batch_game_statistics, collect, group_by_unit
 __all__ = ["PAPER_CONFIGS", "EpochRecord", "EquilibriumPruning", "PruningConfig",
            "PruningResult", "TrainingDivergedError"]
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 S_UPDATES = ("simultaneous", "sequential")
 EVAL_MODES = ("soft", "mask", "remove")
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -73,10 +73,14 @@ class PruningConfig:
         lr_s of Eq. 17 (the paper's 0.001).
     epsilon : float
         Prune threshold (the paper's 0.01).
-    optimizer : {"adam", "sgd"}
+    optimizer : {"adam", "adamw", "sgd"}
         Weight optimizer (the paper does not say; Adam is the default here).
     lr : float
         Weight learning rate.
+    weight_decay : float
+        Weight decay of the optimizer (decoupled for "adamw"); 0 in the paper's reading. The
+        loss depends on s_i theta_i only, so without it the weights can grow to undo a
+        shrinking participation.
     momentum : float
         SGD momentum.
     epochs, batch_size : int
@@ -104,6 +108,7 @@ class PruningConfig:
     epsilon: float = 0.01
     optimizer: str = "adam"
     lr: float = 1e-3
+    weight_decay: float = 0.0
     momentum: float = 0.9
     epochs: int = 20
     batch_size: int = 128
@@ -120,11 +125,12 @@ class PruningConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}")
         for name in ("alpha", "beta", "gamma", "eta", "participation_lr", "epsilon", "lr",
-                     "momentum"):
+                     "weight_decay", "momentum"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not np.isfinite(value):
                 raise ValueError(f"{name} must be a finite number; got {value!r}")
-        for name in ("beta", "gamma", "participation_lr", "epsilon", "lr", "momentum"):
+        for name in ("beta", "gamma", "participation_lr", "epsilon", "lr", "weight_decay",
+                     "momentum"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)}")
         for name in ("epochs", "batch_size"):
@@ -330,6 +336,12 @@ class EquilibriumPruning:
         TrainingDivergedError
             When the loss or the participation stops being finite (the history so far is
             attached).
+
+        Notes
+        -----
+        Calls ``torch.set_flush_denormal(True)`` for the rest of the process (torch offers no
+        way to read the previous setting): participations near zero otherwise make denormal
+        floats that slow CPU training by 10x or more.
         """
         c = self.config
         torch.set_flush_denormal(True)  # s near 0 makes denormals: 10x slower CPU training
@@ -409,8 +421,9 @@ class EquilibriumPruning:
         loss = F.cross_entropy(gated(inputs), labels)
         loss.backward()
         gradient = None
-        if c.s_update == "simultaneous" and not self._needs_second_pass():
-            gradient = self.participation_gradient(gated)
+        if c.s_update == "simultaneous":  # the s-step sees the weights before their step
+            gradient = self._second_pass_gradient(gated, inputs, labels) \
+                if self._needs_second_pass() else self.participation_gradient(gated)
         optimizer.step()
         if gradient is None:
             gradient = self._recomputed_gradient(gated, gates, inputs, labels)
@@ -425,13 +438,19 @@ class EquilibriumPruning:
                 offset += n
         return float(loss.detach())
 
+    def _second_pass_gradient(self, gated: GatedNetwork, inputs: torch.Tensor,
+                              labels: torch.Tensor) -> torch.Tensor:
+        """The pseudo-gradient of `batch_game` (Taylor benefits and activation overlap need
+        activations, which the training pass does not keep)."""
+        game = self.batch_game(gated, inputs, labels)
+        s = gated.get_participation().detach().double().numpy()
+        return torch.as_tensor(game.pseudo_gradient(s), dtype=torch.float32)
+
     def _recomputed_gradient(self, gated: GatedNetwork, gates: list, inputs: torch.Tensor,
                              labels: torch.Tensor) -> torch.Tensor:
-        """The pseudo-gradient after the theta step (sequential update or second-pass stats)."""
+        """The pseudo-gradient after the theta step (``s_update="sequential"``)."""
         if self._needs_second_pass():
-            game = self.batch_game(gated, inputs, labels)
-            s = gated.get_participation().double().numpy()
-            return torch.as_tensor(game.pseudo_gradient(s), dtype=torch.float32)
+            return self._second_pass_gradient(gated, inputs, labels)
         for gate in gates:
             gate.participation.grad = None
         for parameter in gated.parameters():
@@ -464,8 +483,11 @@ def _optimizer(config: PruningConfig, gated: GatedNetwork) -> torch.optim.Optimi
 def _optimizer_for(config: PruningConfig, parameters: Any) -> torch.optim.Optimizer:
     """The weight optimizer `config` names (the gates are buffers, never in `parameters`)."""
     if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.lr)
-    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum)
+        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay)
 
 
 def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
