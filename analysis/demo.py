@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -105,13 +106,16 @@ def pruning_demo(out: Path, epochs: int) -> dict[str, Any]:
     model = models.mlp(64, DEMO_WIDTHS, 10, seed=config.seed)
     print(f"\n== 2. Equilibrium-driven pruning of an MLP 64-{'-'.join(map(str, DEMO_WIDTHS))}"
           f"-10 on digits ({len(bundle.train)} train / {len(bundle.test)} test) ==")
-    print(f"config: {config.to_dict()}")
+    print("config: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()
+                                 if k in ("payoff", "alpha", "beta", "gamma", "eta", "overlap",
+                                          "participation_lr", "epochs", "optimizer", "lr")))
     started = time.perf_counter()
     dense = train_plain(model, bundle, config)
     dense_seconds = time.perf_counter() - started
     started = time.perf_counter()
     trainer = EquilibriumPruning(config)
-    result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint", progress=True)
+    result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint",
+                         progress=sys.stderr.isatty())
     game_seconds = time.perf_counter() - started
     train_loader, test_loader = bundle.loaders(256, seed=0)
     final_game = trainer.final_game(result.gated, train_loader, n_batches=len(train_loader))
