@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from nets.evaluate import accuracy_and_loss
-from nets.training import PruningConfig, _datasets, _optimizer_for
+from nets.training import PruningConfig, _datasets, _optimizer_for, flush_denormals
 
 __all__ = ["PlainResult", "train_plain"]
 
@@ -41,9 +41,13 @@ def train_plain(model: nn.Sequential, data: Any, config: PruningConfig) -> Plain
     config : PruningConfig
         Only the training fields are used; the game's fields are ignored.
     """
+    with flush_denormals():
+        return _train(model, data, config)
+
+
+def _train(model: nn.Sequential, data: Any, config: PruningConfig) -> PlainResult:
     import copy
 
-    torch.set_flush_denormal(True)
     train_set, test_set = _datasets(data)
     model = copy.deepcopy(model)
     optimizer = _optimizer_for(config, model.parameters())

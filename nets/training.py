@@ -22,11 +22,12 @@ physical removal).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -339,12 +340,16 @@ class EquilibriumPruning:
 
         Notes
         -----
-        Calls ``torch.set_flush_denormal(True)`` for the rest of the process (torch offers no
-        way to read the previous setting): participations near zero otherwise make denormal
-        floats that slow CPU training by 10x or more.
+        Denormal floats are flushed to zero while training (`flush_denormals`):
+        participations near zero otherwise slow CPU training by 10x or more.
         """
+        with flush_denormals():
+            return self._fit(model, data, checkpoint_dir, progress, callback)
+
+    def _fit(self, model: nn.Module | GatedNetwork, data: Any,
+             checkpoint_dir: str | os.PathLike | None, progress: bool,
+             callback: Callable[[EpochRecord], None] | None) -> PruningResult:
         c = self.config
-        torch.set_flush_denormal(True)  # s near 0 makes denormals: 10x slower CPU training
         train_set, test_set = _datasets(data)
         gated = model if isinstance(model, GatedNetwork) else attach_gates(
             model, c.level, include_outgoing=c.include_outgoing)
@@ -457,6 +462,20 @@ class EquilibriumPruning:
             parameter.grad = None
         F.cross_entropy(gated(inputs), labels).backward()
         return self.participation_gradient(gated)
+
+
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Flush denormal floats to zero inside the block, then restore torch's default (off).
+
+    Torch cannot report the current setting, so the block always ends with the default; the
+    flag is process-wide CPU state that other libraries (hypothesis, numpy) also see.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def _grad(tensor: torch.Tensor) -> torch.Tensor:
