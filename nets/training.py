@@ -272,16 +272,29 @@ class EquilibriumPruning:
         c = self.config
         parts = []
         for k, (info, gate) in enumerate(zip(gated.layers, gated.gates(), strict=True)):
-            theta = gated.unit_parameters(k, c.include_outgoing).detach()
             s = gate.participation.detach()
-            sq_norms = (theta * theta).sum(dim=1)
+            layer = gated.model[info.layer_index]
+            if c.include_outgoing or c.eta != 0.0:
+                theta = gated.unit_parameters(k, c.include_outgoing).detach()
+                sq_norms = (theta * theta).sum(dim=1)
+            else:  # incoming row + bias: the same sums without concatenating copies
+                theta = None
+                sq_norms = _squared_row_norms(layer.weight, layer.bias)
             if c.payoff == "paper":
-                layer = gated.model[info.layer_index]
-                following = gated.model[info.next_index] if c.include_outgoing else None
-                grads = group_by_unit(gated, k, _grad(layer.weight),
-                                      None if layer.bias is None else _grad(layer.bias),
-                                      None if following is None else _grad(following.weight))
-                benefit = c.alpha * (grads * theta).sum(dim=1)
+                if theta is None and info.batchnorm_index is None:
+                    # Chain rule: the gate scales the layer's output, so for the incoming
+                    # group <dL/dtheta_i, theta_i> = s_i dL/ds_i exactly (checked against
+                    # autograd on the weights in tests/nets/test_stats.py).
+                    benefit = c.alpha * s * _grad(gate.participation)
+                elif theta is None:
+                    benefit = c.alpha * _per_unit_sum(_grad(layer.weight) * layer.weight.detach(),
+                                                      _grad_or_none(layer.bias), layer.bias)
+                else:
+                    following = gated.model[info.next_index] if c.include_outgoing else None
+                    grads = group_by_unit(gated, k, _grad(layer.weight),
+                                          _grad_or_none(layer.bias),
+                                          None if following is None else _grad(following.weight))
+                    benefit = c.alpha * (grads * theta).sum(dim=1)
             else:  # loss_descent
                 benefit = -c.alpha * _grad(gate.participation)
             gradient = benefit - 2.0 * c.beta * sq_norms * s - c.gamma
@@ -422,7 +435,7 @@ class EquilibriumPruning:
         for gate in gates:
             gate.participation.requires_grad_(True)
             gate.participation.grad = None
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=True)  # (requires_grad_ on a leaf is a flag flip)
         loss = F.cross_entropy(gated(inputs), labels)
         loss.backward()
         gradient = None
@@ -480,6 +493,27 @@ def flush_denormals() -> Iterator[None]:
 
 def _grad(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.grad if tensor.grad is not None else torch.zeros_like(tensor)
+
+
+def _grad_or_none(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else _grad(tensor)
+
+
+def _squared_row_norms(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``||theta_i||^2`` of incoming row + bias, without building theta."""
+    rows = torch.linalg.vector_norm(weight.detach().reshape(weight.shape[0], -1), dim=1)
+    squared = rows * rows
+    return squared if bias is None else squared + bias.detach() * bias.detach()
+
+
+def _per_unit_sum(weight_part: torch.Tensor, bias_part: torch.Tensor | None,
+                  bias: torch.Tensor | None) -> torch.Tensor:
+    """``sum_j weight_part[i, j] + bias_part[i] * bias[i]`` per output unit i (``bias_part``
+    is the bias itself for squared norms, its gradient for inner products)."""
+    total = weight_part.reshape(weight_part.shape[0], -1).sum(dim=1)
+    if bias is not None and bias_part is not None:
+        total = total + bias_part.detach() * bias.detach()
+    return total
 
 
 def _datasets(data: Any) -> tuple[Dataset, Dataset]:
