@@ -1,0 +1,35 @@
+"""Baseline pruners from the literature on the same harness as equilibrium pruning.
+
+`REGISTRY` maps a method name to its class; `get(name, **options)` builds one. Every method
+follows `nets.baselines.base.Pruner`: given a model, data, a target sparsity (or, for emergent
+methods, a regularization strength) and a `Budget`, it returns a `PruneOutcome` with the
+pruned model, the sparsity achieved and the training steps spent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nets.baselines.base import Budget, PruneOutcome, Pruner, PruningError
+from nets.baselines.magnitude import MagnitudePruner
+from nets.baselines.random import RandomPruner
+from nets.baselines.unit_norm import UnitNormPruner
+
+REGISTRY: dict[str, type[Pruner]] = {
+    cls.name: cls for cls in (RandomPruner, MagnitudePruner, UnitNormPruner)
+}
+
+__all__ = ["REGISTRY", "Budget", "PruneOutcome", "Pruner", "PruningError", "get"]
+
+
+def get(name: str, **options: Any) -> Pruner:
+    """The pruner registered as `name`, built with `options`.
+
+    Raises
+    ------
+    PruningError
+        For an unknown name (the message lists the registered ones).
+    """
+    if name not in REGISTRY:
+        raise PruningError(f"unknown pruning method {name!r}; registered: {sorted(REGISTRY)}")
+    return REGISTRY[name](**options)

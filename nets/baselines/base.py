@@ -1,0 +1,410 @@
+"""The contract and the shared harness of the baseline pruners (the literature on one harness).
+
+Every method gets the same model, data, training budget (counted in optimizer steps) and
+metrics as equilibrium pruning (Blalock et al. 2020, "What is the state of neural network
+pruning?"). A method either scores units or weights (`ScorePruner`: one-shot, progressive or
+iterative schedules, shared here) or trains with its own regularizer (L0, slimming).
+
+Sparsity means, for ``granularity="structured"``, the share of players (hidden neurons or conv
+filters, never the output layer, as in `nets.attach_gates`) that are physically removed; for
+``"unstructured"`` the share of zero weights among all Linear and Conv2d weights (biases are
+not pruned). Structured results are smaller standard ``nn.Sequential`` models
+(`nets.apply_participation(..., mode="remove")`); unstructured ones carry their masks through
+``torch.nn.utils.prune`` while training and are made permanent (zeros) at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import prune
+from torch.utils.data import DataLoader, Dataset
+
+from nets.apply import apply_participation
+from nets.gates import GatedNetwork, attach_gates
+from nets.training import _datasets, flush_denormals
+
+GRANULARITIES = ("structured", "unstructured")
+SCHEDULES = ("one_shot", "progressive", "iterative", "at_init")
+SCOPES = ("global", "layer")
+
+
+class PruningError(ValueError):
+    """A pruning request that cannot be met (bad sparsity, unknown option)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The training every method may spend, in epochs of ``batch_size`` batches.
+
+    Attributes
+    ----------
+    epochs : int
+        Total epochs for the method (pre-training, pruning rounds and fine-tuning together).
+    batch_size, lr, optimizer, seed
+        As in `nets.PruningConfig`.
+    level : {"neuron", "filter", "all"}
+        Which units are players for structured pruning.
+    rounds : int
+        Pruning rounds of the iterative and progressive schedules.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    seed: int = 0
+    level: str = "neuron"
+    rounds: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "rounds"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise PruningError(f"{name} must be a positive integer; got {value!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise PruningError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise PruningError(f"lr must be a finite number > 0; got {self.lr}")
+
+
+@dataclass(frozen=True, eq=False)
+class PruneOutcome:
+    """What a pruner returns.
+
+    Attributes
+    ----------
+    method, granularity, schedule : str
+    target_sparsity : float or None
+        None for methods whose sparsity is emergent (set by a regularization strength).
+    achieved_sparsity : float
+    model : nn.Sequential
+        The pruned model (structured: units removed; unstructured: zeros in the weights).
+    steps : int
+        Optimizer steps spent, all phases together.
+    seconds : float
+        Wall time to the pruned model.
+    details : dict
+        Method-specific facts (kept units per layer, rounds, regularization strength, ...).
+    """
+
+    method: str
+    granularity: str
+    schedule: str
+    target_sparsity: float | None
+    achieved_sparsity: float
+    model: nn.Sequential
+    steps: int
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Pruner(ABC):
+    """A pruning method on the shared harness; subclasses register in `nets.baselines`."""
+
+    name: ClassVar[str]
+    citation: ClassVar[str]
+    granularities: ClassVar[tuple[str, ...]] = GRANULARITIES
+    schedules: ClassVar[tuple[str, ...]] = ("one_shot",)
+    emergent: ClassVar[bool] = False
+
+    def check(self, sparsity: float | None, granularity: str, schedule: str) -> None:
+        """Raise `PruningError` for an option this method does not offer."""
+        if granularity not in self.granularities:
+            raise PruningError(f"{self.name} supports granularity {self.granularities}; got "
+                               f"{granularity!r}")
+        if schedule not in self.schedules:
+            raise PruningError(f"{self.name} supports schedule {self.schedules}; got "
+                               f"{schedule!r}")
+        if not self.emergent:
+            if sparsity is None or not (0.0 <= sparsity < 1.0):
+                raise PruningError(f"sparsity must lie in [0, 1); got {sparsity!r}")
+
+    @abstractmethod
+    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
+              *, granularity: str = "structured", schedule: str = "one_shot"
+              ) -> PruneOutcome:
+        """Train and prune a copy of `model` within `budget` (never modifies `model`)."""
+
+
+# ---------------------------------------------------------------------------- training
+class StepCounter:
+    """Counts optimizer steps across phases so budgets are reported honestly."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+
+def make_optimizer(parameters: Any, budget: Budget) -> torch.optim.Optimizer:
+    """The budget's optimizer over `parameters`."""
+    if budget.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=budget.lr)
+    return torch.optim.SGD(parameters, lr=budget.lr, momentum=0.9)
+
+
+def epoch_loader(train_set: Dataset, budget: Budget, epoch: int) -> DataLoader:
+    """The training batches of one epoch, in a seeded order shared by every method."""
+    order = torch.Generator().manual_seed(budget.seed * 1_000_003 + epoch)
+    return DataLoader(train_set, batch_size=budget.batch_size, shuffle=True, generator=order)
+
+
+def train(model: nn.Module, train_set: Dataset, budget: Budget, epochs: int,
+          counter: StepCounter, *, first_epoch: int = 0,
+          regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
+          after_step: Callable[[nn.Module], None] | None = None,
+          optimizer: torch.optim.Optimizer | None = None) -> torch.optim.Optimizer:
+    """Train `model` for `epochs` epochs with cross-entropy (+ `regularizer(model)`).
+
+    Returns the optimizer (so a caller can keep its state across phases).
+    """
+    optimizer = optimizer or make_optimizer(model.parameters(), budget)
+    model.train()
+    with flush_denormals():
+        for epoch in range(first_epoch, first_epoch + epochs):
+            for inputs, labels in epoch_loader(train_set, budget, epoch):
+                optimizer.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(inputs), labels)
+                if regularizer is not None:
+                    loss = loss + regularizer(model)
+                loss.backward()
+                optimizer.step()
+                if after_step is not None:
+                    after_step(model)
+                counter.steps += 1
+    return optimizer
+
+
+def scoring_batches(train_set: Dataset, budget: Budget, n_batches: int = 4
+                    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A fixed list of training batches for data-dependent scores."""
+    loader = epoch_loader(train_set, budget, epoch=10_000)
+    return [batch for _, batch in zip(range(n_batches), loader, strict=False)]
+
+
+# ---------------------------------------------------------------------------- structured
+def select_units(gated: GatedNetwork, scores: torch.Tensor, sparsity: float,
+                 scope: str = "global") -> torch.Tensor:
+    """Keep-mask over players: remove the lowest-scoring ``round(sparsity * N)`` players.
+
+    ``scope="global"`` ranks all players together; ``"layer"`` removes
+    ``round(sparsity * n_l)`` from every layer. No layer is ever emptied: each keeps at least
+    its best unit, so the achieved sparsity may fall short of the target by at most one unit per
+    layer.
+    """
+    if scope not in SCOPES:
+        raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
+    scores = torch.as_tensor(scores, dtype=torch.float64).flatten()
+    if scores.shape[0] != gated.n_players or not torch.all(torch.isfinite(scores)):
+        raise PruningError(f"scores must be {gated.n_players} finite numbers, one per player")
+    keep = torch.ones(gated.n_players, dtype=torch.bool)
+    if scope == "layer":
+        for info in gated.layers:
+            block = scores[info.players]
+            remove = min(round(sparsity * info.n_units), info.n_units - 1)
+            order = torch.argsort(block, stable=True)[:remove]
+            keep[info.offset + order] = False
+        return keep
+    protected = torch.zeros(gated.n_players, dtype=torch.bool)
+    for info in gated.layers:
+        protected[info.offset + int(torch.argmax(scores[info.players]))] = True
+    remove = round(sparsity * gated.n_players)
+    candidates = torch.argsort(torch.where(protected, torch.inf, scores), stable=True)
+    keep[candidates[:min(remove, int((~protected).sum()))]] = False
+    return keep
+
+
+def remove_units(gated: GatedNetwork, keep: torch.Tensor) -> nn.Sequential:
+    """The plain model with the dropped players physically removed (outputs of kept units
+    unchanged: `nets.apply_participation` with s = keep)."""
+    s = gated.get_participation().double() * keep.double()
+    return apply_participation(gated, s.clamp(0.0, 1.0), mode="remove", threshold=0.5,
+                               on_empty="keep_strongest")
+
+
+# ---------------------------------------------------------------------------- unstructured
+def prunable_layers(model: nn.Module) -> list[nn.Module]:
+    """Every Linear and Conv2d (their weights are the unstructured prunable parameters)."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+
+
+def select_weights(scores: list[torch.Tensor], sparsity: float, scope: str = "global"
+                   ) -> list[torch.Tensor]:
+    """Keep-masks (float 0/1) removing the lowest-scoring weights, globally or per layer.
+
+    Ties are broken by position (stable sort), so masks are deterministic. Every layer keeps
+    at least one weight.
+    """
+    if scope not in SCOPES:
+        raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
+    if scope == "layer":
+        return [_keep_lowest_removed(s, round(sparsity * s.numel())) for s in scores]
+    flat = torch.cat([s.flatten().double() for s in scores])
+    remove = round(sparsity * flat.numel())
+    order = torch.argsort(flat, stable=True)
+    keep = torch.ones_like(flat)
+    keep[order[:remove]] = 0.0
+    masks, start = [], 0
+    for s in scores:
+        mask = keep[start:start + s.numel()].reshape(s.shape).to(torch.float32)
+        if mask.sum() == 0:
+            mask.view(-1)[int(torch.argmax(s.flatten()))] = 1.0
+        masks.append(mask)
+        start += s.numel()
+    return masks
+
+
+def _keep_lowest_removed(score: torch.Tensor, remove: int) -> torch.Tensor:
+    remove = min(remove, score.numel() - 1)
+    order = torch.argsort(score.flatten().double(), stable=True)
+    keep = torch.ones(score.numel())
+    keep[order[:remove]] = 0.0
+    return keep.reshape(score.shape)
+
+
+def apply_weight_masks(model: nn.Module, masks: list[torch.Tensor]) -> None:
+    """Attach `masks` to the prunable weights through ``torch.nn.utils.prune``.
+
+    A layer already masked gets the product of its old and new masks (masks only shrink).
+    """
+    for layer, mask in zip(prunable_layers(model), masks, strict=True):
+        if prune.is_pruned(layer) and hasattr(layer, "weight_mask"):
+            mask = mask * layer.weight_mask
+            prune.remove(layer, "weight")
+        prune.custom_from_mask(layer, "weight", mask)
+
+
+def current_weight_masks(model: nn.Module) -> list[torch.Tensor]:
+    """The masks now on the prunable weights (all ones where there is none)."""
+    return [layer.weight_mask.detach().clone() if hasattr(layer, "weight_mask")
+            else torch.ones_like(layer.weight) for layer in prunable_layers(model)]
+
+
+def finalize_weights(model: nn.Module) -> nn.Sequential:
+    """Make the masks permanent (zeros in plain weights) and drop torch's prune hooks."""
+    for layer in prunable_layers(model):
+        if prune.is_pruned(layer):
+            prune.remove(layer, "weight")
+    return model
+
+
+def unstructured_sparsity(model: nn.Module) -> float:
+    """Share of zero weights among all prunable weights."""
+    weights = [layer.weight.detach() for layer in prunable_layers(model)]
+    total = sum(w.numel() for w in weights)
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    return zeros / total
+
+
+# ---------------------------------------------------------------------------- schedules
+def schedule_targets(target: float, rounds: int, kind: str) -> list[float]:
+    """Sparsity after each pruning round.
+
+    ``iterative``: the same fraction of the remaining units/weights each round,
+    ``1 - (1 - target)^(r / rounds)`` (Han et al. 2015; Frankle & Carbin 2019);
+    ``progressive``: Zhu & Gupta's (2017) cubic ramp ``target (1 - (1 - r / rounds)^3)``;
+    ``one_shot`` / ``at_init``: ``[target]``.
+    """
+    if kind in ("one_shot", "at_init"):
+        return [target]
+    if kind == "iterative":
+        return [1.0 - (1.0 - target) ** (r / rounds) for r in range(1, rounds + 1)]
+    if kind == "progressive":
+        return [target * (1.0 - (1.0 - r / rounds) ** 3) for r in range(1, rounds + 1)]
+    raise PruningError(f"schedule must be one of {SCHEDULES}; got {kind!r}")
+
+
+def split_epochs(total: int, rounds: int) -> tuple[int, list[int]]:
+    """Pre-training epochs and the fine-tuning epochs after each round (sum = total).
+
+    Half the budget trains the dense model (at least one epoch); the rest is shared between
+    the rounds, earlier rounds first.
+    """
+    pre = max(1, total // 2)
+    rest = total - pre
+    per = [rest // rounds + (1 if r < rest % rounds else 0) for r in range(rounds)]
+    return pre, per
+
+
+class ScorePruner(Pruner):
+    """A method defined by a score: the lowest-scoring units or weights are removed.
+
+    Subclasses implement `unit_scores` (structured) and/or `weight_scores` (unstructured).
+    Schedules: ``one_shot`` (train half the budget, prune, fine-tune), ``iterative`` and
+    ``progressive`` (`schedule_targets` over ``budget.rounds`` rounds, fine-tuning between),
+    ``at_init`` (score the untrained model, prune, train the whole budget: SNIP, GraSP,
+    SynFlow). The scope (global or per layer) is the constructor's ``scope``.
+    """
+
+    schedules = ("one_shot", "iterative", "progressive")
+
+    def __init__(self, scope: str = "global") -> None:
+        if scope not in SCOPES:
+            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
+        self.scope = scope
+
+    def unit_scores(self, gated: GatedNetwork, batches: list[tuple[torch.Tensor, torch.Tensor]]
+                    ) -> torch.Tensor:
+        """One score per player (higher = more important)."""
+        raise NotImplementedError(f"{self.name} defines no structured score")
+
+    def weight_scores(self, model: nn.Sequential,
+                      batches: list[tuple[torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+        """One score per weight of every prunable layer (higher = more important)."""
+        raise NotImplementedError(f"{self.name} defines no unstructured score")
+
+    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
+              *, granularity: str = "structured", schedule: str = "one_shot"
+              ) -> PruneOutcome:
+        self.check(sparsity, granularity, schedule)
+        started = time.perf_counter()
+        train_set, _ = _datasets(data)
+        counter = StepCounter()
+        with torch.random.fork_rng():
+            torch.manual_seed(budget.seed)
+            work = copy.deepcopy(model)
+            targets = schedule_targets(float(sparsity), budget.rounds, schedule)
+            if schedule == "at_init":
+                pre, per = 0, [budget.epochs]
+            else:
+                pre, per = split_epochs(budget.epochs, len(targets))
+            train(work, train_set, budget, pre, counter)
+            epoch = pre
+            batches = scoring_batches(train_set, budget)
+            details: dict[str, Any] = {"rounds": len(targets), "targets": targets,
+                                       "scope": self.scope}
+            players = attach_gates(model, budget.level).n_players \
+                if granularity == "structured" else None
+            for target, epochs in zip(targets, per, strict=True):
+                if granularity == "structured":
+                    gated = attach_gates(work, budget.level)
+                    # the target is relative to the original player count
+                    fraction = 1.0 - (1.0 - target) * players / gated.n_players
+                    keep = select_units(gated, self.unit_scores(gated, batches),
+                                        max(fraction, 0.0), self.scope)
+                    work = remove_units(gated, keep)
+                else:
+                    masks = select_weights(self.weight_scores(work, batches), target,
+                                           self.scope)
+                    apply_weight_masks(work, [torch.minimum(m, c) for m, c in
+                                              zip(masks, current_weight_masks(work),
+                                                  strict=True)])
+                train(work, train_set, budget, epochs, counter, first_epoch=epoch)
+                epoch += epochs
+        if granularity == "structured":
+            achieved = 1.0 - attach_gates(work, budget.level).n_players / players
+            details["kept_per_layer"] = [info.n_units
+                                         for info in attach_gates(work, budget.level).layers]
+        else:
+            work = finalize_weights(work)
+            achieved = unstructured_sparsity(work)
+        return PruneOutcome(self.name, granularity, schedule, float(sparsity), achieved, work,
+                            counter.steps, time.perf_counter() - started, details)
