@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from nets.baselines.base import Budget, PruneOutcome, Pruner, PruningError
+from nets.baselines.equilibrium import EquilibriumPruner
 from nets.baselines.magnitude import MagnitudePruner
 from nets.baselines.random import RandomPruner
 from nets.baselines.unit_norm import UnitNormPruner
 
 REGISTRY: dict[str, type[Pruner]] = {
-    cls.name: cls for cls in (RandomPruner, MagnitudePruner, UnitNormPruner)
+    cls.name: cls for cls in (EquilibriumPruner, RandomPruner, MagnitudePruner, UnitNormPruner)
 }
 
 __all__ = ["REGISTRY", "Budget", "PruneOutcome", "Pruner", "PruningError", "get"]

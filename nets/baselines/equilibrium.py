@@ -1,0 +1,71 @@
+"""Equilibrium pruning (Shah & Khan 2025, Algorithm 1) behind the baseline contract.
+
+So that `nets.compare` runs it on the same data, model, budget and metrics as every other
+method: Algorithm 1 trains for ``budget.epochs`` epochs; then, for a target sparsity, the
+players with the lowest final participation are removed (a ranking by s, `select_units`); with
+``sparsity=None`` the paper's rule applies (remove s < epsilon), so the sparsity is emergent.
+The kept units keep their participation, folded into the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from nets.apply import apply_participation
+from nets.baselines.base import Budget, PruneOutcome, Pruner, PruningError, select_units
+from nets.gates import attach_gates
+from nets.training import EquilibriumPruning, PruningConfig, _datasets
+
+#: The configuration used when none is given: the demo's (loss-descent benefit with competition
+#: from activation correlation; see docs/explanation/digits-dynamics.md).
+DEFAULT_CONFIG = PruningConfig(name="equilibrium", payoff="loss_descent", beta=0.01, gamma=0.01,
+                               eta=0.1, overlap="activations", participation_lr=0.02)
+
+
+class EquilibriumPruner(Pruner):
+    """Algorithm 1, then removal of the lowest-participation players (or of s < epsilon)."""
+
+    name = "equilibrium"
+    citation = "Shah & Khan 2025, Pruning as a Game (arXiv 2512.22106), Algorithm 1"
+    granularities = ("structured",)
+    schedules = ("one_shot",)
+    emergent = True
+
+    def __init__(self, config: PruningConfig | None = None) -> None:
+        self.config = config or DEFAULT_CONFIG
+
+    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
+              *, granularity: str = "structured", schedule: str = "one_shot"
+              ) -> PruneOutcome:
+        self.check(sparsity, granularity, schedule)
+        if sparsity is not None and not 0.0 <= sparsity < 1.0:
+            raise PruningError(f"sparsity must lie in [0, 1) or be None; got {sparsity!r}")
+        started = time.perf_counter()
+        config = dataclasses.replace(self.config, epochs=budget.epochs,
+                                     batch_size=budget.batch_size, lr=budget.lr,
+                                     optimizer=budget.optimizer, seed=budget.seed,
+                                     level=budget.level)
+        result = EquilibriumPruning(config).fit(model, data, progress=False)
+        gated = result.gated
+        s = gated.get_participation().double()
+        if sparsity is None:  # the paper's rule
+            keep, threshold = s >= config.epsilon, config.epsilon
+        else:  # rank by participation; the kept units keep theirs, however small
+            keep, threshold = select_units(gated, s, sparsity, "global"), 1e-12
+        pruned = apply_participation(gated, torch.where(keep, s, torch.zeros_like(s)),
+                                     mode="remove", threshold=threshold,
+                                     on_empty="keep_strongest")
+        train_set, _ = _datasets(data)
+        steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
+        remaining = attach_gates(pruned, budget.level).n_players
+        return PruneOutcome(self.name, granularity, schedule, sparsity,
+                            1.0 - remaining / gated.n_players, pruned, steps,
+                            time.perf_counter() - started,
+                            {"config": config.to_dict(),
+                             "share_below_epsilon": result.sparsity})

@@ -1,0 +1,166 @@
+"""The baseline contract: registry, sparsity targets, masks, and the comparison table."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.nn.utils import prune
+
+from nets import attach_gates, data, models
+from nets.baselines import REGISTRY, Budget, PruningError, get
+from nets.baselines.base import (
+    apply_weight_masks,
+    current_weight_masks,
+    prunable_layers,
+    schedule_targets,
+    select_units,
+    select_weights,
+)
+from nets.compare import compare, to_csv, to_markdown
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+def _mlp(seed: int = 0):
+    return models.mlp(64, (16, 8), 10, seed=seed)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(widths=st.lists(st.integers(1, 12), min_size=1, max_size=3),
+       sparsity=st.floats(0.0, 0.99), seed=st.integers(0, 10_000),
+       scope=st.sampled_from(["global", "layer"]))
+def test_unit_selection_hits_the_target_and_never_empties_a_layer(widths, sparsity, seed,
+                                                                   scope):
+    gated = attach_gates(models.mlp(5, tuple(widths), 3, seed=0))
+    scores = torch.rand(gated.n_players, generator=torch.Generator().manual_seed(seed))
+    keep = select_units(gated, scores, sparsity, scope)
+    for info in gated.layers:
+        assert keep[info.players].any()
+        if scope == "layer":
+            wanted = info.n_units - min(round(sparsity * info.n_units), info.n_units - 1)
+            assert int(keep[info.players].sum()) == wanted
+    removed = int((~keep).sum())
+    target = round(sparsity * gated.n_players)
+    # within one unit per layer of the target (rounding per layer, or protecting the best
+    # unit of a layer)
+    assert abs(removed - target) <= len(gated.layers)
+    if scope == "global":
+        assert removed <= target
+    # the removed players are the lowest-scoring among the unprotected ones
+    if scope == "global" and removed:
+        assert scores[~keep].max() <= scores[keep].max()
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+@pytest.mark.parametrize("sparsity", [0.3, 0.75, 0.9])
+def test_magnitude_masks_match_torch_l1_unstructured(scope, sparsity):
+    ours, theirs = _mlp(1), _mlp(1)
+    masks = select_weights([m.weight.detach().abs() for m in prunable_layers(ours)], sparsity,
+                           scope)
+    if scope == "layer":
+        for layer in prunable_layers(theirs):
+            prune.l1_unstructured(layer, "weight", amount=sparsity)
+    else:
+        prune.global_unstructured([(layer, "weight") for layer in prunable_layers(theirs)],
+                                  pruning_method=prune.L1Unstructured, amount=sparsity)
+    for mask, layer in zip(masks, prunable_layers(theirs), strict=True):
+        if layer.weight_mask.sum() == 0:
+            # torch empties the layer (global magnitude can); we keep its largest weight
+            largest = int(torch.argmax(layer.weight_orig.detach().abs()))
+            assert mask.sum() == 1 and mask.view(-1)[largest] == 1
+        else:
+            assert torch.equal(mask, layer.weight_mask)
+
+
+def test_masks_only_shrink_across_rounds():
+    model = _mlp(2)
+    previous = current_weight_masks(model)
+    for target in schedule_targets(0.9, 4, "iterative"):
+        scores = [torch.rand(layer.weight.shape, generator=torch.Generator().manual_seed(7))
+                  for layer in prunable_layers(model)]
+        apply_weight_masks(model, select_weights(scores, target))
+        masks = current_weight_masks(model)
+        for old, new in zip(previous, masks, strict=True):
+            assert torch.all(new <= old)
+        previous = masks
+
+
+def test_schedules():
+    iterative = schedule_targets(0.9, 3, "iterative")
+    assert iterative[-1] == pytest.approx(0.9)
+    assert all(1 - b == pytest.approx((1 - a) * (1 - iterative[0]))
+               for a, b in zip(iterative, iterative[1:], strict=False))
+    progressive = schedule_targets(0.8, 4, "progressive")
+    assert progressive == sorted(progressive) and progressive[-1] == pytest.approx(0.8)
+    assert schedule_targets(0.5, 3, "one_shot") == [0.5]
+
+
+@pytest.mark.parametrize("name", ["random", "unit_norm", "magnitude"])
+@pytest.mark.parametrize("schedule", ["one_shot", "iterative", "progressive"])
+def test_score_methods_reach_their_target(digits, name, schedule):
+    pruner = get(name)
+    granularity = pruner.granularities[0]
+    outcome = pruner.prune(_mlp(), digits, 0.6, Budget(epochs=2, batch_size=256),
+                           granularity=granularity, schedule=schedule)
+    batches = math.ceil(len(digits.train) / 256)
+    assert outcome.steps == 2 * batches
+    if granularity == "structured":
+        kept = outcome.details["kept_per_layer"]
+        assert all(k >= 1 for k in kept)
+        assert abs(outcome.achieved_sparsity - 0.6) <= 2 / 24 + 1e-9
+    else:
+        assert outcome.achieved_sparsity == pytest.approx(0.6, abs=1e-3)
+    assert torch.all(torch.isfinite(outcome.model(digits.test.tensors[0][:4])))
+
+
+def test_equilibrium_method_behind_the_contract(digits):
+    outcome = get("equilibrium").prune(_mlp(), digits, 0.5, Budget(epochs=2, batch_size=256))
+    assert outcome.achieved_sparsity == pytest.approx(0.5, abs=2 / 24)
+    emergent = get("equilibrium").prune(_mlp(), digits, None, Budget(epochs=1, batch_size=256))
+    assert emergent.target_sparsity is None and 0.0 <= emergent.achieved_sparsity < 1.0
+
+
+def test_bad_requests_raise_clear_errors(digits):
+    with pytest.raises(PruningError, match="registered"):
+        get("optimal_brain_surgeon")
+    with pytest.raises(PruningError, match="sparsity"):
+        get("random").prune(_mlp(), digits, 1.0, Budget(epochs=1))
+    with pytest.raises(PruningError, match="sparsity"):
+        get("unit_norm").prune(_mlp(), digits, -0.1, Budget(epochs=1))
+    with pytest.raises(PruningError, match="granularity"):
+        get("unit_norm").prune(_mlp(), digits, 0.5, Budget(epochs=1),
+                               granularity="unstructured")
+    with pytest.raises(PruningError, match="epochs"):
+        Budget(epochs=0)
+    with pytest.raises(PruningError, match="registered"):
+        compare(["nonexistent"], data=digits, progress=False)
+
+
+def test_compare_returns_a_tidy_table(digits, tmp_path):
+    rows = compare(["random", "unit_norm"], sparsities=(0.5, 0.8), data=digits,
+                   budget=Budget(epochs=1, batch_size=256), progress=False)
+    assert [r.method for r in rows] == ["dense"] + ["random"] * 2 + ["unit_norm"] * 2
+    assert all(r.dense_accuracy == rows[0].accuracy for r in rows)
+    assert all(r.params_nonzero < rows[0].params_nonzero for r in rows[1:])
+    path = to_csv(rows, tmp_path / "table.csv")
+    assert path.read_text().count("\n") == len(rows) + 1
+    assert to_markdown(rows).count("\n") == len(rows) + 1
+
+
+def test_registry_names_match_classes():
+    assert all(cls.name == name for name, cls in REGISTRY.items())
