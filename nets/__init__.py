@@ -36,3 +36,10 @@ __all__ = [
     "stats",
     "to_torch_prune",
 ]
+
+# Last: the comparison harness imports the rest. ``nets.compare`` is the function; the module
+# stays importable as ``nets.compare`` for ``from nets.compare import to_csv``.
+from nets import baselines  # noqa: E402
+from nets.compare import compare  # noqa: E402
+
+__all__ += ["baselines", "compare"]
