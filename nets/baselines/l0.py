@@ -1,0 +1,218 @@
+"""L0 regularization with hard-concrete gates (Louizos, Welling & Kingma 2018, "Learning sparse
+neural networks through L0 regularization", ICLR), on units (group sparsity over neurons or
+filters).
+
+Every player (as in `nets.attach_gates`) gets a gate z_i = min(1, max(0, s_i (zeta - gamma) +
+gamma)) with s_i = sigmoid((log u - log(1 - u) + log_alpha_i) / beta), u ~ U(0, 1) (Eq. 10-11;
+beta = 2/3, gamma = -0.1, zeta = 1.1). While training, a `HardConcreteGate` takes the place of
+the unit's `ParticipationGate` and draws fresh noise for every example of every batch from its
+own generator (seeded by ``budget.seed``); the loss adds the expected L0 norm
+``strength * sum_i P(z_i != 0) = strength * sum_i sigmoid(log_alpha_i - beta log(-gamma / zeta))``
+(Eq. 12). One gate per unit, not weighted by the unit's number of weights (Louizos et al.
+weight group penalties by the group size; here every player counts once, as the sparsity does)
+and without their L2 term on the expected weights. At test time the gate is deterministic,
+z_i = min(1, max(0, sigmoid(log_alpha_i) (zeta - gamma) + gamma)).
+
+Pruning: with ``sparsity=None`` (emergent; the strength sets the sparsity) the whole budget
+trains with the penalty, the units whose test-time gate is exactly 0 are removed and the other
+gates (in (0, 1]) are folded into the weights (`nets.apply_participation` mode "fold"), so the
+pruned model computes exactly the test-time gated network (each layer keeps at least the unit
+with the largest log_alpha, even if its gate is 0). With a target sparsity the first half of the
+budget (``split_epochs(budget.epochs, 1)``) trains with the penalty, the units are ranked by
+log_alpha (the order of the test-time gates, with ties among gates clamped to 0 or 1 broken by
+log_alpha), the lowest removed with `select_units`, the kept gates folded, and the rest of the
+budget fine-tunes the smaller model without gates. A target below the emergent sparsity keeps
+some units whose gate is 0 (dead units; counted in ``details["zero_gate_kept"]``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from nets.apply import apply_participation
+from nets.baselines.base import (
+    SCOPES,
+    Budget,
+    PruneOutcome,
+    Pruner,
+    PruningError,
+    StepCounter,
+    remove_units,
+    select_units,
+    split_epochs,
+    train,
+)
+from nets.baselines.slimming import check_optional_sparsity, gate_optimizer, non_negative
+from nets.gates import GatedNetwork, ParticipationGate, attach_gates
+from nets.training import _datasets
+
+#: Hard-concrete constants of Louizos et al. (2018): temperature and stretch interval.
+BETA, GAMMA, ZETA = 2.0 / 3.0, -0.1, 1.1
+
+
+def hard_concrete_sample(log_alpha: torch.Tensor, shape: tuple[int, ...],
+                         generator: torch.Generator, beta: float = BETA, gamma: float = GAMMA,
+                         zeta: float = ZETA) -> torch.Tensor:
+    """Gates z of the given `shape` (last dimension: one per log_alpha), Eq. 10-11.
+
+    z = min(1, max(0, sigmoid((log u - log(1 - u) + log_alpha) / beta) (zeta - gamma) + gamma))
+    with u uniform from `generator`; differentiable in log_alpha. Exact zeros and ones occur.
+    """
+    u = torch.rand(shape, generator=generator, dtype=log_alpha.dtype)
+    u = u.clamp(1e-6, 1.0 - 1e-6)
+    s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_alpha) / beta)
+    return (s * (zeta - gamma) + gamma).clamp(0.0, 1.0)
+
+
+def expected_l0(log_alpha: torch.Tensor, beta: float = BETA, gamma: float = GAMMA,
+                zeta: float = ZETA) -> torch.Tensor:
+    """P(z != 0) per gate: sigmoid(log_alpha - beta log(-gamma / zeta)) (Eq. 12)."""
+    return torch.sigmoid(log_alpha - beta * math.log(-gamma / zeta))
+
+
+def deterministic_gate(log_alpha: torch.Tensor, gamma: float = GAMMA,
+                       zeta: float = ZETA) -> torch.Tensor:
+    """The test-time gate min(1, max(0, sigmoid(log_alpha) (zeta - gamma) + gamma))."""
+    return (torch.sigmoid(log_alpha) * (zeta - gamma) + gamma).clamp(0.0, 1.0)
+
+
+class HardConcreteGate(nn.Module):
+    """A unit gate: a hard-concrete sample per example while training, the deterministic gate
+    in eval mode.
+
+    Parameters
+    ----------
+    log_alpha : torch.Tensor of shape (n_units,)
+        Initial locations.
+    generator : torch.Generator
+        Source of the training noise.
+    """
+
+    def __init__(self, log_alpha: torch.Tensor, generator: torch.Generator) -> None:
+        super().__init__()
+        self.n_units = int(log_alpha.shape[0])
+        self.log_alpha = nn.Parameter(log_alpha.detach().clone().to(torch.float32))
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            z = hard_concrete_sample(self.log_alpha, (x.shape[0], self.n_units), self.generator)
+        else:
+            z = deterministic_gate(self.log_alpha).unsqueeze(0)
+        return x * z.to(x.dtype).view(z.shape + (1,) * (x.dim() - 2))
+
+    def extra_repr(self) -> str:
+        return f"n_units={self.n_units}"
+
+
+def with_l0_gates(model: nn.Sequential, level: str, droprate_init: float,
+                  generator: torch.Generator) -> GatedNetwork:
+    """A gated copy of `model` with `HardConcreteGate`s, log_alpha ~ N(log((1 - p) / p), 0.01)
+    for p = `droprate_init` (Louizos et al.'s initialization)."""
+    gated = attach_gates(model, level)
+    mean = math.log(1.0 - droprate_init) - math.log(droprate_init)
+    for info in gated.layers:
+        log_alpha = mean + 1e-2 * torch.randn(info.n_units, generator=generator)
+        gated.model[info.gate_index] = HardConcreteGate(log_alpha, generator)
+    return gated
+
+
+def log_alphas(gated: GatedNetwork) -> torch.Tensor:
+    """log_alpha of a network from `with_l0_gates`, players concatenated."""
+    return torch.cat([gated.model[info.gate_index].log_alpha.detach().clone()
+                      for info in gated.layers])
+
+
+def l0_penalty(strength: float):
+    """The regularizer ``strength * sum_i P(z_i != 0)`` over a network's `HardConcreteGate`s."""
+    def penalty(model: nn.Module) -> torch.Tensor:
+        return strength * sum(expected_l0(m.log_alpha).sum() for m in model.modules()
+                              if isinstance(m, HardConcreteGate))
+    return penalty
+
+
+class L0Pruner(Pruner):
+    """Hard-concrete unit gates under an expected-L0 penalty (structured only; emergent).
+
+    Parameters
+    ----------
+    strength : float, default 1e-2
+        lambda of the penalty ``lambda * sum_i P(z_i != 0)`` (added to the mean batch
+        cross-entropy).
+    droprate_init : float, default 0.2
+        Initial drop probability of every gate, in (0, 1).
+    scope : {"global", "layer"}, default "global"
+        Ranking for a target sparsity.
+    gate_lr : float or None, default None
+        Learning rate of log_alpha; None uses the budget's.
+    """
+
+    name = "l0"
+    citation = ("Louizos, Welling & Kingma 2018, Learning sparse neural networks through L0 "
+                "regularization (ICLR)")
+    granularities = ("structured",)
+    schedules = ("one_shot",)
+    emergent = True
+
+    def __init__(self, strength: float = 1e-2, droprate_init: float = 0.2,
+                 scope: str = "global", gate_lr: float | None = None) -> None:
+        self.strength = non_negative(strength, "strength")
+        if isinstance(droprate_init, bool) or not isinstance(droprate_init, int | float) \
+                or not 0.0 < droprate_init < 1.0:
+            raise PruningError(f"droprate_init must lie in (0, 1); got {droprate_init!r}")
+        self.droprate_init = float(droprate_init)
+        if scope not in SCOPES:
+            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
+        self.scope = scope
+        if gate_lr is not None and non_negative(gate_lr, "gate_lr") == 0:
+            raise PruningError("gate_lr must be > 0 or None")
+        self.gate_lr = gate_lr
+
+    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
+              *, granularity: str = "structured", schedule: str = "one_shot"
+              ) -> PruneOutcome:
+        self.check(sparsity, granularity, schedule)
+        check_optional_sparsity(sparsity)
+        started = time.perf_counter()
+        train_set, _ = _datasets(data)
+        counter = StepCounter()
+        if sparsity is None:
+            penalized, finetune = budget.epochs, 0
+        else:
+            penalized, (finetune,) = split_epochs(budget.epochs, 1)
+        noise = torch.Generator().manual_seed(budget.seed)
+        with torch.random.fork_rng():
+            torch.manual_seed(budget.seed)
+            gated = with_l0_gates(copy.deepcopy(model), budget.level, self.droprate_init, noise)
+            train(gated, train_set, budget, penalized, counter,
+                  regularizer=l0_penalty(self.strength),
+                  optimizer=gate_optimizer(gated, HardConcreteGate, budget, self.gate_lr))
+            alpha = log_alphas(gated)
+            z = deterministic_gate(alpha)
+            if sparsity is None:
+                keep = z > 0
+                for info in gated.layers:  # never empty a layer
+                    if not bool(keep[info.players].any()):
+                        keep[info.offset + int(torch.argmax(alpha[info.players]))] = True
+            else:
+                keep = select_units(gated, alpha.double(), sparsity, self.scope)
+            for info in gated.layers:
+                gated.model[info.gate_index] = ParticipationGate(info.n_units)
+            gated.set_participation(z.double())
+            folded = apply_participation(gated, mode="fold")
+            pruned = remove_units(attach_gates(folded, budget.level), keep)
+            train(pruned, train_set, budget, finetune, counter, first_epoch=penalized)
+        kept = [info.n_units for info in attach_gates(pruned, budget.level).layers]
+        return PruneOutcome(
+            self.name, granularity, schedule, None if sparsity is None else float(sparsity),
+            1.0 - sum(kept) / gated.n_players, pruned, counter.steps,
+            time.perf_counter() - started,
+            {"log_alpha": alpha, "gates": z, "kept_per_layer": kept,
+             "zero_gate_kept": int((keep & (z == 0)).sum()), "strength": self.strength,
+             "scope": self.scope, "epochs": {"penalized": penalized, "finetune": finetune}})

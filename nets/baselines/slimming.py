@@ -1,0 +1,237 @@
+"""Network slimming (Liu et al. 2017, "Learning efficient convolutional networks through network
+slimming", ICCV): learn a scaling factor gamma_i per unit under an L1 penalty
+``strength * sum_i |gamma_i|``, remove the units with the smallest |gamma|, fine-tune.
+
+Liu et al. use the scale of the BatchNorm after each convolution. Here every player (hidden
+neuron or conv filter, as in `nets.attach_gates`) gets a learnable scale in a `ScaleGate`, which
+takes the place of its `ParticipationGate` while training (so it multiplies the unit's output
+after the layer, or after its BatchNorm, before the activation). Scales are real numbers, not
+participations: they may turn negative or exceed 1, so they are not written into the [0, 1]
+gates of `nets.gates`; instead `fold_scales` multiplies each unit's incoming weights and bias
+(or, after a BatchNorm, its affine weight and bias) by gamma_i, which leaves the network's
+function unchanged for any real gamma_i, and puts plain all-ones gates back. The units are then
+removed with `nets.baselines.base.remove_units`.
+
+When a BatchNorm follows the layer, its affine weight is moved into the scale and frozen at 1
+while training: otherwise the BatchNorm weight could grow while gamma shrinks and the L1
+penalty would be evaded (with the BatchNorm weight frozen, gamma is Liu et al.'s factor up to
+also scaling the BatchNorm's shift). Without a BatchNorm no such normalization exists: the
+incoming weights can still grow to compensate a shrinking gamma, the usual caveat of slimming
+networks without BatchNorm.
+
+Schedule: ``split_epochs(budget.epochs, 1)``: the first half trains with the penalty, then
+pruning, then the rest fine-tunes the smaller model without the penalty. With a target sparsity
+the lowest |gamma| are removed by `select_units` (global or per layer, the constructor's
+``scope``); with ``sparsity=None`` every unit with |gamma| < ``threshold`` is removed (emergent
+sparsity; each layer keeps at least its largest |gamma|).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from nets.baselines.base import (
+    SCOPES,
+    Budget,
+    PruneOutcome,
+    Pruner,
+    PruningError,
+    StepCounter,
+    make_optimizer,
+    remove_units,
+    select_units,
+    split_epochs,
+    train,
+)
+from nets.gates import GatedNetwork, ParticipationGate, attach_gates
+from nets.training import _datasets
+
+
+class ScaleGate(nn.Module):
+    """A learnable scaling factor per unit: ``x * scale`` along dim 1 (any real value).
+
+    Parameters
+    ----------
+    initial : torch.Tensor of shape (n_units,)
+        Starting scales (ones, or the weight of the BatchNorm the gate follows).
+    """
+
+    def __init__(self, initial: torch.Tensor) -> None:
+        super().__init__()
+        self.n_units = int(initial.shape[0])
+        self.scale = nn.Parameter(initial.detach().clone().to(torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, self.n_units) + (1,) * (x.dim() - 2)
+        return x * self.scale.to(x.dtype).view(shape)
+
+    def extra_repr(self) -> str:
+        return f"n_units={self.n_units}"
+
+
+def with_scale_gates(model: nn.Sequential, level: str) -> GatedNetwork:
+    """A gated copy of `model` whose gates are `ScaleGate`s (BatchNorm weights moved into
+    them and frozen at 1, see the module docstring)."""
+    gated = attach_gates(model, level)
+    for info in gated.layers:
+        initial = torch.ones(info.n_units)
+        if info.batchnorm_index is not None:
+            bn = gated.model[info.batchnorm_index]
+            if bn.affine:
+                with torch.no_grad():
+                    initial = bn.weight.detach().clone()
+                    bn.weight.fill_(1.0)
+                bn.weight.requires_grad_(False)
+        gated.model[info.gate_index] = ScaleGate(initial)
+    return gated
+
+
+def scales(gated: GatedNetwork) -> torch.Tensor:
+    """The scaling factors gamma of a network from `with_scale_gates`, players concatenated."""
+    return torch.cat([gated.model[info.gate_index].scale.detach().clone()
+                      for info in gated.layers])
+
+
+def fold_scales(gated: GatedNetwork) -> GatedNetwork:
+    """Fold every `ScaleGate` into its layer (or BatchNorm) and put all-ones
+    `ParticipationGate`s back; the outputs are unchanged (in place, returns `gated`)."""
+    with torch.no_grad():
+        for info in gated.layers:
+            gate = gated.model[info.gate_index]
+            assert isinstance(gate, ScaleGate)
+            if info.batchnorm_index is not None:
+                bn = gated.model[info.batchnorm_index]
+                if not bn.affine:
+                    options = {"dtype": bn.running_mean.dtype if bn.running_mean is not None
+                               else torch.float32}
+                    bn.affine = True
+                    bn.weight = nn.Parameter(torch.ones(bn.num_features, **options))
+                    bn.bias = nn.Parameter(torch.zeros(bn.num_features, **options))
+                targets = [bn.weight, bn.bias]
+                bn.weight.requires_grad_(True)
+            else:
+                layer = gated.model[info.layer_index]
+                targets = [layer.weight] + ([layer.bias] if layer.bias is not None else [])
+            for tensor in targets:
+                shape = (-1,) + (1,) * (tensor.dim() - 1)
+                tensor.mul_(gate.scale.detach().to(tensor).view(shape))
+            gated.model[info.gate_index] = ParticipationGate(info.n_units).to(
+                gated.model[info.layer_index].weight.dtype)
+    return gated
+
+
+def l1_penalty(strength: float):
+    """The regularizer ``strength * sum_i |gamma_i|`` over a network's `ScaleGate`s."""
+    def penalty(model: nn.Module) -> torch.Tensor:
+        return strength * sum(m.scale.abs().sum() for m in model.modules()
+                              if isinstance(m, ScaleGate))
+    return penalty
+
+
+class SlimmingPruner(Pruner):
+    """L1-penalized unit scales, then removal of the smallest |gamma| (structured only).
+
+    Parameters
+    ----------
+    strength : float, default 1e-4
+        lambda of the penalty ``lambda * sum |gamma_i|`` (Liu et al. use 1e-4 to 1e-5).
+    threshold : float, default 1e-2
+        With ``sparsity=None``, units with |gamma| < threshold are removed.
+    scope : {"global", "layer"}, default "global"
+        Ranking for a target sparsity (Liu et al. use one global threshold).
+    gate_lr : float or None, default None
+        Learning rate of the scales; None uses the budget's.
+    """
+
+    name = "slimming"
+    citation = ("Liu et al. 2017, Learning efficient convolutional networks through network "
+                "slimming (ICCV)")
+    granularities = ("structured",)
+    schedules = ("one_shot",)
+    emergent = True
+
+    def __init__(self, strength: float = 1e-4, threshold: float = 1e-2, scope: str = "global",
+                 gate_lr: float | None = None) -> None:
+        self.strength = non_negative(strength, "strength")
+        self.threshold = non_negative(threshold, "threshold")
+        if scope not in SCOPES:
+            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
+        self.scope = scope
+        if gate_lr is not None:
+            gate_lr = non_negative(gate_lr, "gate_lr")
+            if gate_lr == 0:
+                raise PruningError("gate_lr must be > 0 or None")
+        self.gate_lr = gate_lr
+
+    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
+              *, granularity: str = "structured", schedule: str = "one_shot"
+              ) -> PruneOutcome:
+        self.check(sparsity, granularity, schedule)
+        check_optional_sparsity(sparsity)
+        started = time.perf_counter()
+        train_set, _ = _datasets(data)
+        counter = StepCounter()
+        pre, (finetune,) = split_epochs(budget.epochs, 1)
+        with torch.random.fork_rng():
+            torch.manual_seed(budget.seed)
+            gated = with_scale_gates(copy.deepcopy(model), budget.level)
+            train(gated, train_set, budget, pre, counter,
+                  regularizer=l1_penalty(self.strength),
+                  optimizer=gate_optimizer(gated, ScaleGate, budget, self.gate_lr))
+            gamma = scales(gated)
+            gated = fold_scales(gated)
+            if sparsity is None:
+                keep = gamma.abs() >= self.threshold
+                for info in gated.layers:  # never empty a layer
+                    if not bool(keep[info.players].any()):
+                        keep[info.offset + int(torch.argmax(gamma[info.players].abs()))] = True
+            else:
+                keep = select_units(gated, gamma.abs().double(), sparsity, self.scope)
+            pruned = remove_units(gated, keep)
+            train(pruned, train_set, budget, finetune, counter, first_epoch=pre)
+        kept = [info.n_units for info in attach_gates(pruned, budget.level).layers]
+        return PruneOutcome(
+            self.name, granularity, schedule, None if sparsity is None else float(sparsity),
+            1.0 - sum(kept) / gated.n_players, pruned, counter.steps,
+            time.perf_counter() - started,
+            {"scales": gamma, "kept_per_layer": kept, "strength": self.strength,
+             "threshold": self.threshold if sparsity is None else None, "scope": self.scope,
+             "epochs": {"penalized": pre, "finetune": finetune}})
+
+
+# ---------------------------------------------------------------------------- shared helpers
+def check_optional_sparsity(sparsity: Any) -> None:
+    """An emergent method's sparsity: None or a number in [0, 1)."""
+    if sparsity is None:
+        return
+    if isinstance(sparsity, bool) or not isinstance(sparsity, int | float) \
+            or not 0.0 <= sparsity < 1.0:
+        raise PruningError(f"sparsity must lie in [0, 1) or be None; got {sparsity!r}")
+
+
+def gate_optimizer(model: nn.Module, gate_type: type[nn.Module], budget: Budget,
+                   gate_lr: float | None) -> torch.optim.Optimizer:
+    """The budget's optimizer, with learning rate `gate_lr` (if given) for the parameters of
+    the `gate_type` modules."""
+    gate_ids = {id(p) for m in model.modules() if isinstance(m, gate_type)
+                for p in m.parameters()}
+    gates = [p for p in model.parameters() if id(p) in gate_ids]
+    others = [p for p in model.parameters() if id(p) not in gate_ids]
+    groups = [{"params": others}, {"params": gates}]
+    if gate_lr is not None:
+        groups[1]["lr"] = gate_lr
+    return make_optimizer(groups, budget)
+
+
+def non_negative(value: Any, name: str) -> float:
+    """`value` as a float, or a `PruningError` naming `name` unless finite and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or value < 0:
+        raise PruningError(f"{name} must be a finite number >= 0; got {value!r}")
+    return float(value)

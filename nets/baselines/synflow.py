@@ -1,0 +1,142 @@
+"""SynFlow: iterative synaptic flow pruning (Tanaka et al. 2020, "Pruning neural networks
+without any data by iteratively conserving synaptic flow", NeurIPS).
+
+Data-free. On a float64 copy in eval mode, every parameter and BatchNorm buffer is replaced by
+its absolute value (the authors' ``linearize``: with BatchNorm in eval mode it is then a positive
+affine map, so the network is positive throughout and the ReLUs pass everything); the input is
+all ones of the model's input shape (taken from the first scoring batch, whose values are never
+read) and R = the sum of the outputs. The score of a parameter is |theta * dR/dtheta|, its
+synaptic flow: for a bias-free linear chain, the sum over all input-output paths through the
+weight of the product of the absolute weights on the path. Structured, a unit's score is the
+sum over its group (`GatedNetwork.unit_parameters`: incoming weights and bias), the flow
+through the unit.
+
+The paper's point is the iteration: one-shot synaptic flow scores are conserved per layer, so
+a large layer's weights score low and a single global pruning step can remove a layer entirely
+(layer collapse); re-scoring after each small step avoids it. So for the ``at_init`` schedule
+this method overrides `ScorePruner.prune`: it prunes to the target in `iterations` (default 100,
+the paper's) data-free rounds with exponentially increasing sparsity
+``1 - (1 - target)^(k / iterations)`` (`schedule_targets(..., "iterative")`), re-scoring the
+masked (unstructured) or shrunk (structured) network each round, and then trains the whole
+budget. These rounds are not `Budget.rounds`, which counts the pruning rounds of the
+``iterative`` and ``progressive`` schedules (train, prune, fine-tune); those schedules, and
+``one_shot``, use the base harness with one SynFlow scoring per round.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from nets.baselines.base import (
+    Budget,
+    PruneOutcome,
+    ScorePruner,
+    StepCounter,
+    apply_weight_masks,
+    current_weight_masks,
+    finalize_weights,
+    prunable_layers,
+    remove_units,
+    schedule_targets,
+    scoring_batches,
+    select_units,
+    select_weights,
+    train,
+    unstructured_sparsity,
+)
+from nets.baselines.snip import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
+from nets.gates import GatedNetwork, attach_gates
+from nets.training import _datasets
+
+
+class SynFlowPruner(ScorePruner):
+    """Synaptic flow |theta * dR/dtheta| of the absolute-valued network on an all-ones input,
+    iterated `iterations` times at initialization."""
+
+    name = "synflow"
+    citation = "Tanaka et al. 2020, Pruning neural networks without any data by iteratively " \
+               "conserving synaptic flow (NeurIPS)"
+    schedules = ("at_init", "one_shot", "iterative")
+
+    def __init__(self, scope: str = "global", iterations: int = 100) -> None:
+        super().__init__(scope)
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise ValueError(f"iterations must be a positive integer; got {iterations!r}")
+        self.iterations = iterations
+
+    def products(self, model: nn.Module, batches: Batches) -> list[torch.Tensor]:
+        """|theta * dR/dtheta| for every parameter of `model` (in ``parameters()`` order)."""
+        if not batches:
+            raise ValueError("SynFlow needs one batch to read the input shape from")
+        work = copy.deepcopy(model).double().eval()
+        with torch.no_grad():
+            for tensor in work.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.abs_()
+        ones = torch.ones((1, *batches[0][0].shape[1:]), dtype=torch.float64)
+        parameters = list(work.parameters())
+        with torch.enable_grad():
+            grads = torch.autograd.grad(work(ones).sum(), parameters, allow_unused=True)
+        return [(p * zero_if_none(g, p)).abs().detach()
+                for p, g in zip(parameters, grads, strict=True)]
+
+    def unit_scores(self, gated: GatedNetwork, batches: Batches) -> torch.Tensor:
+        return unit_sums(gated, self.products(gated, batches))
+
+    def weight_scores(self, model: nn.Sequential, batches: Batches) -> list[torch.Tensor]:
+        work, masks = plain_copy(model)
+        scores = dict(zip((id(p) for p in work.parameters()), self.products(work, batches),
+                          strict=True))
+        return removed_lowest([scores[id(layer.weight)]
+                               for layer in prunable_layers(work)], masks)
+
+    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
+              *, granularity: str = "structured", schedule: str = "one_shot"
+              ) -> PruneOutcome:
+        """As `ScorePruner.prune`; ``at_init`` prunes in `iterations` data-free rounds."""
+        if schedule != "at_init":
+            return super().prune(model, data, sparsity, budget, granularity=granularity,
+                                 schedule=schedule)
+        self.check(sparsity, granularity, schedule)
+        started = time.perf_counter()
+        train_set, _ = _datasets(data)
+        counter = StepCounter()
+        with torch.random.fork_rng():
+            torch.manual_seed(budget.seed)
+            work = copy.deepcopy(model)
+            batches = scoring_batches(train_set, budget, n_batches=1)
+            steps = schedule_targets(float(sparsity), self.iterations, "iterative")
+            details: dict[str, Any] = {"rounds": 1, "targets": [float(sparsity)],
+                                       "scope": self.scope, "iterations": self.iterations}
+            if granularity == "structured":
+                players = attach_gates(model, budget.level).n_players
+                for target in steps:
+                    gated = attach_gates(work, budget.level)
+                    # the target is relative to the original player count
+                    fraction = 1.0 - (1.0 - target) * players / gated.n_players
+                    keep = select_units(gated, self.unit_scores(gated, batches),
+                                        max(fraction, 0.0), self.scope)
+                    if not bool(keep.all()):
+                        work = remove_units(gated, keep)
+            else:
+                for target in steps:
+                    masks = select_weights(self.weight_scores(work, batches), target,
+                                           self.scope)
+                    apply_weight_masks(work, [torch.minimum(m, c) for m, c in
+                                              zip(masks, current_weight_masks(work),
+                                                  strict=True)])
+            train(work, train_set, budget, budget.epochs, counter)
+        if granularity == "structured":
+            gated = attach_gates(work, budget.level)
+            achieved = 1.0 - gated.n_players / players
+            details["kept_per_layer"] = [info.n_units for info in gated.layers]
+        else:
+            work = finalize_weights(work)
+            achieved = unstructured_sparsity(work)
+        return PruneOutcome(self.name, granularity, schedule, float(sparsity), achieved, work,
+                            counter.steps, time.perf_counter() - started, details)
