@@ -112,7 +112,7 @@ def zero_if_none(grad: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
 def removed_lowest(scores: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
     """`scores` with the weights already masked set to -inf (removed first, so the cumulative
     target of a later round counts them)."""
-    return [score
+    return [torch.where(mask > 0, score, torch.full_like(score, -torch.inf))
             for score, mask in zip(scores, masks, strict=True)]
 
 

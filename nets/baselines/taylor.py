@@ -42,6 +42,9 @@ class TaylorPruner(ScorePruner):
         if not batches:
             raise ValueError("scoring needs at least one batch")
         work = copy.deepcopy(gated).eval()
+        dtype = next(work.parameters()).dtype
+        for gate in work.gates():  # dL/ds in the network's precision (float32 buffers)
+            gate.participation = gate.participation.to(dtype)
         gates = [gate.participation.requires_grad_(True) for gate in work.gates()]
         total = torch.zeros(work.n_players, dtype=torch.float64)
         for batch in batches:
