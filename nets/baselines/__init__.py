@@ -10,22 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from nets.baselines.activation import ActivationPruner
 from nets.baselines.base import Budget, PruneOutcome, Pruner, PruningError
 from nets.baselines.equilibrium import EquilibriumPruner
 from nets.baselines.grasp import GraSPPruner
 from nets.baselines.l0 import L0Pruner
 from nets.baselines.lottery import LotteryPruner
 from nets.baselines.magnitude import MagnitudePruner
+from nets.baselines.obd import OBDPruner
 from nets.baselines.random import RandomPruner
 from nets.baselines.slimming import SlimmingPruner
 from nets.baselines.snip import SNIPPruner
 from nets.baselines.synflow import SynFlowPruner
+from nets.baselines.taylor import TaylorPruner
 from nets.baselines.unit_norm import UnitNormPruner
 
 REGISTRY: dict[str, type[Pruner]] = {
     cls.name: cls for cls in (EquilibriumPruner, RandomPruner, MagnitudePruner, UnitNormPruner,
                              SlimmingPruner, L0Pruner, LotteryPruner, SNIPPruner,
-                             GraSPPruner, SynFlowPruner)
+                             GraSPPruner, SynFlowPruner, ActivationPruner, TaylorPruner,
+                             OBDPruner)
 }
 
 __all__ = ["REGISTRY", "Budget", "PruneOutcome", "Pruner", "PruningError", "get"]

@@ -236,6 +236,17 @@ def prunable_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
 
 
+def effective_weight(layer: nn.Module) -> torch.Tensor:
+    """The weight a masked layer really uses now, ``weight_orig * weight_mask``.
+
+    ``torch.nn.utils.prune`` recomputes ``layer.weight`` only in a forward pass, so right after
+    an optimizer step it is one step stale.
+    """
+    if hasattr(layer, "weight_orig") and hasattr(layer, "weight_mask"):
+        return (layer.weight_orig * layer.weight_mask).detach()
+    return layer.weight.detach()
+
+
 def select_weights(scores: list[torch.Tensor], sparsity: float, scope: str = "global"
                    ) -> list[torch.Tensor]:
     """Keep-masks (float 0/1) removing the lowest-scoring weights, globally or per layer.

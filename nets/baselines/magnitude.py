@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nets.baselines.base import ScorePruner, prunable_layers
+from nets.baselines.base import ScorePruner, effective_weight, prunable_layers
 
 
 class MagnitudePruner(ScorePruner):
@@ -22,4 +22,4 @@ class MagnitudePruner(ScorePruner):
     granularities = ("unstructured",)
 
     def weight_scores(self, model: nn.Sequential, batches) -> list[torch.Tensor]:
-        return [layer.weight.detach().abs() for layer in prunable_layers(model)]
+        return [effective_weight(layer).abs() for layer in prunable_layers(model)]

@@ -8,7 +8,7 @@ H_kk by a second backward pass with a Gauss-Newton approximation; two estimates 
 
 - ``curvature="fisher"`` (default): the diagonal of the empirical Fisher, the mean over
   examples of the squared per-example gradient, ``mean_n (dl_n/dw_k)^2`` with l_n the
-  cross-entropy of example n, the usual positive stand-in for the Gauss-Newton diagonal.
+  cross-entropy of example n, the usual nonnegative stand-in for the Gauss-Newton diagonal.
   Per-example gradients come from ``torch.func`` (``functional_call`` + ``vmap`` + ``grad``),
   in chunks of ``chunk`` examples.
 - ``curvature="hutchinson"``: Hutchinson's estimate of the exact Hessian diagonal,
