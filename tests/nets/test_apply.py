@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +16,6 @@ from torch.nn.utils import prune
 from nets.apply import apply_participation, load_model, save_model, to_torch_prune
 from nets.gates import GatedNetwork, ParticipationGate, attach_gates
 from tests.nets.test_gates import assert_close, cnn, inputs, mlp, randomize
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread, and far faster when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 THRESHOLDS = st.sampled_from([0.0, 0.01, 0.05, 0.3, 0.5])
 

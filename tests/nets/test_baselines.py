@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.utils import prune
 
-from nets import attach_gates, data, models
+from nets import attach_gates, models
 from nets.baselines import REGISTRY, Budget, PruningError, get
 from nets.baselines.base import (
     apply_weight_masks,
@@ -21,19 +21,6 @@ from nets.baselines.base import (
     select_weights,
 )
 from nets.compare import compare, to_csv, to_markdown
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
 
 
 def _mlp(seed: int = 0):

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nets import attach_gates, data, models
+from nets import attach_gates, models
 from nets.baselines.base import (
     Budget,
     PruningError,
@@ -25,19 +25,6 @@ from nets.baselines.snip import SNIPPruner
 from nets.baselines.synflow import SynFlowPruner
 
 PRUNERS = {"snip": SNIPPruner, "grasp": GraSPPruner, "synflow": SynFlowPruner}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
 
 
 def _tiny() -> nn.Sequential:

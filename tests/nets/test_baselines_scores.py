@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from nets import attach_gates, data, models
+from nets import attach_gates, models
 from nets.baselines.activation import ActivationPruner
 from nets.baselines.base import (
     Budget,
@@ -22,19 +22,6 @@ from nets.baselines.base import (
 )
 from nets.baselines.obd import OBDPruner
 from nets.baselines.taylor import TaylorPruner
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
 
 
 def _tiny_mlp() -> nn.Sequential:

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from nets import attach_gates, data, models
+from nets import attach_gates, models
 from nets.baselines import lottery as lottery_module
 from nets.baselines.base import Budget, PruningError, StepCounter, prunable_layers, train
 from nets.baselines.l0 import (
@@ -36,19 +36,6 @@ from nets.baselines.slimming import (
 
 BUDGET = Budget(epochs=4, batch_size=256, lr=1e-2)
 LINEARS = ("1", "3", "5")  # positions of the Linear layers in mlp(64, (16, 8), 10)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
 
 
 def _mlp():

@@ -33,7 +33,6 @@ What is measured and asserted (numbers on this machine, seeds fixed):
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -77,15 +76,6 @@ DELTA = 0.05
 TRAIN = {"payoff": "taylor", "overlap": "activations", "alpha": 10.0, "beta": 0.1, "eta": 3.0,
          "participation_lr": 0.05, "epsilon": EPSILON, "optimizer": "adam", "lr": 3e-3,
          "epochs": 5, "batch_size": 64, "seed": 0}
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread, and far faster when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ activations centered per unit) and the plain cosine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,15 +35,6 @@ from nets.stats import (
 )
 
 TIGHT = {"rtol": 1e-10, "atol": 1e-13}
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread, and far faster when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ----------------------------------------------------------------------------- builders

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from equilibria.solvers.projected_gradient import projected_gradient_step
-from nets import attach_gates, data, models
+from nets import attach_gates, models
 from nets.training import (
     PAPER_CONFIGS,
     EquilibriumPruning,
@@ -18,19 +18,11 @@ from nets.training import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
-def digits():
-    bundle = data.load("digits")
-    small = torch.utils.data.TensorDataset(*bundle.train.tensors)
-    return small, torch.utils.data.TensorDataset(*(t[:200] for t in bundle.test.tensors))
+def digits_pair(digits):
+    """(train, first 200 test examples) of digits, as a pair of datasets."""
+    test = torch.utils.data.TensorDataset(*(t[:200] for t in digits.test.tensors))
+    return digits.train, test
 
 
 def _gated(seed: int = 0, level: str = "neuron"):
@@ -90,11 +82,11 @@ def _history(result):
     return [{k: v for k, v in r.to_dict().items() if k != "seconds"} for r in result.history]
 
 
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(digits, tmp_path):
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(digits_pair, tmp_path):
     config = PruningConfig(beta=0.05, gamma=0.02, participation_lr=0.05, epochs=3,
                            batch_size=256)
     model = models.mlp(64, (16, 8), 10, seed=0)
-    whole = EquilibriumPruning(config).fit(model, digits, checkpoint_dir=tmp_path / "a",
+    whole = EquilibriumPruning(config).fit(model, digits_pair, checkpoint_dir=tmp_path / "a",
                                            progress=False)
 
     class Interrupt(Exception):
@@ -105,9 +97,9 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(digits, tmp_pat
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        EquilibriumPruning(config).fit(model, digits, checkpoint_dir=tmp_path / "b",
+        EquilibriumPruning(config).fit(model, digits_pair, checkpoint_dir=tmp_path / "b",
                                        progress=False, callback=stop_after_first)
-    resumed = EquilibriumPruning(config).fit(model, digits, checkpoint_dir=tmp_path / "b",
+    resumed = EquilibriumPruning(config).fit(model, digits_pair, checkpoint_dir=tmp_path / "b",
                                              progress=False)
     assert resumed.resumed_from_epoch == 1
     assert _history(resumed) == _history(whole)
@@ -115,17 +107,17 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(digits, tmp_pat
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["checkpoint.pt"]
     with pytest.raises(ValueError, match="different config"):
         EquilibriumPruning(dataclasses.replace(config, beta=0.1)).fit(
-            model, digits, checkpoint_dir=tmp_path / "b", progress=False)
+            model, digits_pair, checkpoint_dir=tmp_path / "b", progress=False)
 
 
-def test_training_is_deterministic_and_leaves_the_input_model_alone(digits):
+def test_training_is_deterministic_and_leaves_the_input_model_alone(digits_pair):
     config = PruningConfig(beta=0.05, gamma=0.02, participation_lr=0.05, epochs=2,
                            batch_size=32, lr=0.01, seed=3)
     model = models.mlp(64, (16, 8), 10, seed=0)
     before = [p.detach().clone() for p in model.parameters()]
     state = torch.random.get_rng_state()
-    first = EquilibriumPruning(config).fit(model, digits, progress=False)
-    second = EquilibriumPruning(config).fit(model, digits, progress=False)
+    first = EquilibriumPruning(config).fit(model, digits_pair, progress=False)
+    second = EquilibriumPruning(config).fit(model, digits_pair, progress=False)
     assert _history(first) == _history(second)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert torch.equal(state, torch.random.get_rng_state())
@@ -134,10 +126,10 @@ def test_training_is_deterministic_and_leaves_the_input_model_alone(digits):
     assert record.nash_gap >= 0.0 and record.test_accuracy > 0.3  # chance is 0.1
 
 
-def test_costs_drive_participation_down_and_units_get_pruned(digits):
+def test_costs_drive_participation_down_and_units_get_pruned(digits_pair):
     config = PruningConfig(beta=0.5, gamma=0.2, participation_lr=0.2, epochs=3,
                            batch_size=128)
-    result = EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), digits,
+    result = EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), digits_pair,
                                             progress=False)
     means = [r.mean_participation for r in result.history]
     assert means[-1] < means[0] < 1.0
@@ -147,10 +139,10 @@ def test_costs_drive_participation_down_and_units_get_pruned(digits):
     assert sum(kept) == sum(result.history[-1].active_per_layer) or min(kept) == 1
 
 
-def test_divergence_is_detected_and_reported(digits):
+def test_divergence_is_detected_and_reported(digits_pair):
     config = PruningConfig(optimizer="sgd", lr=1e12, epochs=2, batch_size=256)
     with pytest.raises(TrainingDivergedError, match="lower lr"):
-        EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), digits,
+        EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), digits_pair,
                                        progress=False)
 
 
