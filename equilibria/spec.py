@@ -17,8 +17,11 @@ payoff            benefit b_i
 
 Costs: ``q_i = beta ||theta_i||^2``, ``c_i = gamma`` (Eq. 10). Competition (within a layer
 only, so R is block diagonal): ``R_ij = eta <theta_i, theta_j>`` (``overlap="parameters"``,
-Eq. 10) or ``eta cos(act_i, act_j)`` over a batch (``overlap="activations"``). Both are
-symmetric, so every game built here is an exact potential game.
+Eq. 10) or ``eta cos(act_i, act_j)`` over a batch (``overlap="activations"``), where the cosine
+is that of the activations centered per unit, i.e. their correlation, by default
+(`nets.stats.collect`, ``overlap_measure="correlation"``) and the plain uncentered cosine on
+request (``overlap_measure="cosine"``). Both are symmetric, so every game built here is an exact
+potential game.
 """
 
 from __future__ import annotations
