@@ -1,0 +1,587 @@
+"""One experiment, described by a hashable `RunConfig` and executed by `run`.
+
+A `RunConfig` names everything a run depends on: the data (`nets.data.load`), the model
+(`nets.models.mlp` or `nets.models.lenet5`), the method and its options, the target sparsity
+and the training budget shared by every method (epochs, batch size, learning rate, optimizer,
+seed, player level, pruning rounds). Its `RunConfig.key` is a stable content hash, so a result
+store (`analysis.sweep`) can tell which configurations are already done, across processes,
+machines and Python versions.
+
+Methods:
+
+- ``"dense"``: plain training (`nets.plain.train_plain`), no pruning: the reference row.
+- ``"equilibrium"``: Algorithm 1 of Shah & Khan (2025) (`nets.EquilibriumPruning`) with the
+  `nets.PruningConfig` fields given in ``pruning``; afterwards the players below epsilon are
+  removed (the paper's step 3) or, with a target ``sparsity``, the players of lowest
+  participation (as `nets.baselines.equilibrium.EquilibriumPruner` does).
+- any other name of `nets.baselines.REGISTRY`: ``get(method, **pruning).prune(...)`` with a
+  `nets.baselines.Budget` built from the shared training fields.
+
+Every run is measured by `nets.evaluate` on the test split, against the unpruned architecture
+(the freshly initialized model) for the compression ratio and the theoretical speed-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from nets import models
+from nets.apply import apply_participation
+from nets.baselines import REGISTRY, Budget, get
+from nets.baselines.base import select_units
+from nets.data import DATASET_NAMES, load
+from nets.evaluate import evaluate
+from nets.gates import attach_gates
+from nets.plain import train_plain
+from nets.training import EquilibriumPruning, PruningConfig
+
+__all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
+           "RunResult", "build_model", "run"]
+
+#: Models a `RunConfig` can name.
+MODELS = ("mlp", "lenet5")
+#: Methods handled by `run` itself; every other method is a `nets.baselines.REGISTRY` name.
+METHODS_BUILTIN = ("dense", "equilibrium")
+#: `PruningConfig` fields that are `RunConfig` fields (one budget for every method), so they
+#: may not appear in ``pruning``.
+SHARED_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "seed", "level")
+#: The `PruningConfig` fields ``pruning`` may hold for ``method="equilibrium"``.
+GAME_FIELDS = tuple(f.name for f in dataclasses.fields(PruningConfig)
+                    if f.name not in SHARED_FIELDS)
+#: The `pruning` fields that matter for ``method="dense"`` (the optimizer's).
+DENSE_FIELDS = ("weight_decay", "momentum")
+GRANULARITIES = ("structured", "unstructured")
+LEVELS = ("neuron", "filter", "all")
+KEY_LENGTH = 16
+
+_Scalar = (type(None), bool, int, float, str)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float | np.floating)) and \
+        not isinstance(value, bool | np.bool_)
+
+
+def _defaults_of(callable_: Any) -> dict[str, Any]:
+    """Keyword defaults of a constructor (for dropping options equal to their default)."""
+    parameters = inspect.signature(callable_).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run depends on; frozen, hashable, JSON round-trippable.
+
+    Attributes
+    ----------
+    dataset : str
+        A `nets.data.load` name: "digits" (bundled), "fashion-mnist", "mnist", "synthetic".
+    data_root : str or None
+        Directory of the IDX files (`nets.data.load`'s ``root``).
+    data_limit : int or None
+        Keep only the first ``data_limit`` train and test examples (quick runs).
+    model : {"mlp", "lenet5"}
+        `nets.models.mlp` (input flattened) or `nets.models.lenet5` (image data only).
+    hidden : tuple of int or None
+        Hidden widths of the MLP, or the fully connected widths of LeNet-5; None is the
+        model's default ((128, 64) for the MLP as in `nets.compare`, (120, 84) for LeNet-5).
+    method : str
+        "dense", "equilibrium", or a `nets.baselines.REGISTRY` name.
+    pruning : tuple of (str, value) pairs
+        Options of the method, given as a dict (or a `nets.PruningConfig` for equilibrium) and
+        stored as sorted pairs so the config stays hashable. For "equilibrium": `PruningConfig`
+        fields other than the shared training fields (`SHARED_FIELDS`), defaulting to
+        `PruningConfig`'s (paper-literal); a `PruningConfig` given here contributes only those
+        fields, since the training fields come from this config. For "dense": only
+        ``weight_decay`` and ``momentum``. For a baseline: its constructor options (e.g.
+        ``{"scope": "layer"}``, or random's score ``seed``, which is the pruner's own and
+        does not follow ``seed`` below). Entries equal to their default are dropped, so
+        ``{"beta": 0.0}`` and ``{}`` are the same config with the same key.
+    sparsity : float or None
+        Target sparsity in [0, 1) (share of players removed for structured pruning, of weights
+        for unstructured); None for emergent sparsity (equilibrium's s < epsilon rule, L0,
+        slimming) and for "dense".
+    granularity : {"structured", "unstructured"}
+    schedule : str
+        A schedule the method offers (`Pruner.schedules`); "one_shot" for dense and
+        equilibrium.
+    epochs, batch_size : int
+        Training budget of every method, in epochs of ``batch_size`` batches.
+    lr : float
+        Weight learning rate.
+    optimizer : {"adam", "sgd", "adamw"}
+        Weight optimizer ("adamw" for dense and equilibrium only).
+    level : {"neuron", "filter", "all"}
+        Which units are players (`nets.attach_gates`).
+    rounds : int
+        Pruning rounds of the iterative and progressive schedules (`nets.baselines.Budget`).
+    seed : int
+        Seeds the initial model, the batch order and the method's randomness.
+    tag : str
+        A free label (for repeats or grouping); part of the key.
+
+    Raises
+    ------
+    ValueError
+        On construction, for any invalid field; the message names the field.
+
+    Examples
+    --------
+    >>> a = RunConfig(method="equilibrium", pruning={"beta": 0.05, "gamma": 0.05}, epochs=2)
+    >>> a.key == RunConfig.from_dict(a.to_dict()).key
+    True
+    """
+
+    dataset: str = "digits"
+    data_root: str | None = None
+    data_limit: int | None = None
+    model: str = "mlp"
+    hidden: tuple[int, ...] | None = None
+    method: str = "dense"
+    pruning: tuple[tuple[str, Any], ...] = ()
+    sparsity: float | None = None
+    granularity: str = "structured"
+    schedule: str = "one_shot"
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    level: str = "neuron"
+    rounds: int = 3
+    seed: int = 0
+    tag: str = ""
+
+    # ------------------------------------------------------------------ validation
+    def __post_init__(self) -> None:
+        set_ = self._set
+        if self.dataset not in DATASET_NAMES:
+            raise ValueError(f"dataset must be one of {DATASET_NAMES}; got {self.dataset!r}")
+        if self.data_root is not None:
+            if not isinstance(self.data_root, str | os.PathLike):
+                raise ValueError(f"data_root must be a path string or None; got "
+                                 f"{self.data_root!r}")
+            set_("data_root", os.fspath(self.data_root))
+        if self.data_limit is not None:
+            if not _is_int(self.data_limit) or self.data_limit < 1:
+                raise ValueError(f"data_limit must be a positive integer or None; got "
+                                 f"{self.data_limit!r}")
+            set_("data_limit", int(self.data_limit))
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}; got {self.model!r}")
+        if self.model == "lenet5" and self.dataset == "synthetic":
+            raise ValueError("model='lenet5' needs image data; dataset='synthetic' gives "
+                             "vectors: use model='mlp'")
+        if self.hidden is not None:
+            hidden = self.hidden
+            if isinstance(hidden, str | bytes) or not isinstance(hidden, Iterable):
+                raise ValueError(f"hidden must be a sequence of positive integers or None; got "
+                                 f"{hidden!r}")
+            hidden = tuple(hidden)
+            if not hidden or not all(_is_int(w) and w >= 1 for w in hidden):
+                raise ValueError(f"hidden must be a non-empty sequence of positive integers "
+                                 f"(hidden widths) or None; got {self.hidden!r}")
+            set_("hidden", tuple(int(w) for w in hidden))
+        for name in ("epochs", "batch_size", "rounds"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+            set_(name, int(value))
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        set_("seed", int(self.seed))
+        if not _is_number(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
+            raise ValueError(f"lr must be a finite number > 0; got {self.lr!r}")
+        set_("lr", float(self.lr))
+        if self.level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}; got {self.level!r}")
+        if self.model == "mlp" and self.level == "filter":
+            raise ValueError("level='filter' finds no players in an MLP (it has no Conv2d "
+                             "layers); use level='neuron'")
+        if not isinstance(self.tag, str):
+            raise ValueError(f"tag must be a string; got {self.tag!r}")
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be one of {GRANULARITIES}; got "
+                             f"{self.granularity!r}")
+        if self.method not in METHODS_BUILTIN and self.method not in REGISTRY:
+            raise ValueError(f"method must be 'dense', 'equilibrium' or a registered baseline "
+                             f"{sorted(set(REGISTRY) - set(METHODS_BUILTIN))}; got "
+                             f"{self.method!r}")
+        self._check_sparsity()
+        self._check_method_options()
+        set_("pruning", self._normalized_pruning())
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check_sparsity(self) -> None:
+        sparsity = self.sparsity
+        if sparsity is not None:
+            if not _is_number(sparsity) or not 0.0 <= sparsity < 1.0:
+                raise ValueError(f"sparsity must be a number in [0, 1) or None; got "
+                                 f"{sparsity!r}")
+            self._set("sparsity", float(sparsity))
+        if self.method == "dense" and sparsity is not None:
+            raise ValueError("sparsity must be None for method='dense' (nothing is pruned)")
+        if self.method not in METHODS_BUILTIN and sparsity is None \
+                and not REGISTRY[self.method].emergent:
+            raise ValueError(f"sparsity is required for method={self.method!r} (a number in "
+                             "[0, 1)); only emergent methods (equilibrium, l0, slimming) take "
+                             "None")
+
+    def _check_method_options(self) -> None:
+        if self.method in METHODS_BUILTIN:
+            if self.granularity != "structured":
+                raise ValueError(f"granularity must be 'structured' for method="
+                                 f"{self.method!r}; got {self.granularity!r}")
+            if self.schedule != "one_shot":
+                raise ValueError(f"schedule must be 'one_shot' for method={self.method!r}; got "
+                                 f"{self.schedule!r}")
+            allowed = ("adam", "adamw", "sgd")
+        else:
+            pruner = REGISTRY[self.method]
+            if self.granularity not in pruner.granularities:
+                raise ValueError(f"granularity must be one of {pruner.granularities} for "
+                                 f"method={self.method!r}; got {self.granularity!r}")
+            if self.schedule not in pruner.schedules:
+                raise ValueError(f"schedule must be one of {pruner.schedules} for method="
+                                 f"{self.method!r}; got {self.schedule!r}")
+            allowed = ("adam", "sgd")
+        if self.optimizer not in allowed:
+            raise ValueError(f"optimizer must be one of {allowed} for method={self.method!r}; "
+                             f"got {self.optimizer!r}")
+
+    def _normalized_pruning(self) -> tuple[tuple[str, Any], ...]:
+        """Validate ``pruning`` and return it as sorted pairs without default-valued entries."""
+        options = _pruning_dict(self.pruning)
+        if self.method in METHODS_BUILTIN:
+            defaults = PruningConfig().to_dict()
+            allowed = GAME_FIELDS if self.method == "equilibrium" else DENSE_FIELDS
+        else:
+            defaults = _defaults_of(REGISTRY[self.method].__init__)
+            allowed = tuple(defaults)
+        for name in options:
+            if name in SHARED_FIELDS and self.method in METHODS_BUILTIN:
+                raise ValueError(f"pruning[{name!r}] is a training field shared by every "
+                                 f"method: set RunConfig.{name} instead")
+            if name not in allowed:
+                raise ValueError(f"pruning[{name!r}] is not an option of method="
+                                 f"{self.method!r}; allowed: {sorted(allowed)}")
+        kept = {}
+        for name, value in options.items():
+            default = defaults.get(name)
+            if isinstance(default, float) and _is_int(value):
+                value = float(value)  # beta=0 and beta=0.0 are the same config
+            if not _same(value, default):
+                kept[name] = value
+        try:
+            if self.method in METHODS_BUILTIN:
+                PruningConfig(**kept)
+            else:
+                REGISTRY[self.method](**kept)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"pruning (options of method={self.method!r}) is invalid: "
+                             f"{error}") from error
+        return tuple(sorted(kept.items()))
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def options(self) -> dict[str, Any]:
+        """``pruning`` as a dict."""
+        return dict(self.pruning)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (``hidden`` as a list, ``pruning`` as a sorted dict)."""
+        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        record["hidden"] = None if self.hidden is None else list(self.hidden)
+        record["pruning"] = dict(self.pruning)
+        return record
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> RunConfig:
+        """The config `to_dict` wrote (missing fields take their defaults).
+
+        Raises
+        ------
+        ValueError
+            For unknown fields or invalid values.
+        """
+        if not isinstance(record, Mapping):
+            raise TypeError(f"record must be a mapping (RunConfig.to_dict()); got "
+                            f"{type(record).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(record) - names)
+        if unknown:
+            raise ValueError(f"unknown RunConfig fields {unknown}; known: {sorted(names)}")
+        return cls(**dict(record))
+
+    def canonical_json(self) -> str:
+        """The JSON text the key hashes: sorted keys, no whitespace, ASCII only."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=True, allow_nan=False)
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the first 16 hex digits of the SHA-256 of `canonical_json`.
+
+        Unlike ``hash()``, it is the same in every process, machine and Python run. Every
+        field is part of it, ``tag`` included.
+        """
+        digest = hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
+        return digest[:KEY_LENGTH]
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with `changes` (validated like a new config)."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ method inputs
+    def pruning_config(self) -> Any:
+        """The `nets.PruningConfig` of a dense or equilibrium run (training fields from here)."""
+        return PruningConfig(**self.options, epochs=self.epochs, batch_size=self.batch_size,
+                             lr=self.lr, optimizer=self.optimizer, seed=self.seed,
+                             level=self.level)
+
+    def budget(self) -> Any:
+        """The `nets.baselines.Budget` of a baseline run."""
+        return Budget(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                      optimizer=self.optimizer, seed=self.seed, level=self.level,
+                      rounds=self.rounds)
+
+
+def _pruning_dict(pruning: Any) -> dict[str, Any]:
+    """``pruning`` given as None, a mapping, a PruningConfig or (key, value) pairs, as a dict."""
+    if pruning is None:
+        return {}
+    if isinstance(pruning, PruningConfig):
+        return {k: v for k, v in pruning.to_dict().items() if k not in SHARED_FIELDS}
+    if isinstance(pruning, Mapping):
+        items = list(pruning.items())
+    else:
+        try:
+            items = [tuple(item) for item in pruning]
+        except TypeError as error:
+            raise ValueError(f"pruning must be a dict of options (or (name, value) pairs); "
+                             f"got {pruning!r}") from error
+        if not all(len(item) == 2 for item in items):
+            raise ValueError(f"pruning must be a dict of options (or (name, value) pairs); "
+                             f"got {pruning!r}")
+    options: dict[str, Any] = {}
+    for name, value in items:
+        if not isinstance(name, str):
+            raise ValueError(f"pruning keys must be strings; got {name!r}")
+        if name in options:
+            raise ValueError(f"pruning names {name!r} twice")
+        if isinstance(value, np.generic):
+            value = value.item()
+        if not isinstance(value, _Scalar):
+            raise ValueError(f"pruning[{name!r}] must be a JSON scalar (None, bool, int, float "
+                             f"or str); got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"pruning[{name!r}] must be finite; got {value!r}")
+        options[name] = value
+    return options
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class RunResult:
+    """What `run` measured.
+
+    Attributes
+    ----------
+    key : str
+        ``config.key`` of the run.
+    config : dict
+        ``RunConfig.to_dict()``.
+    accuracy, loss : float
+        Test accuracy and mean cross entropy of the pruned (or dense) model.
+    achieved_sparsity : float
+        Share of players removed (structured) or of zero weights (unstructured); 0 for dense.
+    params_total : int
+        Parameters of the unpruned architecture.
+    params_nonzero : int
+        Nonzero parameters of the pruned model.
+    macs_dense : int
+        MACs per example of the unpruned architecture (Linear and Conv2d).
+    macs_remaining : int
+        MACs per example of the pruned model, counting nonzero weights only.
+    compression_ratio, theoretical_speedup : float
+        ``params_total / params_nonzero`` and ``macs_dense / macs_remaining``.
+    steps : int
+        Optimizer steps spent on the weights.
+    seconds : float
+        Wall time of the whole run (data loading, training, pruning, evaluation).
+    history : list of dict
+        Per-epoch records: `nets.EpochRecord` for equilibrium, ``epoch``, ``train_loss`` and
+        ``test_accuracy`` for dense; empty for baselines.
+    participation : list of float or None
+        Final participation of every player (equilibrium only).
+    mean_participation, below_epsilon : float or None
+        Mean final participation and share of players below epsilon (equilibrium only).
+    kept_per_layer : list of int
+        Units per player layer (`RunConfig.level`) of the pruned model.
+    """
+
+    key: str
+    config: dict[str, Any]
+    accuracy: float
+    loss: float
+    achieved_sparsity: float
+    params_total: int
+    params_nonzero: int
+    macs_dense: int
+    macs_remaining: int
+    compression_ratio: float
+    theoretical_speedup: float
+    steps: int
+    seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    participation: list[float] | None = None
+    mean_participation: float | None = None
+    below_epsilon: float | None = None
+    kept_per_layer: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (one line of ``results.jsonl``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> RunResult:
+        """The result `to_dict` wrote (unknown keys are ignored, for forward compatibility)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
+
+
+# ---------------------------------------------------------------------------- running
+def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int) -> nn.Sequential:
+    """The initial model `config` names, seeded with ``config.seed``.
+
+    Raises
+    ------
+    ValueError
+        For LeNet-5 on data that are not square images.
+    """
+    if config.model == "mlp":
+        hidden = config.hidden if config.hidden is not None else (128, 64)
+        return models.mlp(int(np.prod(input_shape)), hidden, n_classes, seed=config.seed)
+    if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
+        raise ValueError(f"model='lenet5' needs square images (C, H, H); dataset="
+                         f"{config.dataset!r} has input shape {input_shape}")
+    hidden = config.hidden if config.hidden is not None else (120, 84)
+    return models.lenet5(input_shape[0], n_classes, input_size=input_shape[1], hidden=hidden,
+                         seed=config.seed)
+
+
+def run(config: RunConfig) -> RunResult:
+    """Train, prune and evaluate the run `config` describes.
+
+    Parameters
+    ----------
+    config : RunConfig
+
+    Returns
+    -------
+    RunResult
+        The pruned model's test metrics, with parameters and MACs of the unpruned
+        architecture for the ratios (Blalock et al. 2020's reporting advice).
+
+    Notes
+    -----
+    The same config gives the same result (seeded model, batch order and method randomness)
+    up to the nondeterminism of multi-threaded torch kernels. The caller chooses the thread
+    count (`torch.set_num_threads`); `run` changes no global state except torch's
+    denormal-flushing flag while training (`nets.training.flush_denormals`).
+    """
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config must be a RunConfig; got {type(config).__name__}")
+    started = time.perf_counter()
+    bundle = load(config.dataset, config.data_root, limit=config.data_limit)
+    initial = build_model(config, bundle.input_shape, bundle.n_classes)
+    extra: dict[str, Any] = {}
+    if config.method == "dense":
+        final, achieved, steps, extra = _dense(config, initial, bundle)
+    elif config.method == "equilibrium":
+        final, achieved, steps, extra = _equilibrium(config, initial, bundle)
+    else:
+        final, achieved, steps = _baseline(config, initial, bundle)
+    test_loader = DataLoader(bundle.test, batch_size=512)
+    measured = evaluate(final, test_loader, reference=initial, latency_repeats=0)
+    inputs, labels = next(iter(DataLoader(bundle.test, batch_size=1)))
+    architecture = evaluate(initial, [(inputs, labels)], latency_repeats=0)
+    return RunResult(
+        key=config.key, config=config.to_dict(), accuracy=measured.accuracy,
+        loss=measured.loss, achieved_sparsity=float(achieved),
+        params_total=architecture.params_total, params_nonzero=measured.params_nonzero,
+        macs_dense=architecture.macs_dense, macs_remaining=measured.macs_remaining,
+        compression_ratio=measured.compression_ratio,
+        theoretical_speedup=measured.theoretical_speedup, steps=int(steps),
+        seconds=time.perf_counter() - started, kept_per_layer=_widths(final, config.level),
+        **extra)
+
+
+def _steps(config: RunConfig, n_train: int) -> int:
+    return config.epochs * math.ceil(n_train / config.batch_size)
+
+
+def _dense(config: RunConfig, model: nn.Sequential, bundle: Any
+           ) -> tuple[nn.Sequential, float, int, dict[str, Any]]:
+    plain = train_plain(model, bundle, config.pruning_config())
+    history = [{"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy}
+               for epoch, (loss, accuracy) in enumerate(
+                   zip(plain.train_loss, plain.test_accuracy, strict=True), start=1)]
+    return plain.model, 0.0, _steps(config, len(bundle.train)), {"history": history}
+
+
+def _equilibrium(config: RunConfig, model: nn.Sequential, bundle: Any
+                 ) -> tuple[nn.Sequential, float, int, dict[str, Any]]:
+    pruning = config.pruning_config()
+    result = EquilibriumPruning(pruning).fit(model, bundle, progress=False)
+    gated = result.gated
+    s = gated.get_participation().double()
+    if config.sparsity is None:  # the paper's rule: remove s < epsilon
+        final = result.pruned("remove", on_empty="keep_strongest")
+    else:  # remove the lowest participations; the kept units keep theirs, however small
+        keep = select_units(gated, s, config.sparsity, "global")
+        final = apply_participation(gated, torch.where(keep, s, torch.zeros_like(s)),
+                                    mode="remove", threshold=1e-12, on_empty="keep_strongest")
+    remaining = sum(_widths(final, config.level))
+    participation = result.participation
+    extra = {"history": [record.to_dict() for record in result.history],
+             "participation": [float(v) for v in participation],
+             "mean_participation": float(np.mean(participation)),
+             "below_epsilon": float(result.sparsity)}
+    return (final, 1.0 - remaining / gated.n_players, _steps(config, len(bundle.train)),
+            extra)
+
+
+def _baseline(config: RunConfig, model: nn.Sequential, bundle: Any
+              ) -> tuple[nn.Sequential, float, int]:
+    outcome = get(config.method, **config.options).prune(
+        model, bundle, config.sparsity, config.budget(), granularity=config.granularity,
+        schedule=config.schedule)
+    return outcome.model, outcome.achieved_sparsity, outcome.steps
+
+
+def _widths(model: nn.Sequential, level: str) -> list[int]:
+    return [info.n_units for info in attach_gates(model, level).layers]
