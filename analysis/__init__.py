@@ -2,6 +2,6 @@
 a Dask cluster), tables, figures, the demo and the `pruning-game` command."""
 
 from analysis.runner import RunConfig, RunResult, run
-from analysis.sweep import load_results, sweep
+from analysis.sweeps import load_results, sweep
 
 __all__ = ["RunConfig", "RunResult", "load_results", "run", "sweep"]

@@ -4,7 +4,7 @@ A `RunConfig` names everything a run depends on: the data (`nets.data.load`), th
 (`nets.models.mlp` or `nets.models.lenet5`), the method and its options, the target sparsity
 and the training budget shared by every method (epochs, batch size, learning rate, optimizer,
 seed, player level, pruning rounds). Its `RunConfig.key` is a stable content hash, so a result
-store (`analysis.sweep`) can tell which configurations are already done, across processes,
+store (`analysis.sweeps`) can tell which configurations are already done, across processes,
 machines and Python versions.
 
 Methods:

@@ -16,11 +16,10 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import torch
 
-import analysis.sweep as sweep_module
+import analysis.sweeps as sweep_module
 from analysis.runner import RunConfig
-from analysis.sweep import (
+from analysis.sweeps import (
     ERRORS_NAME,
     RESULTS_NAME,
     SweepError,
@@ -31,15 +30,6 @@ from analysis.sweep import (
 from analysis.tables import SUMMARY_COLUMNS, flatten, to_csv, to_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Tiny models train fastest on one thread, and the two cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -261,7 +251,7 @@ def test_sigkill_at_a_random_moment_loses_and_duplicates_nothing(tmp_path):
     script = ("import sys\n"
               "from concurrent.futures import ThreadPoolExecutor\n"
               "from analysis.runner import RunConfig\n"
-              "from analysis.sweep import sweep\n"
+              "from analysis.sweeps import sweep\n"
               "from tests.analysis.test_sweep import slow_fake_run\n"
               f"configs = [RunConfig(seed=i, epochs=1) for i in range({n})]\n"
               "with ThreadPoolExecutor(2) as pool:\n"
