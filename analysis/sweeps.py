@@ -292,7 +292,9 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
         Where runs execute, e.g. a ``ThreadPoolExecutor``, or a Dask cluster through
         ``distributed.Client(...).get_executor()``. It is used, not shut down. Default: a
         ``ProcessPoolExecutor`` with the "spawn" start method, ``max_workers`` processes and
-        ``cpu_count // max_workers`` torch threads each, shut down at the end.
+        ``cpu_count // max_workers`` torch threads each, shut down at the end. Spawned
+        workers re-import the calling script, so a script that calls `sweep` with the default
+        executor must do so under ``if __name__ == "__main__":``.
     resume : bool, default True
         Skip configs whose key is already in the store. With False the store must be empty
         or absent (a `FileExistsError` otherwise): a sweep never deletes finished rows.
