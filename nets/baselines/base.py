@@ -16,6 +16,7 @@ not pruned). Structured results are smaller standard ``nn.Sequential`` models
 from __future__ import annotations
 
 import copy
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -419,3 +420,35 @@ class ScorePruner(Pruner):
             achieved = unstructured_sparsity(work)
         return PruneOutcome(self.name, granularity, schedule, float(sparsity), achieved, work,
                             counter.steps, time.perf_counter() - started, details)
+
+
+# ---------------------------------------------------------------------------- options
+def check_optional_sparsity(sparsity: Any) -> None:
+    """An emergent method's sparsity: None or a number in [0, 1)."""
+    if sparsity is None:
+        return
+    if isinstance(sparsity, bool) or not isinstance(sparsity, int | float) \
+            or not 0.0 <= sparsity < 1.0:
+        raise PruningError(f"sparsity must lie in [0, 1) or be None; got {sparsity!r}")
+
+
+def gate_optimizer(model: nn.Module, gate_type: type[nn.Module], budget: Budget,
+                   gate_lr: float | None) -> torch.optim.Optimizer:
+    """The budget's optimizer, with learning rate `gate_lr` (if given) for the parameters of
+    the `gate_type` modules."""
+    gate_ids = {id(p) for m in model.modules() if isinstance(m, gate_type)
+                for p in m.parameters()}
+    gates = [p for p in model.parameters() if id(p) in gate_ids]
+    others = [p for p in model.parameters() if id(p) not in gate_ids]
+    groups = [{"params": others}, {"params": gates}]
+    if gate_lr is not None:
+        groups[1]["lr"] = gate_lr
+    return make_optimizer(groups, budget)
+
+
+def non_negative(value: Any, name: str) -> float:
+    """`value` as a float, or a `PruningError` naming `name` unless finite and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or value < 0:
+        raise PruningError(f"{name} must be a finite number >= 0; got {value!r}")
+    return float(value)

@@ -18,7 +18,13 @@ import torch
 from torch import nn
 
 from nets.apply import apply_participation
-from nets.baselines.base import Budget, PruneOutcome, Pruner, PruningError, select_units
+from nets.baselines.base import (
+    Budget,
+    PruneOutcome,
+    Pruner,
+    check_optional_sparsity,
+    select_units,
+)
 from nets.gates import attach_gates
 from nets.training import EquilibriumPruning, PruningConfig, _datasets
 
@@ -44,8 +50,7 @@ class EquilibriumPruner(Pruner):
               *, granularity: str = "structured", schedule: str = "one_shot"
               ) -> PruneOutcome:
         self.check(sparsity, granularity, schedule)
-        if sparsity is not None and not 0.0 <= sparsity < 1.0:
-            raise PruningError(f"sparsity must lie in [0, 1) or be None; got {sparsity!r}")
+        check_optional_sparsity(sparsity)
         started = time.perf_counter()
         config = dataclasses.replace(self.config, epochs=budget.epochs,
                                      batch_size=budget.batch_size, lr=budget.lr,

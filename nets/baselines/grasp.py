@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from nets.baselines.base import ScorePruner, prunable_layers
-from nets.baselines.snip import (
+from nets.baselines.scoring import (
     Batches,
     batch_loss,
     plain_copy,

@@ -43,12 +43,14 @@ from nets.baselines.base import (
     Pruner,
     PruningError,
     StepCounter,
+    check_optional_sparsity,
+    gate_optimizer,
+    non_negative,
     remove_units,
     select_units,
     split_epochs,
     train,
 )
-from nets.baselines.slimming import check_optional_sparsity, gate_optimizer, non_negative
 from nets.gates import GatedNetwork, ParticipationGate, attach_gates
 from nets.training import _datasets
 

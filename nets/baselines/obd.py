@@ -42,7 +42,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from nets.baselines.base import PruningError, ScorePruner, prunable_layers
-from nets.baselines.snip import Batches, plain_copy, removed_lowest
+from nets.baselines.scoring import Batches, plain_copy, removed_lowest
 from nets.gates import GatedNetwork
 
 CURVATURES = ("fisher", "hutchinson")

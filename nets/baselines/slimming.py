@@ -29,7 +29,6 @@ sparsity; each layer keeps at least its largest |gamma|).
 from __future__ import annotations
 
 import copy
-import math
 import time
 from typing import Any
 
@@ -43,7 +42,9 @@ from nets.baselines.base import (
     Pruner,
     PruningError,
     StepCounter,
-    make_optimizer,
+    check_optional_sparsity,
+    gate_optimizer,
+    non_negative,
     remove_units,
     select_units,
     split_epochs,
@@ -203,35 +204,3 @@ class SlimmingPruner(Pruner):
             {"scales": gamma, "kept_per_layer": kept, "strength": self.strength,
              "threshold": self.threshold if sparsity is None else None, "scope": self.scope,
              "epochs": {"penalized": pre, "finetune": finetune}})
-
-
-# ---------------------------------------------------------------------------- shared helpers
-def check_optional_sparsity(sparsity: Any) -> None:
-    """An emergent method's sparsity: None or a number in [0, 1)."""
-    if sparsity is None:
-        return
-    if isinstance(sparsity, bool) or not isinstance(sparsity, int | float) \
-            or not 0.0 <= sparsity < 1.0:
-        raise PruningError(f"sparsity must lie in [0, 1) or be None; got {sparsity!r}")
-
-
-def gate_optimizer(model: nn.Module, gate_type: type[nn.Module], budget: Budget,
-                   gate_lr: float | None) -> torch.optim.Optimizer:
-    """The budget's optimizer, with learning rate `gate_lr` (if given) for the parameters of
-    the `gate_type` modules."""
-    gate_ids = {id(p) for m in model.modules() if isinstance(m, gate_type)
-                for p in m.parameters()}
-    gates = [p for p in model.parameters() if id(p) in gate_ids]
-    others = [p for p in model.parameters() if id(p) not in gate_ids]
-    groups = [{"params": others}, {"params": gates}]
-    if gate_lr is not None:
-        groups[1]["lr"] = gate_lr
-    return make_optimizer(groups, budget)
-
-
-def non_negative(value: Any, name: str) -> float:
-    """`value` as a float, or a `PruningError` naming `name` unless finite and >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not math.isfinite(value) or value < 0:
-        raise PruningError(f"{name} must be a finite number >= 0; got {value!r}")
-    return float(value)

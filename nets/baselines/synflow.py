@@ -49,7 +49,7 @@ from nets.baselines.base import (
     train,
     unstructured_sparsity,
 )
-from nets.baselines.snip import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
+from nets.baselines.scoring import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
 from nets.gates import GatedNetwork, attach_gates
 from nets.training import _datasets
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from nets.baselines.base import ScorePruner, prunable_layers
-from nets.baselines.snip import Batches, batch_loss, plain_copy, removed_lowest, zero_if_none
+from nets.baselines.scoring import Batches, batch_loss, plain_copy, removed_lowest, zero_if_none
 from nets.gates import GatedNetwork
 
 
