@@ -396,30 +396,41 @@ class ScorePruner(Pruner):
             players = attach_gates(model, budget.level).n_players \
                 if granularity == "structured" else None
             for target, epochs in zip(targets, per, strict=True):
-                if granularity == "structured":
-                    gated = attach_gates(work, budget.level)
-                    # the target is relative to the original player count
-                    fraction = 1.0 - (1.0 - target) * players / gated.n_players
-                    keep = select_units(gated, self.unit_scores(gated, batches),
-                                        max(fraction, 0.0), self.scope)
-                    work = remove_units(gated, keep)
-                else:
-                    masks = select_weights(self.weight_scores(work, batches), target,
-                                           self.scope)
-                    apply_weight_masks(work, [torch.minimum(m, c) for m, c in
-                                              zip(masks, current_weight_masks(work),
-                                                  strict=True)])
+                work = self.prune_round(work, target, players, batches, granularity, budget)
                 train(work, train_set, budget, epochs, counter, first_epoch=epoch)
                 epoch += epochs
+        return self.outcome(work, granularity, schedule, float(sparsity), players, budget,
+                            counter.steps, time.perf_counter() - started, details)
+
+    def prune_round(self, work: nn.Sequential, target: float, players: int | None,
+                    batches: list[tuple[torch.Tensor, torch.Tensor]], granularity: str,
+                    budget: Budget) -> nn.Sequential:
+        """Prune `work` to `target` sparsity (relative to the original `players` for
+        structured pruning; masks only shrink for unstructured); returns the pruned model."""
         if granularity == "structured":
-            achieved = 1.0 - attach_gates(work, budget.level).n_players / players
-            details["kept_per_layer"] = [info.n_units
-                                         for info in attach_gates(work, budget.level).layers]
+            gated = attach_gates(work, budget.level)
+            fraction = 1.0 - (1.0 - target) * players / gated.n_players
+            keep = select_units(gated, self.unit_scores(gated, batches), max(fraction, 0.0),
+                                self.scope)
+            return work if bool(keep.all()) else remove_units(gated, keep)
+        masks = select_weights(self.weight_scores(work, batches), target, self.scope)
+        apply_weight_masks(work, [torch.minimum(m, c) for m, c in
+                                  zip(masks, current_weight_masks(work), strict=True)])
+        return work
+
+    def outcome(self, work: nn.Sequential, granularity: str, schedule: str, target: float,
+                players: int | None, budget: Budget, steps: int, seconds: float,
+                details: dict[str, Any]) -> PruneOutcome:
+        """The `PruneOutcome` of a finished run (masks made permanent for unstructured)."""
+        if granularity == "structured":
+            gated = attach_gates(work, budget.level)
+            achieved = 1.0 - gated.n_players / players
+            details["kept_per_layer"] = [info.n_units for info in gated.layers]
         else:
             work = finalize_weights(work)
             achieved = unstructured_sparsity(work)
-        return PruneOutcome(self.name, granularity, schedule, float(sparsity), achieved, work,
-                            counter.steps, time.perf_counter() - started, details)
+        return PruneOutcome(self.name, granularity, schedule, target, achieved, work, steps,
+                            seconds, details)
 
 
 # ---------------------------------------------------------------------------- options

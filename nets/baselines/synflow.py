@@ -37,17 +37,10 @@ from nets.baselines.base import (
     PruneOutcome,
     ScorePruner,
     StepCounter,
-    apply_weight_masks,
-    current_weight_masks,
-    finalize_weights,
     prunable_layers,
-    remove_units,
     schedule_targets,
     scoring_batches,
-    select_units,
-    select_weights,
     train,
-    unstructured_sparsity,
 )
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
 from nets.gates import GatedNetwork, attach_gates
@@ -113,30 +106,10 @@ class SynFlowPruner(ScorePruner):
             steps = schedule_targets(float(sparsity), self.iterations, "iterative")
             details: dict[str, Any] = {"rounds": 1, "targets": [float(sparsity)],
                                        "scope": self.scope, "iterations": self.iterations}
-            if granularity == "structured":
-                players = attach_gates(model, budget.level).n_players
-                for target in steps:
-                    gated = attach_gates(work, budget.level)
-                    # the target is relative to the original player count
-                    fraction = 1.0 - (1.0 - target) * players / gated.n_players
-                    keep = select_units(gated, self.unit_scores(gated, batches),
-                                        max(fraction, 0.0), self.scope)
-                    if not bool(keep.all()):
-                        work = remove_units(gated, keep)
-            else:
-                for target in steps:
-                    masks = select_weights(self.weight_scores(work, batches), target,
-                                           self.scope)
-                    apply_weight_masks(work, [torch.minimum(m, c) for m, c in
-                                              zip(masks, current_weight_masks(work),
-                                                  strict=True)])
+            players = attach_gates(model, budget.level).n_players \
+                if granularity == "structured" else None
+            for target in steps:
+                work = self.prune_round(work, target, players, batches, granularity, budget)
             train(work, train_set, budget, budget.epochs, counter)
-        if granularity == "structured":
-            gated = attach_gates(work, budget.level)
-            achieved = 1.0 - gated.n_players / players
-            details["kept_per_layer"] = [info.n_units for info in gated.layers]
-        else:
-            work = finalize_weights(work)
-            achieved = unstructured_sparsity(work)
-        return PruneOutcome(self.name, granularity, schedule, float(sparsity), achieved, work,
+        return self.outcome(work, granularity, schedule, float(sparsity), players, budget,
                             counter.steps, time.perf_counter() - started, details)
