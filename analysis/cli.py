@@ -3,12 +3,16 @@
 Commands:
 
 - ``demo``: the main job (`analysis.demo`).
+- ``train``: one equilibrium-pruning run from a named configuration and flags (`analysis.train`).
+- ``reproduce``: the paper (``reproduce paper``, `papers.pruning_as_a_game.reproduce`) and the
+  studies beyond it (``reproduce pareto|phase|certificates|overlap|filters``, `papers.beyond`).
 - ``compare``: equilibrium pruning against baselines on one dataset (`nets.compare`).
+- ``sweep``: many `analysis.RunConfig` s from a JSON file (a list, or a base and a grid), run
+  resumably into one result store (`analysis.sweep`), locally or on a Dask cluster.
 - ``solve``: a participation game from a JSON or NPZ file: solve, certify, classify.
 
-The experiment commands ``train``, ``sweep`` and ``reproduce paper`` are not registered until
-they exist. Bad input ends with a one-line error on stderr and exit status 2, never a
-traceback.
+Every command takes ``--help``. Bad input ends with a one-line error on stderr and exit status
+2, never a traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +28,15 @@ from typing import Any
 import numpy as np
 
 EXIT_BAD_INPUT = 2
+#: ``pruning-game reproduce <study>``: the module whose ``main(argv)`` regenerates it.
+STUDIES: dict[str, str] = {
+    "paper": "papers.pruning_as_a_game.reproduce",
+    "pareto": "papers.beyond.pareto",
+    "phase": "papers.beyond.phase",
+    "certificates": "papers.beyond.certificates",
+    "overlap": "papers.beyond.overlap",
+    "filters": "papers.beyond.filters",
+}
 
 
 class CommandError(Exception):
@@ -37,24 +50,54 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("demo", help="solver table and equilibrium pruning on digits",
                         add_help=False)
+    commands.add_parser("train", help="one equilibrium-pruning run (named config + flags)",
+                        add_help=False)
+    commands.add_parser("reproduce", add_help=False,
+                        help=f"regenerate a study: {', '.join(STUDIES)}")
     _compare_parser(commands)
+    _sweep_parser(commands)
     _solve_parser(commands)
     args, rest = parser.parse_known_args(argv)
-    if args.command == "demo":
-        from analysis import demo
-
-        return demo.main(rest)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command in ("demo", "train", "reproduce"):  # their own parsers take the rest
+        def handler(_: argparse.Namespace) -> int:
+            if args.command == "reproduce":
+                return _reproduce(rest)
+            import importlib
+
+            return int(importlib.import_module(f"analysis.{args.command}").main(rest) or 0)
+    else:
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        handler = args.handler
     try:
-        return args.handler(args)
+        return handler(args)
     except (CommandError, ValueError, TypeError, FileNotFoundError, KeyError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"pruning-game {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+# ---------------------------------------------------------------------------- reproduce
+def _reproduce(argv: list[str]) -> int:
+    """``pruning-game reproduce STUDY [options]``: hand the options to the study's ``main``."""
+    usage = (f"usage: pruning-game reproduce {{{','.join(STUDIES)}}} [--quick] [--out DIR] "
+             f"[options]\n\nRegenerate a study's tables and figures (resumable). "
+             f"'pruning-game reproduce STUDY --help' lists a study's options.\n\nstudies:\n"
+             + "".join(f"  {name:<14}python -m {module}\n" for name, module in STUDIES.items()))
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage, file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else EXIT_BAD_INPUT
+    study, rest = argv[0], argv[1:]
+    if study not in STUDIES:
+        print(f"pruning-game reproduce: error: unknown study {study!r}; choose from "
+              f"{', '.join(STUDIES)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    import importlib
+
+    return int(importlib.import_module(STUDIES[study]).main(rest) or 0)
 
 
 # ---------------------------------------------------------------------------- compare
@@ -108,6 +151,97 @@ def _compare(args: argparse.Namespace) -> int:
     print(to_markdown(rows))
     if args.out is not None:
         print(f"\nwrote {to_csv(rows, args.out)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- sweep
+def _sweep_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "sweep", help="run many RunConfigs from a JSON file, resumably",
+        description="Run the RunConfigs a JSON file describes into one result store "
+                    "(DIR/results.jsonl; finished configs are skipped on rerun), then print "
+                    "a Markdown summary and write DIR/results.csv. The file holds either a "
+                    "list of RunConfig dicts, or {\"base\": {...}, \"grid\": {field: [values]}} "
+                    "expanded as a Cartesian product; grid fields named pruning.NAME set a "
+                    "method option, e.g. {\"pruning.beta\": [0.01, 0.1]}.")
+    parser.add_argument("configs", type=Path, help="a .json file (see above)")
+    parser.add_argument("--out", type=Path, required=True, help="result folder")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local worker processes (default: one per core)")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="run on the Dask scheduler at ADDRESS (needs the dask extra)")
+    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                        help="a failed run stops the sweep (default) or is recorded in "
+                             "errors.jsonl and skipped")
+    parser.set_defaults(handler=_sweep)
+
+
+def expand_grid(spec: Any) -> list[dict[str, Any]]:
+    """RunConfig dicts from a list of them or a ``{"base", "grid"}`` mapping (see ``sweep``).
+
+    Raises
+    ------
+    CommandError
+        For any other shape, naming what is expected.
+    """
+    import itertools
+
+    if isinstance(spec, list):
+        if not all(isinstance(item, dict) for item in spec):
+            raise CommandError("a list of configs must hold JSON objects (RunConfig fields)")
+        return spec
+    if not isinstance(spec, dict) or not set(spec) <= {"base", "grid"}:
+        raise CommandError('the configs file must hold a list of RunConfig objects or '
+                           '{"base": {...}, "grid": {field: [values, ...]}}')
+    base, grid = spec.get("base", {}), spec.get("grid", {})
+    if not isinstance(base, dict) or not isinstance(grid, dict):
+        raise CommandError('"base" and "grid" must be JSON objects')
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise CommandError(f"grid[{name!r}] must be a non-empty list of values")
+    configs = []
+    for combination in itertools.product(*grid.values()):
+        config = {**base, "pruning": dict(base.get("pruning", {}))}
+        for name, value in zip(grid, combination, strict=True):
+            if name.startswith("pruning."):
+                config["pruning"][name.removeprefix("pruning.")] = value
+            else:
+                config[name] = value
+        configs.append(config)
+    return configs
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from analysis import RunConfig, sweep
+    from analysis.tables import to_csv, to_markdown
+
+    if not args.configs.exists():
+        raise FileNotFoundError(f"no configs file at {args.configs}")
+    try:
+        spec = json.loads(args.configs.read_text())
+    except json.JSONDecodeError as error:
+        raise CommandError(f"{args.configs} is not valid JSON: {error}") from error
+    configs = [RunConfig.from_dict(record) for record in expand_grid(spec)]
+    if args.dask is not None:
+        try:
+            from distributed import Client
+        except ImportError as error:
+            raise CommandError("--dask needs the dask extra: pip install "
+                               "'pruning-game[dask]'") from error
+        with Client(args.dask) as client:
+            rows = sweep(configs, args.out, client.get_executor(), on_error=args.on_error,
+                         progress=sys.stderr.isatty())
+    else:
+        rows = sweep(configs, args.out, max_workers=args.workers, on_error=args.on_error,
+                     progress=sys.stderr.isatty())
+    wanted = {config.key for config in configs}
+    summary = [{"tag": r["config"]["tag"], "method": r["config"]["method"],
+                "seed": r["config"]["seed"], "target": r["config"]["sparsity"],
+                "sparsity": r["achieved_sparsity"], "accuracy": r["accuracy"],
+                "compression": r["compression_ratio"], "seconds": r["seconds"]}
+               for r in rows if r["key"] in wanted]
+    print(to_markdown(summary))
+    print(f"\n{len(summary)} runs; wrote {to_csv(rows, args.out / 'results.csv')}")
     return 0
 
 

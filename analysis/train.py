@@ -1,0 +1,217 @@
+"""``pruning-game train``: one equilibrium-pruning run (Algorithm 1), resumable, certified.
+
+Start from a named configuration (``demo``, or one of the paper's Table 1 configurations in
+`nets.PAPER_CONFIGS`) and override any choice with flags; train on any dataset
+`nets.data.load` reads; then remove the units with s < epsilon, certify the final participation
+on the final game (relative Nash gap, stability, uniqueness certificate) and write to ``--out``:
+
+- ``summary.json``: the configuration, per-epoch history, final participation, accuracy with
+  soft gates and after removal, sizes, and the certificate;
+- ``pruned_model.pt``: the physically smaller ``nn.Sequential`` (``torch.load(path,
+  weights_only=False)``);
+- ``training_dynamics.png`` and ``participation_histogram.png``;
+- ``checkpoint/``: written after every epoch; rerunning the same command resumes from it.
+
+    pruning-game train --config extreme_beta --data fashion-mnist --epochs 20 --out runs/eb
+    pruning-game train --config demo --beta 0.02 --eta 0.05 --seed 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS, write_json
+from analysis.plots import participation_histogram, training_dynamics
+from analysis.runner import RunConfig, build_model
+
+__all__ = ["CONFIG_NAMES", "main", "named_config", "parser"]
+
+PAPER_WIDTHS = (512, 256)
+#: Names ``--config`` accepts: the demo's configuration and the paper's Table 1.
+CONFIG_NAMES = ("demo", "very_high_beta", "extreme_beta", "l1_sparsity_strong",
+                "l1_l2_combined")
+#: Game options a flag may override (`nets.PruningConfig` fields), with their types.
+_GAME_FLAGS: dict[str, type] = {
+    "payoff": str, "alpha": float, "beta": float, "gamma": float, "eta": float,
+    "overlap": str, "participation_lr": float, "epsilon": float, "weight_decay": float,
+    "s_update": str, "eval_mode": str}
+
+
+def named_config(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The game options and default hidden widths of a named configuration.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists `CONFIG_NAMES`).
+    """
+    from nets import PAPER_CONFIGS
+
+    if name == "demo":
+        options = {k: v for k, v in DEMO_CONFIG.items()
+                   if k not in ("epochs", "batch_size", "lr", "seed")}
+        return options, DEMO_WIDTHS
+    if name in PAPER_CONFIGS:
+        fields = dataclasses.asdict(PAPER_CONFIGS[name])
+        shared = ("epochs", "batch_size", "lr", "optimizer", "seed", "level")
+        return {k: v for k, v in fields.items() if k not in shared}, PAPER_WIDTHS
+    raise ValueError(f"--config must be one of {CONFIG_NAMES}; got {name!r}")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers; got "
+                                         f"{text!r}") from error
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``pruning-game train`` command line."""
+    p = argparse.ArgumentParser(
+        prog="pruning-game train",
+        description="Train with equilibrium-driven pruning (Algorithm 1 of Shah & Khan 2025), "
+                    "remove the pruned units, certify the final participation; resumable.")
+    p.add_argument("--config", default="demo", choices=CONFIG_NAMES,
+                   help="starting configuration (default demo); flags below override it")
+    p.add_argument("--data", default="digits",
+                   help="digits (default, bundled), fashion-mnist, mnist (needs --root), "
+                        "synthetic")
+    p.add_argument("--root", default=None, help="folder of the IDX files")
+    p.add_argument("--limit", type=int, default=None, help="keep the first N examples")
+    p.add_argument("--model", choices=("mlp", "lenet5"), default="mlp")
+    p.add_argument("--hidden", type=_ints, default=None,
+                   help="hidden widths, e.g. 512,256 (default: the configuration's)")
+    p.add_argument("--level", choices=("neuron", "filter", "all"), default="neuron",
+                   help="which units are players")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: 60 for demo, 20 for the paper's configurations")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
+    p.add_argument("--lr", type=float, default=1e-3, help="weight learning rate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default results/train/<config>)")
+    p.add_argument("--no-certify", dest="certify", action="store_false",
+                   help="skip the certificate of the final participation")
+    game = p.add_argument_group("game options (override the configuration)")
+    for name, kind in _GAME_FLAGS.items():
+        game.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
+                          help=f"PruningConfig.{name}")
+    game.add_argument("--include-outgoing", action="store_true", default=None,
+                      help="theta_i includes the outgoing weights")
+    return p
+
+
+def _run_config(args: argparse.Namespace) -> RunConfig:
+    options, widths = named_config(args.config)
+    for name in (*_GAME_FLAGS, "include_outgoing"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    if options.get("overlap") in ("none", "None", ""):
+        options["overlap"] = None
+    epochs = args.epochs if args.epochs is not None else (
+        DEMO_CONFIG["epochs"] if args.config == "demo" else 20)
+    return RunConfig(dataset=args.data, data_root=args.root, data_limit=args.limit,
+                     model=args.model, hidden=args.hidden or widths, method="equilibrium",
+                     pruning=options, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
+                     optimizer=args.optimizer, level=args.level, seed=args.seed,
+                     tag=f"train/{args.config}")
+
+
+def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: Any
+                 ) -> dict[str, Any]:
+    """Nash gap and stability of the final participation on the final game."""
+    from equilibria import analyze_stability, kkt_residual, nash_gap, solve
+
+    game = trainer.final_game(gated, loader, n_batches=len(loader))
+    report = analyze_stability(game, participation)
+    nearest = solve(game, "newton", s0=participation, tol=1e-10)
+    epsilon = trainer.config.epsilon
+    return {"relative_nash_gap": nash_gap(game, participation),
+            "kkt_residual": kkt_residual(game, participation),
+            "stability": report.classification, "unique_certified": report.unique,
+            "nearest_equilibrium_converged": nearest.converged,
+            "nearest_equilibrium_distance": float(np.abs(nearest.profile - participation).max()),
+            "nearest_equilibrium_pruned": int((nearest.profile < epsilon).sum()),
+            "pruned": int((participation < epsilon).sum())}
+
+
+def _save_model(model: torch.nn.Module, path: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".pt", delete=False) as tmp:
+        torch.save(model, tmp)
+    os.replace(tmp.name, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``pruning-game train``; returns the exit status."""
+    from nets import EquilibriumPruning, apply_participation, evaluate
+    from nets.data import load
+
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        config = _run_config(args)
+    except ValueError as error:
+        p.error(str(error).splitlines()[0])
+    out = args.out or Path("results/train") / args.config
+    out.mkdir(parents=True, exist_ok=True)
+    bundle = load(config.dataset, config.data_root, limit=config.data_limit)
+    model = build_model(config, bundle.input_shape, bundle.n_classes)
+    pruning = config.pruning_config()
+    print(f"training {config.model} {list(config.hidden or ())} on {config.dataset} "
+          f"({len(bundle.train)} train / {len(bundle.test)} test), {config.epochs} epochs; "
+          + ", ".join(f"{k}={v}" for k, v in config.options.items()))
+    trainer = EquilibriumPruning(pruning)
+    result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint",
+                         progress=sys.stderr.isatty())
+    if result.resumed_from_epoch:
+        print(f"resumed from the checkpoint of epoch {result.resumed_from_epoch}")
+    test_loader = DataLoader(bundle.test, batch_size=512)
+    removed = result.pruned("remove", on_empty="keep_strongest")
+    soft = evaluate(apply_participation(result.gated, mode="fold"), test_loader,
+                    reference=model, latency_repeats=0)
+    hard = evaluate(removed, test_loader, reference=model, latency_repeats=0)
+    s = result.participation
+    summary: dict[str, Any] = {
+        "run_config": config.to_dict(), "pruning_config": pruning.to_dict(),
+        "history": [r.to_dict() for r in result.history], "participation": s.tolist(),
+        "below_epsilon": result.sparsity, "accuracy_soft": soft.accuracy,
+        "accuracy_removed": hard.accuracy, "removed": hard.to_dict()}
+    print(f"accuracy soft gates {soft.accuracy:.4f}; after removing s < {pruning.epsilon:g}: "
+          f"{hard.accuracy:.4f}; players below epsilon {result.sparsity:.2%}; params "
+          f"{hard.params_nonzero}/{hard.params_total}; MACs {hard.macs_remaining}/"
+          f"{hard.macs_dense}")
+    if args.certify:
+        train_loader, _ = bundle.loaders(512, seed=0)
+        summary["certificate"] = certificate = _certificate(trainer, result.gated, s,
+                                                            train_loader)
+        print(f"certificate on the final game: relative Nash gap "
+              f"{certificate['relative_nash_gap']:.3e}, stability "
+              f"{certificate['stability']}, unique certified {certificate['unique_certified']}"
+              f"; nearest equilibrium {certificate['nearest_equilibrium_distance']:.3g} away, "
+              f"prunes {certificate['nearest_equilibrium_pruned']} (s prunes "
+              f"{certificate['pruned']})")
+    _save_model(removed, out / "pruned_model.pt")
+    training_dynamics({pruning.name: summary["history"]}, out / "training_dynamics.png")
+    participation_histogram({pruning.name: s}, pruning.epsilon,
+                            out / "participation_histogram.png")
+    write_json(summary, out / "summary.json")
+    print(f"wrote {out}/summary.json, pruned_model.pt, training_dynamics.png, "
+          f"participation_histogram.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,101 @@
+"""The experiment commands of the CLI: train, sweep, reproduce."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from analysis import cli, load_results
+
+TOY = ["--data", "digits", "--limit", "200", "--hidden", "16,8"]
+
+
+def test_train_writes_a_certified_smaller_model_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--config", "demo", "--epochs", "2", *TOY, "--participation-lr", "0.2",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    s = np.array(summary["participation"])
+    assert len(summary["history"]) == 2 and s.shape == (24,)
+    assert summary["run_config"]["pruning"]["participation_lr"] == 0.2  # the flag overrides
+    certificate = summary["certificate"]
+    assert certificate["relative_nash_gap"] >= 0 and certificate["kkt_residual"] >= 0
+    assert certificate["stability"] in ("stable", "unstable", "inconclusive")
+    assert certificate["pruned"] == int((s < 0.01).sum())
+    model = torch.load(out / "pruned_model.pt", weights_only=False)
+    widths = [m.out_features for m in model if isinstance(m, torch.nn.Linear)][:-1]
+    kept = [int((s[:16] >= 0.01).sum()), int((s[16:] >= 0.01).sum())]
+    assert widths == [max(1, k) for k in kept]
+    assert (out / "training_dynamics.png").stat().st_size > 0
+    capsys.readouterr()
+    assert cli.main(argv) == 0  # the checkpoint of the finished run: nothing is retrained
+    assert "resumed from the checkpoint of epoch 2" in capsys.readouterr().out
+    assert len(json.loads((out / "summary.json").read_text())["history"]) == 2
+
+
+def test_train_rejects_bad_input_with_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", "--data", "nosuch"])
+    assert exit_.value.code == 2
+    assert "dataset must be one of" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_expand_grid_is_a_cartesian_product_with_pruning_options():
+    spec = {"base": {"method": "equilibrium", "pruning": {"gamma": 0.1}},
+            "grid": {"seed": [0, 1, 2], "pruning.beta": [0.01, 0.1]}}
+    configs = cli.expand_grid(spec)
+    assert len(configs) == 6
+    assert {(c["seed"], c["pruning"]["beta"]) for c in configs} == \
+        {(s, b) for s in (0, 1, 2) for b in (0.01, 0.1)}
+    assert all(c["pruning"]["gamma"] == 0.1 for c in configs)
+    assert spec["base"]["pruning"] == {"gamma": 0.1}  # the input is not modified
+    with pytest.raises(cli.CommandError, match="non-empty list"):
+        cli.expand_grid({"grid": {"seed": []}})
+    with pytest.raises(cli.CommandError, match="list of RunConfig"):
+        cli.expand_grid({"configs": []})
+
+
+def test_sweep_command_runs_a_grid_once(tmp_path, capsys):
+    spec = {"base": {"dataset": "digits", "data_limit": 200, "hidden": [16, 8], "epochs": 1,
+                     "method": "unit_norm", "sparsity": 0.5},
+            "grid": {"seed": [0, 1]}}
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(spec))
+    argv = ["sweep", str(path), "--out", str(tmp_path / "store"), "--workers", "1"]
+    assert cli.main(argv) == 0
+    assert "| unit_norm |" in capsys.readouterr().out
+    rows = load_results(tmp_path / "store")
+    assert sorted(r["config"]["seed"] for r in rows) == [0, 1]
+    assert all(r["achieved_sparsity"] == pytest.approx(0.5, abs=0.05) for r in rows)
+    lines = (tmp_path / "store" / "results.jsonl").read_text().count("\n")
+    assert cli.main(argv) == 0  # resumed: nothing runs again
+    assert (tmp_path / "store" / "results.jsonl").read_text().count("\n") == lines
+    assert (tmp_path / "store" / "results.csv").read_text().count("\n") == 3
+
+
+def test_sweep_command_bad_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not valid JSON" in err[0]
+
+
+def test_reproduce_lists_studies_and_rejects_unknown(capsys):
+    assert cli.main(["reproduce", "--help"]) == 0
+    printed = capsys.readouterr().out
+    assert all(study in printed for study in cli.STUDIES)
+    assert cli.main(["reproduce", "nosuch"]) == 2
+    assert "unknown study" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "sweep", "compare", "solve", "demo"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: pruning-game" in capsys.readouterr().out
