@@ -185,7 +185,8 @@ class ParticipationGame:
         lo, hi = self.bounds
         numerator = self._net_benefit - r
         q = self.quadratic_cost
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # a tiny q_i overflows the ratio to +-inf, which the clip maps to the right bound
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             interior = np.clip(numerator / (2.0 * q), lo, hi)
         endpoint = np.where(numerator > 0.0, hi, lo)
         return np.where(q > 0.0, interior, endpoint)

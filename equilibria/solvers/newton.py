@@ -91,7 +91,9 @@ def newton_step(game: ParticipationGame) -> Step:
     lo, hi = game.bounds
     a = game.net_benefit
     q2 = 2.0 * game.quadratic_cost
-    diag_scale = np.where(q2 > 0, q2, 1.0)
+    # A q_i so small that g_i / q_i overflows behaves like q_i = 0 (a linear utility): the
+    # scaled step only decides which bound the player goes to, so use 1 there as for 0.
+    diag_scale = np.where(q2 > 1e-150, q2, 1.0)
     fallback_step: list[float] = []
 
     def natural_residual(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
