@@ -1,0 +1,213 @@
+"""`aggregate` and `pareto_mask` (analysis.tables), `pareto_front` and `phase_diagram`
+(analysis.plots): properties, figures written, and errors that name the bad argument."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, seed, settings
+from hypothesis import strategies as st
+
+from analysis.plots import pareto_front, phase_diagram
+from analysis.tables import aggregate, pareto_mask
+
+BOUNDED = settings(max_examples=60, deadline=None, derandomize=True)
+
+
+# ---------------------------------------------------------------------------- aggregate
+groups_and_values = st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 1),
+                                       st.floats(-1e3, 1e3, allow_nan=False)),
+                             min_size=1, max_size=30)
+
+
+@seed(20251222)
+@BOUNDED
+@given(groups_and_values)
+def test_aggregate_matches_numpy_per_group(items: list[tuple[str, int, float]]) -> None:
+    rows = [{"method": m, "seed": s, "accuracy": v} for m, s, v in items]
+    summary = aggregate(rows, ["method"], ["accuracy"])
+    assert [r["method"] for r in summary] == list(dict.fromkeys(m for m, _, _ in items))
+    assert sum(r["n"] for r in summary) == len(rows)
+    for record in summary:
+        values = np.array([v for m, _, v in items if m == record["method"]])
+        assert record["n"] == values.size
+        assert record["accuracy_mean"] == pytest.approx(values.mean(), abs=1e-9)
+        expected_std = values.std(ddof=1) if values.size > 1 else 0.0
+        assert record["accuracy_std"] == pytest.approx(expected_std, abs=1e-9)
+        assert record["accuracy_std"] >= 0.0
+        assert min(values) - 1e-9 <= record["accuracy_mean"] <= max(values) + 1e-9
+
+
+@seed(20251223)
+@BOUNDED
+@given(st.floats(-100, 100, allow_nan=False), st.integers(1, 6))
+def test_aggregate_of_constant_values_has_zero_std(value: float, n: int) -> None:
+    [record] = aggregate([{"g": 1, "x": value}] * n, ["g"], ["x"])
+    assert record["x_mean"] == pytest.approx(value)
+    assert record["x_std"] == pytest.approx(0.0, abs=1e-9)
+    assert record["n"] == n
+
+
+def test_aggregate_groups_by_several_and_nested_columns() -> None:
+    rows = [{"config": {"method": "a", "seed": 0}, "tag": "t", "accuracy": 0.9, "extra": None},
+            {"config": {"method": "a", "seed": 1}, "tag": "t", "accuracy": 0.7, "extra": None},
+            {"config": {"method": "b", "seed": 0}, "tag": "u", "accuracy": 0.5, "extra": 2}]
+    summary = aggregate(rows, ["config.method", "tag"], ["accuracy", "extra"])
+    assert [(r["config.method"], r["tag"], r["n"]) for r in summary] == [("a", "t", 2),
+                                                                       ("b", "u", 1)]
+    assert list(summary[0]) == ["config.method", "tag", "accuracy_mean", "accuracy_std",
+                                "extra_mean", "extra_std", "n"]
+    assert summary[0]["accuracy_mean"] == pytest.approx(0.8)
+    assert summary[0]["accuracy_std"] == pytest.approx(math.sqrt(0.02))
+    assert summary[0]["extra_mean"] is None and summary[0]["extra_std"] is None
+    assert summary[1]["extra_mean"] == 2.0 and summary[1]["extra_std"] == 0.0
+
+
+def test_aggregate_skips_missing_values_and_groups_missing_keys_under_none() -> None:
+    rows = [{"m": "a", "x": 1.0}, {"m": "a", "x": None}, {"m": "a"}, {"x": 4.0}]
+    first, second = aggregate(rows, ["m"], ["x"])
+    assert (first["m"], first["n"], first["x_mean"], first["x_std"]) == ("a", 3, 1.0, 0.0)
+    assert (second["m"], second["n"], second["x_mean"]) == (None, 1, 4.0)
+
+
+def test_aggregate_of_no_rows_is_empty() -> None:
+    assert aggregate([], ["m"], ["x"]) == []
+
+
+@pytest.mark.parametrize(("by", "values", "argument"), [
+    ("method", ["x"], "by"), ([], ["x"], "by"), (["m", "m"], ["x"], "by"), ([1], ["x"], "by"),
+    (["m"], "x", "values"), (["m"], ["x", "x"], "values"), (["m"], ["m"], "by and values"),
+])
+def test_aggregate_rejects_bad_columns_naming_the_argument(by, values, argument) -> None:
+    with pytest.raises(ValueError, match=argument):
+        aggregate([{"m": "a", "x": 1.0}], by, values)
+
+
+def test_aggregate_rejects_non_numeric_values_and_bad_rows() -> None:
+    with pytest.raises(ValueError, match="values: column 'x'"):
+        aggregate([{"m": "a", "x": "high"}], ["m"], ["x"])
+    with pytest.raises(ValueError, match="rows"):
+        aggregate({"m": "a"}, ["m"], ["x"])
+
+
+# ---------------------------------------------------------------------------- pareto_mask
+def brute_force_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """O(n^2) reference: i is dominated when some j is >= on both and > on one."""
+    mask = np.ones(x.size, dtype=bool)
+    for i in range(x.size):
+        for j in range(x.size):
+            if x[j] >= x[i] and y[j] >= y[i] and (x[j] > x[i] or y[j] > y[i]):
+                mask[i] = False
+    return mask
+
+
+# small integer grids make ties (equal x, equal y, duplicates) frequent
+points = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=25) | \
+    st.lists(st.tuples(st.floats(-1, 1, allow_nan=False), st.floats(-1, 1, allow_nan=False)),
+             max_size=25)
+
+
+@seed(20251224)
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(points)
+def test_pareto_mask_matches_brute_force(pairs: list[tuple[float, float]]) -> None:
+    x = np.array([p[0] for p in pairs], dtype=float)
+    y = np.array([p[1] for p in pairs], dtype=float)
+    mask = pareto_mask(x, y)
+    assert mask.dtype == bool and mask.shape == x.shape
+    np.testing.assert_array_equal(mask, brute_force_front(x, y))
+    if pairs:
+        assert mask.any()  # a finite set always has a non-dominated point
+        best = np.argmax(x + y)  # the maximizer of any positive weighting is on the front
+        assert mask[best]
+
+
+def test_pareto_mask_keeps_equal_points_and_drops_dominated_ones() -> None:
+    mask = pareto_mask([0.5, 0.5, 0.4, 0.9, 0.9], [0.9, 0.9, 0.9, 0.1, 0.05])
+    assert mask.tolist() == [True, True, False, True, False]
+    assert pareto_mask([], []).tolist() == []
+
+
+@pytest.mark.parametrize(("x", "y", "argument"), [
+    ([0.1, 0.2], [0.3], "same length"), ([[0.1]], [0.2], "x must be 1-D"),
+    ([0.1], [math.nan], "y must be finite"), (["a"], [0.1], "x must be"),
+    ([math.inf], [0.1], "x must be finite"),
+])
+def test_pareto_mask_rejects_bad_input(x, y, argument) -> None:
+    with pytest.raises(ValueError, match=argument):
+        pareto_mask(x, y)
+
+
+# ---------------------------------------------------------------------------- figures
+def pareto_summary() -> list[dict]:
+    rng = np.random.default_rng(0)
+    rows = [{"method": method, "point": f"{target:g}", "seed": s,
+             "sparsity": target + 0.01 * rng.standard_normal(),
+             "accuracy": 0.95 - slope * target + 0.01 * rng.standard_normal()}
+            for method, slope in (("a", 0.1), ("b", 0.3), ("c (unstructured)", 0.05))
+            for target in (0.5, 0.8, 0.9) for s in range(3)]
+    return aggregate(rows, ["method", "point"], ["sparsity", "accuracy"])
+
+
+def test_pareto_front_writes_a_png(tmp_path: Path) -> None:
+    path = pareto_front(pareto_summary(), tmp_path / "sub" / "pareto.png",
+                        dense_accuracy=0.97, title="test",
+                        front_groups=["a", "b"])
+    assert path == tmp_path / "sub" / "pareto.png"
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pareto_front_draws_one_seed_summaries_with_none_std(tmp_path: Path) -> None:
+    summary = [{"method": "a", "sparsity_mean": 0.5, "sparsity_std": None,
+                "accuracy_mean": 0.9, "accuracy_std": None, "n": 1}]
+    assert pareto_front(summary, tmp_path / "one.png").stat().st_size > 1000
+
+
+def test_pareto_front_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="summary is empty"):
+        pareto_front([], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="x: .*'density_mean'"):
+        pareto_front(pareto_summary(), tmp_path / "x.png", x="density")
+    with pytest.raises(ValueError, match="group: .*'family'"):
+        pareto_front(pareto_summary(), tmp_path / "x.png", group="family")
+    with pytest.raises(ValueError, match="dense_accuracy"):
+        pareto_front(pareto_summary(), tmp_path / "x.png", dense_accuracy=math.nan)
+    with pytest.raises(ValueError, match="front_groups"):
+        pareto_front(pareto_summary(), tmp_path / "x.png", front_groups=["nobody"])
+    assert not (tmp_path / "x.png").exists()
+
+
+def phase_summary() -> list[dict]:
+    rows = [{"beta": beta, "gamma": gamma, "seed": s, "sparsity": min(0.99, 3 * gamma + s / 10),
+             "accuracy": 0.9 - beta}
+            for beta in (0.0, 0.01, 0.1) for gamma in (0.0, 0.03, 0.3) for s in range(2)]
+    return aggregate(rows, ["beta", "gamma"], ["sparsity", "accuracy"])
+
+
+def test_phase_diagram_writes_a_png(tmp_path: Path) -> None:
+    path = phase_diagram(phase_summary(), tmp_path / "phase.png", title="test")
+    assert path.stat().st_size > 1000
+    three = phase_diagram(phase_summary()[:-1], tmp_path / "three.png",
+                          values=("sparsity", "accuracy", "sparsity"))  # a missing cell
+    assert three.stat().st_size > 1000
+
+
+def test_phase_diagram_rejects_bad_input(tmp_path: Path) -> None:
+    summary = phase_summary()
+    with pytest.raises(ValueError, match="two rows for the cell"):
+        phase_diagram(summary + summary[:1], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="values: .*'loss_mean'"):
+        phase_diagram(summary, tmp_path / "x.png", values=("loss",))
+    with pytest.raises(ValueError, match="x: .*'eta'"):
+        phase_diagram(summary, tmp_path / "x.png", x="eta")
+    with pytest.raises(ValueError, match="values must be a sequence"):
+        phase_diagram(summary, tmp_path / "x.png", values="sparsity")
+    with pytest.raises(ValueError, match="values must name"):
+        phase_diagram(summary, tmp_path / "x.png", values=())
+    with pytest.raises(ValueError, match="summary must be"):
+        phase_diagram({"beta": 0.0}, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
