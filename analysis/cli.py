@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from equilibria.atomic import atomic_write_json
 
 EXIT_BAD_INPUT = 2
 #: ``pruning-game reproduce <study>``: the module whose ``main(argv)`` regenerates it.
@@ -315,11 +315,7 @@ def _solve(args: argparse.Namespace) -> int:
     if args.out is not None:
         payload = {**summary, "profile": result.profile.tolist(), "message": result.message,
                    "stability_report": report.to_dict()}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=args.out.parent, suffix=".json",
-                                         delete=False) as handle:
-            json.dump(payload, handle, indent=2)
-        os.replace(handle.name, args.out)
+        atomic_write_json(args.out, payload, indent=2)
         print(f"wrote {args.out}")
     return 0 if result.converged else 1
 

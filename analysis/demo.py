@@ -14,10 +14,7 @@ Run ``python -m analysis.demo --help`` for the options.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ from equilibria import (
     nash_gap,
     solve,
 )
+from equilibria.atomic import atomic_write_json
 
 #: The demo's pruning configuration, chosen on digits from the grid recorded in
 #: docs/explanation/digits-dynamics.md: the loss-descent benefit with competition from the
@@ -47,11 +45,7 @@ DEMO_WIDTHS = (128, 64)
 
 def write_json(payload: Any, path: Path) -> None:
     """Write JSON atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".json",
-                                     delete=False) as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(handle.name, path)
+    atomic_write_json(path, payload, indent=2)
 
 
 def solver_table(n_players: int, budget: float, seed: int = 0) -> list[dict[str, Any]]:

@@ -18,7 +18,6 @@ Every function writes a PNG atomically (temporary file, then rename) and returns
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from analysis.tables import pareto_mask  # noqa: E402
+from equilibria.atomic import atomic_write  # noqa: E402
 
 __all__ = ["pareto_front", "participation_histogram", "phase_diagram", "save_figure",
            "solver_convergence", "stability_spectra", "training_dynamics"]
@@ -38,10 +38,8 @@ __all__ = ["pareto_front", "participation_histogram", "phase_diagram", "save_fig
 def save_figure(figure: plt.Figure, path: str | os.PathLike) -> Path:
     """Write `figure` to `path` atomically and close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=path.suffix, delete=False) as tmp:
-        figure.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp.name, path)
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format=path.suffix[1:] or None, dpi=120, bbox_inches="tight")
     plt.close(figure)
     return path
 

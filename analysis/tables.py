@@ -25,12 +25,13 @@ import csv
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from equilibria.atomic import atomic_write
 
 __all__ = ["DROPPED", "SUMMARY_COLUMNS", "aggregate", "columns_of", "flatten", "pareto_mask",
            "to_csv", "to_markdown"]
@@ -128,22 +129,11 @@ def to_csv(rows: Iterable[Any], path: str | os.PathLike, columns: Sequence[str] 
     """
     names, flat = _table(rows, columns, drop)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                     suffix=".tmp", delete=False, newline="",
-                                     encoding="utf-8") as handle:
-        try:
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            for row in flat:
-                writer.writerow([_csv_cell(row.get(name)) for name in names])
-            handle.flush()
-            os.fsync(handle.fileno())
-        except BaseException:
-            handle.close()
-            os.unlink(handle.name)
-            raise
-    os.replace(handle.name, path)
+    with atomic_write(path, newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        for row in flat:
+            writer.writerow([_csv_cell(row.get(name)) for name in names])
     return path
 
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from torch.utils.data import DataLoader
 from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS, write_json
 from analysis.plots import participation_histogram, training_dynamics
 from analysis.runner import RunConfig, build_model
+from equilibria.atomic import atomic_write
 
 __all__ = ["CONFIG_NAMES", "main", "named_config", "parser"]
 
@@ -149,9 +148,8 @@ def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: An
 
 
 def _save_model(model: torch.nn.Module, path: Path) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".pt", delete=False) as tmp:
-        torch.save(model, tmp)
-    os.replace(tmp.name, path)
+    with atomic_write(path, "wb") as handle:
+        torch.save(model, handle)
 
 
 def main(argv: list[str] | None = None) -> int:

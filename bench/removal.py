@@ -51,7 +51,6 @@ import csv
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -61,6 +60,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from equilibria.atomic import atomic_write
 from nets.apply import apply_participation, plain_index, to_torch_prune
 from nets.evaluate import evaluate
 from nets.gates import GatedNetwork, attach_gates
@@ -339,21 +339,12 @@ def write_csv(rows: Sequence[Row], path: Path) -> None:
     ----------
     rows : sequence of Row
     path : pathlib.Path
-        Destination; its folder must exist.
+        Destination; its folder is created if missing.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Row)])
-            writer.writeheader()
-            writer.writerows(asdict(row) for row in rows)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Row)])
+        writer.writeheader()
+        writer.writerows(asdict(row) for row in rows)
 
 
 def _positive_int(text: str) -> int:

@@ -27,13 +27,13 @@ potential game.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from equilibria.atomic import atomic_write
 from equilibria.errors import InvalidGameError, UnknownMethodError, as_finite_vector
 from equilibria.game import ParticipationGame
 
@@ -133,10 +133,8 @@ class NetworkStatistics:
         for name in ("parameter_gram", "activation_overlap"):
             for k, block in enumerate(getattr(self, name) or ()):
                 arrays[f"{name}_{k}"] = block
-        folder = os.path.dirname(os.path.abspath(path))
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as handle:
+        with atomic_write(path, "wb") as handle:
             np.savez(handle, **arrays)
-        os.replace(handle.name, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NetworkStatistics:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
+from equilibria.atomic import atomic_write
 from nets.gates import (
     ELEMENTWISE,
     GatedNetwork,
@@ -329,17 +329,8 @@ def save_model(model: nn.Sequential, path: str | os.PathLike[str]) -> None:
     if not target.parent.is_dir():
         raise ValueError(f"path {str(target)!r}: folder {str(target.parent)!r} does not exist; "
                          "create it first")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(target, "wb") as handle:
+        torch.save(payload, handle)
 
 
 def load_model(path: str | os.PathLike[str]) -> nn.Sequential:

@@ -13,7 +13,6 @@ import copy
 import csv
 import dataclasses
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from equilibria.atomic import atomic_write
 from nets import data as datasets
 from nets import models
 from nets.baselines import REGISTRY, Budget, get
@@ -167,15 +167,12 @@ def _row(method: str, seed: int, granularity: str, schedule: str, target: float 
 def to_csv(rows: Sequence[ComparisonRow], path: str | os.PathLike) -> Path:
     """Write the table as CSV atomically (temporary file, then rename); pandas reads it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fields = [f.name for f in dataclasses.fields(ComparisonRow)]
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".csv", delete=False,
-                                     newline="") as handle:
+    with atomic_write(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for row in rows:
             writer.writerow(row.to_dict())
-    os.replace(handle.name, path)
     return path
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from equilibria import ParticipationGame, build_game, nash_gap
+from equilibria.atomic import atomic_write
 from equilibria.spec import OVERLAPS, PAYOFFS
 from nets.apply import apply_participation
 from nets.data import DataBundle
@@ -549,10 +549,8 @@ def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
     payload = {"config": config.to_dict(), "epoch": state.epoch,
                "history": [r.to_dict() for r in state.history],
                "model": gated.state_dict(), "optimizer": optimizer.state_dict()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+    with atomic_write(path, "wb") as handle:
         torch.save(payload, handle)
-    os.replace(handle.name, path)
 
 
 def _load_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,

@@ -44,9 +44,7 @@ import argparse
 import csv
 import dataclasses
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +64,7 @@ from equilibria import (
     solve,
 )
 from equilibria import competition as comp
+from equilibria.atomic import atomic_write, atomic_write_json
 
 #: Relative Nash gap at or below which the final s counts as an equilibrium (question i).
 EQUILIBRIUM_TOL = 1e-6
@@ -428,31 +427,19 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
 
 
 # ---------------------------------------------------------------------------- storage
-def _atomic_write(path: Path, write: Any, suffix: str, mode: str = "w") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(mode, dir=path.parent, suffix=suffix + ".tmp",
-                                     delete=False) as handle:
-        write(handle)
-    os.chmod(handle.name, 0o644)  # tempfile creates 0600; results are meant to be shared
-    os.replace(handle.name, path)
-
-
 def write_json(payload: Any, path: Path) -> None:
     """Write JSON atomically (temporary file, then rename)."""
-    _atomic_write(path, lambda h: json.dump(payload, h, indent=1), ".json")
+    atomic_write_json(path, payload, indent=1)
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Write rows (same keys) as CSV atomically."""
     if not rows:
         raise ValueError("rows must not be empty")
-
-    def write(handle: Any) -> None:
+    with atomic_write(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-    _atomic_write(path, write, ".csv")
 
 
 def save_game(path: Path, game: ParticipationGame, s: np.ndarray, meta: Mapping[str, Any]) -> None:
@@ -463,7 +450,8 @@ def save_game(path: Path, game: ParticipationGame, s: np.ndarray, meta: Mapping[
               "competition": comp.to_dense(game.competition, n),
               "bounds": np.asarray(game.bounds, dtype=float), "participation": s,
               "meta": np.asarray(json.dumps(dict(meta), sort_keys=True))}
-    _atomic_write(path, lambda h: np.savez(h, **arrays), ".npz", mode="wb")
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def load_game(path: Path) -> tuple[ParticipationGame, np.ndarray, dict[str, Any]]:

@@ -33,9 +33,7 @@ Rerunning the same command resumes an interrupted sweep; finished runs are never
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ import numpy as np
 from analysis import RunConfig, sweep
 from analysis.plots import participation_histogram, training_dynamics
 from analysis.tables import to_csv, to_markdown
+from equilibria.atomic import atomic_write_text
 from nets import PAPER_CONFIGS
 
 __all__ = ["PAPER_TABLE_2", "READINGS", "SECTION_92_GAMMAS", "configs", "main", "section92_rows",
@@ -172,11 +171,7 @@ def _table1(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _write_text(text: str, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def _figures(rows: Sequence[Mapping[str, Any]], readings: Sequence[str], seed: int,
