@@ -40,7 +40,14 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import (
+    CancelledError,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +61,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["ERRORS_NAME", "LOCK_NAME", "RESULTS_NAME", "SweepError", "SweepLockedError",
-           "load_results", "sweep"]
+           "load_results", "local_executor", "sweep"]
 
 RESULTS_NAME = "results.jsonl"
 ERRORS_NAME = "errors.jsonl"
@@ -249,6 +256,56 @@ def _default_executor(n_pending: int, max_workers: int | None) -> Executor:
     return ProcessPoolExecutor(max_workers=workers,
                                mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(max(1, cpus // workers),))
+
+
+def _set_threads(threads: int) -> None:
+    """Initializer of `local_executor` workers: torch threads per worker."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def local_executor(workers: int, threads: int = 1) -> Iterator[Executor]:
+    """An executor on this machine with a fixed torch thread count, shut down on exit.
+
+    `sweep`'s default pool gives each worker ``cpu_count // workers`` threads; on a shared
+    machine one thread per worker is the polite choice, and at toy size the start-up of a
+    worker process (importing torch) costs more than the runs.
+
+    Parameters
+    ----------
+    workers : int
+        ``>= 1``: that many spawned processes with `threads` torch threads each. ``0``: one
+        thread of this process, with `threads` torch threads while the block runs (the
+        previous count is restored on exit).
+    threads : int
+        Torch threads per worker, ``>= 1``.
+
+    Raises
+    ------
+    ValueError
+        When `workers` < 0 or `threads` < 1 (or either is not an integer).
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be an integer >= 0; got {workers!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
+    if workers:
+        with ProcessPoolExecutor(max_workers=workers,
+                                 mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_set_threads, initargs=(threads,)) as pool:
+            yield pool
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            yield pool
+    finally:
+        torch.set_num_threads(before)
 
 
 def _as_config(config: Any) -> RunConfig:

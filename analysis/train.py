@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from analysis.arguments import comma_ints
 from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS, write_json
 from analysis.plots import participation_histogram, training_dynamics
 from analysis.runner import RunConfig, build_model
@@ -67,14 +68,6 @@ def named_config(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     raise ValueError(f"--config must be one of {CONFIG_NAMES}; got {name!r}")
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers; got "
-                                         f"{text!r}") from error
-
-
 def parser() -> argparse.ArgumentParser:
     """The ``pruning-game train`` command line."""
     p = argparse.ArgumentParser(
@@ -89,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="folder of the IDX files")
     p.add_argument("--limit", type=int, default=None, help="keep the first N examples")
     p.add_argument("--model", choices=("mlp", "lenet5"), default="mlp")
-    p.add_argument("--hidden", type=_ints, default=None,
+    p.add_argument("--hidden", type=comma_ints, default=None,
                    help="hidden widths, e.g. 512,256 (default: the configuration's)")
     p.add_argument("--level", choices=("neuron", "filter", "all"), default="neuron",
                    help="which units are players")

@@ -55,14 +55,11 @@ measured against theoretical speed-up). A Markdown summary is printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import math
-import multiprocessing
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,12 +73,12 @@ import numpy as np  # noqa: E402
 
 from analysis.plots import save_figure  # noqa: E402
 from analysis.runner import RunConfig  # noqa: E402
-from analysis.sweeps import sweep  # noqa: E402
+from analysis.sweeps import local_executor, sweep  # noqa: E402
 from analysis.tables import to_csv, to_markdown  # noqa: E402
 from nets.baselines import REGISTRY  # noqa: E402
 
 __all__ = ["BUDGET", "DEFAULT_GAMMAS", "DEFAULT_METHODS", "DEFAULT_SPARSITIES", "GAME", "QUICK",
-           "FilterRow", "baseline_configs", "equilibrium_configs", "executor", "filter_rows",
+           "FilterRow", "baseline_configs", "equilibrium_configs", "filter_rows",
            "filters_figure", "latency_table", "main", "summarize"]
 
 #: Structured filter baselines run by default.
@@ -162,52 +159,6 @@ def baseline_configs(matched: Mapping[int, float], data: str = "digits",
                 runs.append(RunConfig(method=method, sparsity=sparsity, schedule=schedule,
                                       tag=f"{method}|{point}", **common))
     return runs
-
-
-def _set_threads(threads: int) -> None:
-    """Initializer of the worker processes: torch threads per worker."""
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
-def executor(workers: int, threads: int = 1) -> Iterator[Executor]:
-    """Where the sweep's runs execute, shut down on exit.
-
-    Parameters
-    ----------
-    workers : int
-        ``>= 1``: that many spawned processes, each with `threads` torch threads (the default
-        pool of `analysis.sweep` gives each ``cpu_count // workers``); ``0``: one thread of this
-        process (no start-up cost; the previous torch thread count is restored on exit).
-    threads : int
-        Torch threads per worker.
-
-    Raises
-    ------
-    ValueError
-        When `workers` < 0 or `threads` < 1.
-    """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(f"workers must be an integer >= 0; got {workers!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
-    if workers:
-        with ProcessPoolExecutor(max_workers=workers,
-                                 mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_set_threads, initargs=(threads,)) as pool:
-            yield pool
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            yield pool
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------- latency
@@ -503,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     phase1 = equilibrium_configs(args.data, args.root, limit=args.data_limit, seeds=args.seeds,
                                  epochs=args.epochs, gammas=args.gammas,
                                  ranked_gamma=args.ranked_gamma, sparsities=args.sparsities)
-    with executor(args.workers, args.threads) as pool:
+    with local_executor(args.workers, args.threads) as pool:
         first = sweep(phase1, out, executor=pool)
         matched = {int(r["config"]["seed"]): float(r["achieved_sparsity"]) for r in first
                    if r["config"]["tag"] == f"{EMERGENT}|gamma={matched_gamma:g}"}

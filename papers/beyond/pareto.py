@@ -40,23 +40,22 @@ a single point at 10% accuracy. The labels:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from analysis import RunConfig, sweep
+from analysis.arguments import comma_floats, comma_ints, comma_names
 from analysis.demo import DEMO_CONFIG
 from analysis.plots import pareto_front
+from analysis.sweeps import local_executor
 from analysis.tables import aggregate, flatten, to_csv, to_markdown
 from nets.baselines import REGISTRY
 
 __all__ = ["DEFAULT_EPOCHS", "DEFAULT_SPARSITIES", "GAME", "GRID_BETAS", "GRID_GAMMAS",
-           "configs", "executor", "label", "main", "point", "summarize"]
+           "configs", "label", "main", "point", "summarize"]
 
 #: Game fields of equilibrium pruning that prune on digits (`analysis.demo.DEMO_CONFIG`).
 GAME: dict[str, Any] = {name: DEMO_CONFIG[name] for name in
@@ -201,90 +200,23 @@ def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
                          "n": r["n"]} for r in summary])
 
 
-def _set_threads(threads: int) -> None:
-    """Initializer of `process_pool` workers."""
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
-def executor(workers: int, threads: int = 1) -> Iterator[Executor]:
-    """Where the sweep's runs execute, shut down on exit.
-
-    Parameters
-    ----------
-    workers : int
-        ``>= 1``: that many spawned worker processes (`analysis.sweep`'s default pool gives
-        each ``cpu_count // workers`` torch threads; on a shared machine one thread per worker
-        is the polite choice, hence our own pool). ``0``: one thread of this process, which
-        saves the workers' start-up (importing torch) on toy-size runs.
-    threads : int
-        Torch threads per worker (``torch.set_num_threads``); with ``workers=0`` the
-        process's previous thread count is restored on exit.
-
-    Raises
-    ------
-    ValueError
-        When `workers` < 0 or `threads` < 1.
-    """
-    if workers < 0 or threads < 1:
-        raise ValueError(f"workers must be >= 0 and threads >= 1; got workers={workers}, "
-                         f"threads={threads}")
-    if workers:
-        with ProcessPoolExecutor(max_workers=workers,
-                                 mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_set_threads, initargs=(threads,)) as pool:
-            yield pool
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    try:
-        with ThreadPoolExecutor(max_workers=1, initializer=_set_threads,
-                                initargs=(threads,)) as pool:
-            yield pool
-    finally:
-        torch.set_num_threads(before)
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers; got {text!r}"
-                                         ) from error
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers; got {text!r}"
-                                         ) from error
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
 def parser() -> argparse.ArgumentParser:
     """The command line of `main`."""
     cli = argparse.ArgumentParser(prog="python -m papers.beyond.pareto",
                                   description=__doc__.splitlines()[0])
     cli.add_argument("--data", default="digits", help="nets.data.load name (default %(default)s)")
     cli.add_argument("--root", default=None, help="folder of the IDX files (MNIST-like data)")
-    cli.add_argument("--seeds", type=_ints, default=(0, 1, 2),
+    cli.add_argument("--seeds", type=comma_ints, default=(0, 1, 2),
                      help="comma-separated seeds (default 0,1,2)")
-    cli.add_argument("--sparsities", type=_floats, default=DEFAULT_SPARSITIES,
+    cli.add_argument("--sparsities", type=comma_floats, default=DEFAULT_SPARSITIES,
                      help="comma-separated target sparsities (default 0.5,0.7,0.8,0.9,0.95)")
     cli.add_argument("--epochs", type=int, default=None,
                      help=f"shared training epochs (default {DEFAULT_EPOCHS}; 1 with --quick)")
-    cli.add_argument("--methods", type=_names, default=None,
+    cli.add_argument("--methods", type=comma_names, default=None,
                      help="comma-separated nets.baselines.REGISTRY names (default: all)")
-    cli.add_argument("--betas", type=_floats, default=GRID_BETAS,
+    cli.add_argument("--betas", type=comma_floats, default=GRID_BETAS,
                      help="beta values of the emergent equilibrium grid (default 0.01,0.1)")
-    cli.add_argument("--gammas", type=_floats, default=GRID_GAMMAS,
+    cli.add_argument("--gammas", type=comma_floats, default=GRID_GAMMAS,
                      help="gamma values of the emergent equilibrium grid (default 0.03,0.1,0.3)")
     cli.add_argument("--out", type=Path, default=Path("results/beyond/pareto"),
                      help="output folder: the sweep's store, CSVs, figure (default %(default)s)")
@@ -323,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         cli.error(str(error))
     started = time.perf_counter()
-    with executor(workers, args.threads) as pool:
+    with local_executor(workers, args.threads) as pool:
         rows = sweep(runs, args.out, executor=pool, progress=sys.stderr.isatty())
     flat = flat_rows(rows)
     summary = summarize(flat)

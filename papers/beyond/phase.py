@@ -35,9 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from analysis import RunConfig, sweep
+from analysis.arguments import comma_floats, comma_ints
 from analysis.plots import phase_diagram
+from analysis.sweeps import local_executor
 from analysis.tables import aggregate, flatten, to_csv, to_markdown
-from papers.beyond.pareto import GAME, executor
+from papers.beyond.pareto import GAME
 
 __all__ = ["BETAS", "DEFAULT_EPOCHS", "GAMMAS", "VALUES", "cell_rows", "configs", "main",
            "summarize"]
@@ -125,33 +127,17 @@ def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
                             for name in VALUES}, "n": r["n"]} for r in summary])
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers; got {text!r}"
-                                         ) from error
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers; got {text!r}"
-                                         ) from error
-
-
 def parser() -> argparse.ArgumentParser:
     """The command line of `main`."""
     cli = argparse.ArgumentParser(prog="python -m papers.beyond.phase",
                                   description=__doc__.splitlines()[0])
     cli.add_argument("--data", default="digits", help="nets.data.load name (default %(default)s)")
     cli.add_argument("--root", default=None, help="folder of the IDX files (MNIST-like data)")
-    cli.add_argument("--seeds", type=_ints, default=(0, 1),
+    cli.add_argument("--seeds", type=comma_ints, default=(0, 1),
                      help="comma-separated seeds (default 0,1)")
-    cli.add_argument("--betas", type=_floats, default=BETAS,
+    cli.add_argument("--betas", type=comma_floats, default=BETAS,
                      help="beta values of the grid (default 0,0.003,0.01,0.03,0.1,0.3)")
-    cli.add_argument("--gammas", type=_floats, default=GAMMAS,
+    cli.add_argument("--gammas", type=comma_floats, default=GAMMAS,
                      help="gamma values of the grid (default 0,0.003,0.01,0.03,0.1,0.3)")
     cli.add_argument("--epochs", type=int, default=None,
                      help=f"training epochs (default {DEFAULT_EPOCHS}; 1 with --quick)")
@@ -189,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         cli.error(str(error))
     started = time.perf_counter()
-    with executor(workers, args.threads) as pool:
+    with local_executor(workers, args.threads) as pool:
         rows = sweep(runs, args.out, executor=pool, progress=sys.stderr.isatty())
     flat = cell_rows(rows)
     summary = summarize(flat)

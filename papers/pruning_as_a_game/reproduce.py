@@ -33,6 +33,7 @@ Rerunning the same command resumes an interrupted sweep; finished runs are never
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,7 +42,9 @@ from typing import Any
 import numpy as np
 
 from analysis import RunConfig, sweep
+from analysis.arguments import comma_ints, comma_names
 from analysis.plots import participation_histogram, training_dynamics
+from analysis.sweeps import local_executor
 from analysis.tables import to_csv, to_markdown
 from equilibria.atomic import atomic_write_text
 from nets import PAPER_CONFIGS
@@ -191,19 +194,8 @@ def _figures(rows: Sequence[Mapping[str, Any]], readings: Sequence[str], seed: i
     return written
 
 
-def _csv_list(text: str, cast: Any, name: str) -> tuple[Any, ...]:
-    try:
-        values = tuple(cast(x.strip()) for x in text.split(",") if x.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"--{name}: comma-separated values expected; got "
-                                         f"{text!r}") from error
-    if not values:
-        raise argparse.ArgumentTypeError(f"--{name} is empty")
-    return values
-
-
 def _readings(text: str) -> tuple[str, ...]:
-    values = _csv_list(text, str, "readings")
+    values = comma_names(text)
     unknown = [v for v in values if v not in READINGS]
     if unknown:
         raise argparse.ArgumentTypeError(f"--readings: unknown {unknown}; choose from {READINGS}")
@@ -225,11 +217,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--readings", type=_readings, default=("paper", "loss_descent"),
                    help="benefit readings of Eq. 9, comma-separated, from "
                         f"{','.join(READINGS)} (default paper,loss_descent)")
-    p.add_argument("--seeds", type=lambda t: _csv_list(t, int, "seeds"), default=(0,),
+    p.add_argument("--seeds", type=comma_ints, default=(0,),
                    help="comma-separated seeds (default 0)")
     p.add_argument("--epochs", type=int, default=20, help="default 20, as in the paper")
     p.add_argument("--batch-size", type=int, default=128, help="default 128, as in the paper")
-    p.add_argument("--hidden", type=lambda t: _csv_list(t, int, "hidden"),
+    p.add_argument("--hidden", type=comma_ints,
                    default=PAPER_WIDTHS, help="hidden widths (default 512,256, as in the paper)")
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam",
                    help="weight optimizer; the paper does not say (default adam)")
@@ -248,7 +240,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-section-92", dest="section_92", action="store_false",
                    help="skip the L1-only runs of the section 9.2 probe")
     p.add_argument("--workers", type=int, default=None,
-                   help="parallel runs (default: one per core)")
+                   help="parallel worker processes with one torch thread each (default: one "
+                        "per core; 0 runs in this process, the default with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="toy size: digits, 600 examples, widths 32,16, 4 epochs, one seed (CI)")
     return p
@@ -260,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.data, args.root, args.limit = "digits", None, 600
         args.hidden, args.epochs, args.seeds = (32, 16), 4, args.seeds[:1]
+        args.workers = 0 if args.workers is None else args.workers
     out: Path = args.out
-    rows = sweep(configs(args), out / "runs", max_workers=args.workers,
-                 progress=sys.stderr.isatty())
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    with local_executor(workers) as pool:
+        rows = sweep(configs(args), out / "runs", pool, progress=sys.stderr.isatty())
     _write_text(to_markdown(_table1(args)) + "\n", out / "table1.md")
     table = table2_rows(rows, args.readings)
     to_csv(table, out / "table2.csv")

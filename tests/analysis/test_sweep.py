@@ -380,3 +380,18 @@ def test_flatten_and_markdown_details():
     assert to_markdown([]) == ""
     with pytest.raises(TypeError, match="to_dict"):
         flatten(3)
+
+
+def test_local_executor_in_process_restores_the_thread_count_and_rejects_bad_counts():
+    import torch
+
+    from analysis.sweeps import local_executor
+
+    before = torch.get_num_threads()
+    with local_executor(0, threads=1) as pool:
+        assert pool.submit(torch.get_num_threads).result() == 1
+    assert torch.get_num_threads() == before
+    for workers, threads in ((-1, 1), (0, 0), (True, 1)):
+        with pytest.raises(ValueError, match="workers|threads"):
+            with local_executor(workers, threads):
+                pass

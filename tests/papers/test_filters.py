@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.sweeps import RESULTS_NAME
+from analysis.sweeps import RESULTS_NAME, local_executor
 from papers.beyond import filters
 
 #: (label, point) of the quick study: dense, the emergent game at gamma 0.2, the ranked game at
@@ -104,5 +104,5 @@ def test_only_structured_baselines_are_accepted() -> None:
         (1, "taylor|matched", 0.25, "filter", "lenet5"), (1, "taylor|0.75", 0.75, "filter",
                                                           "lenet5")]
     with pytest.raises(ValueError, match="workers"):
-        with filters.executor(-1):
+        with local_executor(-1):
             pass

@@ -14,7 +14,7 @@ from papers.pruning_as_a_game import reproduce
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("paper")
-    assert cli.main(["reproduce", "paper", "--quick", "--workers", "1", "--out", str(out)]) == 0
+    assert cli.main(["reproduce", "paper", "--quick", "--out", str(out)]) == 0
     return out
 
 
