@@ -33,8 +33,8 @@ import numpy as np
 
 from equilibria.atomic import atomic_write
 
-__all__ = ["DROPPED", "SUMMARY_COLUMNS", "aggregate", "columns_of", "flatten", "pareto_mask",
-           "to_csv", "to_markdown"]
+__all__ = ["DROPPED", "SUMMARY_COLUMNS", "aggregate", "columns_of", "flatten",
+           "format_mean_std", "mean_std", "pareto_mask", "to_csv", "to_markdown"]
 
 #: Per-run series left out of tables by default.
 DROPPED = ("history", "participation")
@@ -212,14 +212,23 @@ def _summary_value(value: Any, column: str, index: int) -> float | None:
                      f"{index} has {value!r}")
 
 
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (ddof=1; 0.0 for one value; None for none)."""
-    if not values:
+def mean_std(values: Iterable[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation over seeds, the spread every table here reports.
+
+    None entries (missing measurements) are skipped. The std uses ``ddof=1`` and is 0.0 for
+    one value; both are None when no value is left.
+    """
+    array = np.asarray([v for v in values if v is not None], dtype=float)
+    if array.size == 0:
         return None, None
-    array = np.asarray(values, dtype=float)
     mean = float(array.mean())
     std = float(array.std(ddof=1)) if array.size > 1 else 0.0
     return mean, std
+
+
+def format_mean_std(mean: float | None, std: float | None) -> str:
+    """``"0.953 ± 0.003"`` for a Markdown cell; empty when there is no mean."""
+    return "" if mean is None else f"{mean:.3f} ± {std or 0.0:.3f}"
 
 
 def aggregate(rows: Iterable[Any], by: Sequence[str], values: Sequence[str]
@@ -282,7 +291,7 @@ def aggregate(rows: Iterable[Any], by: Sequence[str], values: Sequence[str]
     for key, group in groups.items():
         record: dict[str, Any] = dict(zip(by, key, strict=True))
         for name in values:
-            record[f"{name}_mean"], record[f"{name}_std"] = _mean_std(group[name])
+            record[f"{name}_mean"], record[f"{name}_std"] = mean_std(group[name])
         record["n"] = group["n"]
         summary.append(record)
     return summary

@@ -41,7 +41,6 @@ budgets (``max_seconds``) are a safety net only, and the CSV counts the solves t
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import sys
@@ -53,7 +52,9 @@ from typing import Any
 
 import numpy as np
 
+from analysis.arguments import comma_ints
 from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS
+from analysis.tables import to_csv
 from equilibria import (
     METHODS,
     EquilibriumResult,
@@ -436,10 +437,7 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Write rows (same keys) as CSV atomically."""
     if not rows:
         raise ValueError("rows must not be empty")
-    with atomic_write(path, newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    to_csv(rows, path, list(rows[0]), drop=())
 
 
 def save_game(path: Path, game: ParticipationGame, s: np.ndarray, meta: Mapping[str, Any]) -> None:
@@ -603,11 +601,7 @@ def _figures(records: Mapping[tuple[str, int], Mapping[str, Any]], configs: Mapp
 
 
 def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds must be comma-separated integers, e.g. "
-                                         f"0,1,2; got {text!r}") from None
+    seeds = list(comma_ints(text))
     if not seeds or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"--seeds must list distinct integers; got {text!r}")
     return seeds

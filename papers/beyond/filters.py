@@ -74,7 +74,7 @@ import numpy as np  # noqa: E402
 from analysis.plots import save_figure  # noqa: E402
 from analysis.runner import RunConfig  # noqa: E402
 from analysis.sweeps import local_executor, sweep  # noqa: E402
-from analysis.tables import to_csv, to_markdown  # noqa: E402
+from analysis.tables import mean_std, to_csv, to_markdown  # noqa: E402
 from nets.baselines import REGISTRY  # noqa: E402
 
 __all__ = ["BUDGET", "DEFAULT_GAMMAS", "DEFAULT_METHODS", "DEFAULT_SPARSITIES", "GAME", "QUICK",
@@ -310,13 +310,13 @@ def filter_rows(results: Sequence[Mapping[str, Any]],
 
 
 def _mean(values: Sequence[float | None]) -> float:
-    array = np.asarray([v for v in values if v is not None], dtype=np.float64)
-    return float(array.mean()) if array.size else math.nan
+    mean, _ = mean_std(values)
+    return math.nan if mean is None else mean
 
 
 def _sd(values: Sequence[float | None]) -> float:
-    array = np.asarray([v for v in values if v is not None], dtype=np.float64)
-    return float(array.std(ddof=1)) if array.size > 1 else 0.0
+    _, std = mean_std(values)
+    return 0.0 if std is None else std
 
 
 def summarize(rows: Sequence[FilterRow]) -> list[dict[str, Any]]:

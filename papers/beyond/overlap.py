@@ -73,7 +73,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from analysis.plots import save_figure  # noqa: E402
-from analysis.tables import to_csv, to_markdown  # noqa: E402
+from analysis.tables import mean_std, to_csv, to_markdown  # noqa: E402
 from equilibria.spec import PAYOFFS  # noqa: E402
 from nets.data import DataBundle, load, synthetic_teacher_student  # noqa: E402
 from nets.evaluate import accuracy_and_loss  # noqa: E402
@@ -581,11 +581,9 @@ def run_one(setup: Setup, seed: int, overlap: str | None, eta: float, jitter: fl
 
 
 # ---------------------------------------------------------------------------- summary
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    array = np.asarray([v for v in values if v is not None], dtype=np.float64)
-    if array.size == 0:
-        return math.nan, math.nan
-    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
+def _mean_sd(values: Sequence[float | None]) -> tuple[float, float]:
+    mean, std = mean_std(values)
+    return (math.nan, math.nan) if mean is None else (mean, std)
 
 
 def summarize(rows: Sequence[RunRow]) -> list[dict[str, Any]]:

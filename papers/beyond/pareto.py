@@ -51,7 +51,7 @@ from analysis.arguments import comma_floats, comma_ints, comma_names
 from analysis.demo import DEMO_CONFIG
 from analysis.plots import pareto_front
 from analysis.sweeps import local_executor
-from analysis.tables import aggregate, flatten, to_csv, to_markdown
+from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
 from nets.baselines import REGISTRY
 
 __all__ = ["DEFAULT_EPOCHS", "DEFAULT_SPARSITIES", "GAME", "GRID_BETAS", "GRID_GAMMAS",
@@ -187,16 +187,13 @@ def summarize(flat: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return aggregate(flat, ["method", "point"], ["sparsity", "accuracy", "params_kept"])
 
 
-def _pm(mean: float | None, std: float | None) -> str:
-    return "" if mean is None else f"{mean:.3f} ± {std or 0.0:.3f}"
-
-
 def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
     """The summary as a Markdown table of means ± std."""
     return to_markdown([{"method": r["method"], "point": r["point"],
-                         "sparsity": _pm(r["sparsity_mean"], r["sparsity_std"]),
-                         "accuracy": _pm(r["accuracy_mean"], r["accuracy_std"]),
-                         "params kept": _pm(r["params_kept_mean"], r["params_kept_std"]),
+                         "sparsity": format_mean_std(r["sparsity_mean"], r["sparsity_std"]),
+                         "accuracy": format_mean_std(r["accuracy_mean"], r["accuracy_std"]),
+                         "params kept": format_mean_std(r["params_kept_mean"],
+                                                        r["params_kept_std"]),
                          "n": r["n"]} for r in summary])
 
 

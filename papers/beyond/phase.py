@@ -38,7 +38,7 @@ from analysis import RunConfig, sweep
 from analysis.arguments import comma_floats, comma_ints
 from analysis.plots import phase_diagram
 from analysis.sweeps import local_executor
-from analysis.tables import aggregate, flatten, to_csv, to_markdown
+from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
 from papers.beyond.pareto import GAME
 
 __all__ = ["BETAS", "DEFAULT_EPOCHS", "GAMMAS", "VALUES", "cell_rows", "configs", "main",
@@ -116,14 +116,11 @@ def summarize(flat: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(summary, key=lambda r: (r["beta"], r["gamma"]))
 
 
-def _pm(mean: float | None, std: float | None) -> str:
-    return "" if mean is None else f"{mean:.3f} ± {std or 0.0:.3f}"
-
-
 def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
     """The summary as a Markdown table of means ± std."""
     return to_markdown([{"beta": f"{r['beta']:g}", "gamma": f"{r['gamma']:g}",
-                         **{name.replace("_", " "): _pm(r[f"{name}_mean"], r[f"{name}_std"])
+                         **{name.replace("_", " "): format_mean_std(r[f"{name}_mean"],
+                                                                    r[f"{name}_std"])
                             for name in VALUES}, "n": r["n"]} for r in summary])
 
 

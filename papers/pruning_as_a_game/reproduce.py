@@ -45,7 +45,7 @@ from analysis import RunConfig, sweep
 from analysis.arguments import comma_ints, comma_names
 from analysis.plots import participation_histogram, training_dynamics
 from analysis.sweeps import local_executor
-from analysis.tables import to_csv, to_markdown
+from analysis.tables import mean_std, to_csv, to_markdown
 from equilibria.atomic import atomic_write_text
 from nets import PAPER_CONFIGS
 
@@ -96,12 +96,6 @@ def configs(args: argparse.Namespace) -> list[RunConfig]:
     return runs
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    array = np.asarray(values, dtype=float)
-    spread = float(array.std(ddof=1)) if array.size > 1 else 0.0
-    return float(array.mean()), spread
-
-
 def _by_tag(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -124,9 +118,9 @@ def table2_rows(rows: Sequence[Mapping[str, Any]], readings: Sequence[str]
             runs = grouped.get(f"{key}/{payoff}", [])
             if not runs:
                 continue
-            removed = _mean_std([100 * r["accuracy"] for r in runs])
-            soft = _mean_std([100 * r["history"][-1]["test_accuracy"] for r in runs])
-            sparsity = _mean_std([100 * r["below_epsilon"] for r in runs])
+            removed = mean_std([100 * r["accuracy"] for r in runs])
+            soft = mean_std([100 * r["history"][-1]["test_accuracy"] for r in runs])
+            sparsity = mean_std([100 * r["below_epsilon"] for r in runs])
             kept = [sum(r["kept_per_layer"]) for r in runs]
             table.append({
                 "configuration": PAPER_CONFIGS[key].name, "reading": payoff,
@@ -137,7 +131,7 @@ def table2_rows(rows: Sequence[Mapping[str, Any]], readings: Sequence[str]
                 "paper_accuracy": paper_accuracy, "paper_sparsity": paper_sparsity})
     dense = grouped.get("dense", [])
     if dense:
-        accuracy = _mean_std([100 * r["accuracy"] for r in dense])
+        accuracy = mean_std([100 * r["accuracy"] for r in dense])
         width = sum(dense[0]["kept_per_layer"])
         table.append({"configuration": "dense (no game)", "reading": "-", "seeds": len(dense),
                       "accuracy_removed": accuracy[0], "accuracy_removed_std": accuracy[1],
