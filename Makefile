@@ -1,20 +1,32 @@
 # Every target sets itself up on a fresh machine that has only Python and the package registries.
+#
+# Two kinds of install:
+# - `demo`, `test`, `lint`, `bench` (and CI) install the exact versions of requirements/lock.txt,
+#   so that an upstream release cannot break them: the lock is what the suite last passed with.
+# - `test-latest` installs the newest versions that pyproject's ranges allow, in .venv-latest,
+#   and runs the suite there: an upstream break is found on purpose, then `make lock` moves the
+#   lock forward once the suite passes.
+# pyproject.toml keeps its ranges for people who install the package as a library.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+# torch==2.13.0 first: it is the CPU build already on these machines. Installing the project
+# before it would let pip resolve an unpinned torch with gigabytes of CUDA packages.
+TORCH := torch==2.13.0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench lock test-latest clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch==2.13.0 first: it is the CPU build already on these machines. Installing the project
-# before it would let pip resolve an unpinned torch with gigabytes of CUDA packages.
-$(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+# pip, setuptools and wheel come from the lock too, and the project is built with them
+# (--no-build-isolation), so the build back-end is pinned as well.
+$(STAMP): $(PY) pyproject.toml $(LOCK)
+	$(PY) -m pip install --quiet --constraint $(LOCK) pip setuptools wheel
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet --no-build-isolation --constraint $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,5 +41,35 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(PY) bench/solvers.py
 
+# The lock: resolve pyproject's ranges afresh in a throw-away venv and record every version.
+# Deliberately not pip-compile: its resolver reads torch's metadata from the index, where the
+# default Linux wheel pulls CUDA packages; freezing a real install records the CPU build we
+# run. torch's local label (+cpu) is dropped so that `torch==2.13.0` matches it.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	.venv-lock/bin/python -m pip install --quiet $(TORCH)
+	.venv-lock/bin/python -m pip install --quiet --no-build-isolation -e '.[dev]'
+	mkdir -p requirements
+	{ echo "# Exact versions that make demo / make test / CI install (make lock rewrites this)."; \
+	  echo "# Produced from pyproject.toml's ranges by 'make lock'; do not edit by hand."; \
+	  .venv-lock/bin/python -m pip freeze --all --exclude-editable \
+	    | sed -e 's/^torch==\([0-9.]*\)+.*/torch==\1/' | LC_ALL=C sort -f; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .venv-lock
+	@echo "wrote $(LOCK)"
+
+# The newest releases pyproject allows, no lock: finds an upstream break before a user does.
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	.venv-latest/bin/python -m pip install --quiet $(TORCH)
+	.venv-latest/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager \
+	  --no-build-isolation -e '.[dev]'
+	.venv-latest/bin/python -m ruff check .
+	.venv-latest/bin/python -m pytest
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build *.egg-info
+	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .hypothesis .ruff_cache build *.egg-info
