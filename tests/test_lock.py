@@ -9,7 +9,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
 ROOT = Path(__file__).resolve().parents[1]
 
 
