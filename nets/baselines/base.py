@@ -16,14 +16,12 @@ not pruned). Structured results are smaller standard ``nn.Sequential`` models
 from __future__ import annotations
 
 import copy
-import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,16 +29,15 @@ from torch.nn.utils import prune
 from torch.utils.data import DataLoader, Dataset
 
 from nets.apply import apply_participation
+from nets.checks import PruningError, check_choice, check_int, check_number
 from nets.gates import GatedNetwork, attach_gates
 from nets.training import _datasets, flush_denormals
 
 GRANULARITIES = ("structured", "unstructured")
 SCHEDULES = ("one_shot", "progressive", "iterative", "at_init")
 SCOPES = ("global", "layer")
-
-
-class PruningError(ValueError):
-    """A pruning request that cannot be met (bad sparsity, unknown option)."""
+LEVELS = ("neuron", "filter", "all")
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
@@ -69,13 +66,11 @@ class Budget:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "rounds"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise PruningError(f"{name} must be a positive integer; got {value!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise PruningError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise PruningError(f"lr must be a finite number > 0; got {self.lr}")
+            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
+        object.__setattr__(self, "lr", check_number(self.lr, "lr", low=0.0, low_open=True))
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.level, "level", LEVELS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,8 +122,7 @@ class Pruner(ABC):
             raise PruningError(f"{self.name} supports schedule {self.schedules}; got "
                                f"{schedule!r}")
         if not self.emergent:
-            if sparsity is None or not (0.0 <= sparsity < 1.0):
-                raise PruningError(f"sparsity must lie in [0, 1); got {sparsity!r}")
+            check_number(sparsity, "sparsity", low=0.0, high=1.0, high_open=True)
 
     @abstractmethod
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
@@ -438,9 +432,11 @@ def check_optional_sparsity(sparsity: Any) -> None:
     """An emergent method's sparsity: None or a number in [0, 1)."""
     if sparsity is None:
         return
-    if isinstance(sparsity, bool) or not isinstance(sparsity, int | float) \
-            or not 0.0 <= sparsity < 1.0:
-        raise PruningError(f"sparsity must lie in [0, 1) or be None; got {sparsity!r}")
+    try:
+        check_number(sparsity, "sparsity", low=0.0, high=1.0, high_open=True)
+    except PruningError:
+        raise PruningError(f"sparsity must be a number in [0, 1) or None; got {sparsity!r}"
+                           ) from None
 
 
 def gate_optimizer(model: nn.Module, gate_type: type[nn.Module], budget: Budget,
@@ -459,7 +455,4 @@ def gate_optimizer(model: nn.Module, gate_type: type[nn.Module], budget: Budget,
 
 def non_negative(value: Any, name: str) -> float:
     """`value` as a float, or a `PruningError` naming `name` unless finite and >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not math.isfinite(value) or value < 0:
-        raise PruningError(f"{name} must be a finite number >= 0; got {value!r}")
-    return float(value)
+    return check_number(value, name, low=0.0)

@@ -50,6 +50,7 @@ from nets.baselines.base import (
     train,
     unstructured_sparsity,
 )
+from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
 from nets.training import _datasets
 
@@ -116,9 +117,7 @@ class LotteryPruner(Pruner):
     schedules = ("iterative", "one_shot")
 
     def __init__(self, rewind_steps: int = 20, scope: str = "global") -> None:
-        if isinstance(rewind_steps, bool) or not isinstance(rewind_steps, int) \
-                or rewind_steps < 0:
-            raise PruningError(f"rewind_steps must be an integer >= 0; got {rewind_steps!r}")
+        rewind_steps = check_int(rewind_steps, "rewind_steps", minimum=0)
         if scope not in SCOPES:
             raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
         self.rewind_steps = rewind_steps
