@@ -113,16 +113,20 @@ class Pruner(ABC):
     schedules: ClassVar[tuple[str, ...]] = ("one_shot",)
     emergent: ClassVar[bool] = False
 
-    def check(self, sparsity: float | None, granularity: str, schedule: str) -> None:
-        """Raise `PruningError` for an option this method does not offer."""
+    def check(self, sparsity: float | None, granularity: str, schedule: str,
+              model: nn.Module | None = None) -> None:
+        """Raise `PruningError` for an option this method does not offer, or (given the
+        `model`, for ``granularity="unstructured"``) a model with weights it cannot prune."""
         if granularity not in self.granularities:
             raise PruningError(f"{self.name} supports granularity {self.granularities}; got "
-                               f"{granularity!r}")
+                               f"granularity={granularity!r}")
         if schedule not in self.schedules:
             raise PruningError(f"{self.name} supports schedule {self.schedules}; got "
-                               f"{schedule!r}")
+                               f"schedule={schedule!r}")
         if not self.emergent:
             check_number(sparsity, "sparsity", low=0.0, high=1.0, high_open=True)
+        if model is not None and granularity == "unstructured":
+            check_unstructured_model(model)
 
     @abstractmethod
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
@@ -229,6 +233,27 @@ def remove_units(gated: GatedNetwork, keep: torch.Tensor) -> nn.Sequential:
 def prunable_layers(model: nn.Module) -> list[nn.Module]:
     """Every Linear and Conv2d (their weights are the unstructured prunable parameters)."""
     return [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+
+
+def check_unstructured_model(model: nn.Module) -> None:
+    """Raise `PruningError` if `model` holds weight matrices outside Linear and Conv2d layers.
+
+    Unstructured pruning masks the weights of `prunable_layers` only, and reports the share of
+    zeros among them; weights of other layers (Conv1d, Conv3d, Embedding, ...) would stay
+    dense while the reported sparsity claims the target, so such a model is refused. (The
+    1-D scales of normalization layers and biases are never pruned, as everywhere here.)
+    """
+    prunable = {id(p) for layer in prunable_layers(model) for p in layer.parameters()}
+    other = [(name, p) for name, p in model.named_parameters()
+             if p.dim() >= 2 and id(p) not in prunable]
+    if other:
+        untouched = sum(p.numel() for _, p in other)
+        total = untouched + sum(layer.weight.numel() for layer in prunable_layers(model))
+        names = ", ".join(name for name, _ in other)
+        raise PruningError(f"granularity='unstructured' prunes the weights of Linear and Conv2d "
+                           f"layers only; this model's {names} ({untouched} of its {total} "
+                           "weights) would stay dense: use granularity='structured' or "
+                           "Linear/Conv2d layers")
 
 
 def effective_weight(layer: nn.Module) -> torch.Tensor:
@@ -370,7 +395,7 @@ class ScorePruner(Pruner):
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
               *, granularity: str = "structured", schedule: str = "one_shot"
               ) -> PruneOutcome:
-        self.check(sparsity, granularity, schedule)
+        self.check(sparsity, granularity, schedule, model)
         started = time.perf_counter()
         train_set, _ = _datasets(data)
         counter = StepCounter()

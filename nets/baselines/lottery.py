@@ -126,7 +126,7 @@ class LotteryPruner(Pruner):
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
               *, granularity: str = "structured", schedule: str = "one_shot"
               ) -> PruneOutcome:
-        self.check(sparsity, granularity, schedule)
+        self.check(sparsity, granularity, schedule, model)
         started = time.perf_counter()
         train_set, _ = _datasets(data)
         counter = StepCounter()

@@ -94,7 +94,7 @@ class SynFlowPruner(ScorePruner):
         if schedule != "at_init":
             return super().prune(model, data, sparsity, budget, granularity=granularity,
                                  schedule=schedule)
-        self.check(sparsity, granularity, schedule)
+        self.check(sparsity, granularity, schedule, model)
         started = time.perf_counter()
         train_set, _ = _datasets(data)
         counter = StepCounter()
