@@ -128,7 +128,7 @@ def compare(methods: Iterable[str] | str | None = None, *,
     """
     check_choice(granularity, "granularity", GRANULARITIES)
     check_choice(schedule, "schedule", SCHEDULES)
-    runnable, schedules = _methods(methods, granularity, schedule)
+    runnable, schedules, notes = _methods(methods, granularity, schedule)
     sparsities = [check_number(x, "sparsities", low=0.0, high=1.0, high_open=True)
                   for x in check_sequence(sparsities, "sparsities")]
     seeds = [check_int(x, "seeds", minimum=0) for x in check_sequence(seeds, "seeds")]
@@ -142,6 +142,8 @@ def compare(methods: Iterable[str] | str | None = None, *,
     if model_fn is not None and not callable(model_fn):
         raise PruningError(f"model_fn must be a callable model_fn(bundle, seed); got "
                            f"{type(model_fn).__name__}")
+    for note in notes:  # only once every argument is known to be good
+        logger.warning(note)
     bundle = datasets.load(data) if isinstance(data, str) else data
     budget = budget or Budget()
     model_fn = model_fn or _default_model
@@ -174,21 +176,23 @@ def compare(methods: Iterable[str] | str | None = None, *,
 
 
 def _methods(methods: Iterable[str] | str | None, granularity: str, schedule: str
-             ) -> tuple[list[str], dict[str, str]]:
-    """The methods to run and the schedule of each (see `compare`), or a `PruningError`."""
+             ) -> tuple[list[str], dict[str, str], list[str]]:
+    """The methods to run, the schedule of each and what "all" left out or changed (see
+    `compare`), or a `PruningError`."""
     if methods is None or (isinstance(methods, str) and methods == "all"):
         offering = [n for n in sorted(REGISTRY) if granularity in REGISTRY[n].granularities]
         skipped = sorted(set(REGISTRY) - set(offering))
         schedules = {n: schedule if schedule in REGISTRY[n].schedules else "one_shot"
                      for n in offering}
         fallback = [n for n in offering if schedules[n] != schedule]
+        notes = []
         if skipped:
-            logger.warning("compare: skipping methods without granularity %r: %s", granularity,
-                           ", ".join(skipped))
+            notes.append(f"compare: skipping the methods without granularity {granularity!r}: "
+                         + ", ".join(skipped))
         if fallback:
-            logger.warning("compare: methods without schedule %r run one_shot: %s", schedule,
-                           ", ".join(fallback))
-        return offering, schedules
+            notes.append(f"compare: the methods without schedule {schedule!r} run one_shot: "
+                         + ", ".join(fallback))
+        return offering, schedules, notes
     names = check_sequence(methods, "methods")
     for name in names:
         if not isinstance(name, str) or name not in REGISTRY:
@@ -203,7 +207,7 @@ def _methods(methods: Iterable[str] | str | None, granularity: str, schedule: st
             raise PruningError(f"methods lists {name!r}, which offers schedule "
                                f"{offered.schedules} only; got schedule={schedule!r}: choose "
                                "another schedule or drop the method")
-    return names, {n: schedule for n in names}
+    return names, {n: schedule for n in names}, []
 
 
 def _options(options: Any, runnable: list[str]) -> dict[str, dict[str, Any]]:
