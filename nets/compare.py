@@ -196,7 +196,7 @@ def _methods(methods: Iterable[str] | str | None, granularity: str, schedule: st
     names = check_sequence(methods, "methods")
     for name in names:
         if not isinstance(name, str) or name not in REGISTRY:
-            raise PruningError(f"methods names unknown method {name!r}; registered: "
+            raise PruningError(f"methods names an unknown pruning method {name!r}; registered: "
                                f"{sorted(REGISTRY)} (or 'all')")
         offered = REGISTRY[name]
         if granularity not in offered.granularities:
