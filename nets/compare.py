@@ -147,6 +147,11 @@ def compare(methods: Iterable[str] | str | None = None, *,
     bundle = datasets.load(data) if isinstance(data, str) else data
     budget = budget or Budget()
     model_fn = model_fn or _default_model
+    probe = model_fn(bundle, seeds[0])
+    for name in runnable:  # every run that would fail fails now, before any training
+        pruner = get(name, **options.get(name, {}))
+        for sparsity in sparsities:
+            pruner.check_request(probe, bundle, sparsity, budget, granularity, schedules[name])
     test_loader = DataLoader(bundle.test, batch_size=512)
     total = len(seeds) * (1 + len(runnable) * len(sparsities))
     bar = tqdm(total=total, disable=not progress, desc="compare", unit="run")

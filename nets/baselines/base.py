@@ -123,10 +123,20 @@ class Pruner(ABC):
         if schedule not in self.schedules:
             raise PruningError(f"{self.name} supports schedule {self.schedules}; got "
                                f"schedule={schedule!r}")
-        if not self.emergent:
+        if self.emergent:
+            check_optional_sparsity(sparsity)
+        else:
             check_number(sparsity, "sparsity", low=0.0, high=1.0, high_open=True)
         if model is not None and granularity == "unstructured":
             check_unstructured_model(model)
+
+    def check_request(self, model: nn.Module, data: Any, sparsity: float | None,
+                      budget: Budget, granularity: str = "structured",
+                      schedule: str = "one_shot") -> None:
+        """Raise `PruningError` now for a `prune` call that would fail, before any training
+        (`nets.compare` checks every run this way first). `check` plus what a method needs
+        of the budget and data."""
+        self.check(sparsity, granularity, schedule, model)
 
     @abstractmethod
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,

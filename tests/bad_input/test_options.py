@@ -69,6 +69,10 @@ COMPARE = [
     ("latency-repeats-negative", dict(methods=["random"], latency_repeats=-1),
      "latency_repeats"),
     ("budget-a-dict", dict(methods=["random"], budget={"epochs": 1}), "budget"),
+    ("lottery-rewind-beyond-the-budget", dict(methods=["random", "lottery"]), "rewind_steps"),
+    ("unstructured-on-unmaskable-weights",
+     dict(methods=["magnitude"], granularity="unstructured",
+          model_fn=lambda bundle, seed: _conv1d_model()), "granularity"),
 ]
 
 
@@ -258,6 +262,7 @@ CLI = [
     ("sparsity-one", ["--methods", "random", "--sparsities", "1"], "sparsities"),
     ("repeated-sparsity", ["--methods", "random", "--sparsities", "0.5,0.5"], "sparsities"),
     ("repeated-method", ["--methods", "random,random"], "methods"),
+    ("lottery-rewind-beyond-the-budget", ["--methods", "random,lottery"], "rewind_steps"),
 ]
 
 
@@ -270,6 +275,21 @@ def test_compare_cli_refuses(capsys, argv, name):
     assert len(lines) == 1 and lines[0].startswith("pruning-game compare: error:"), lines
     assert name in lines[0], lines[0]
     assert captured.out == ""
+
+
+def test_compare_refuses_before_any_training(tiny):
+    """A run that would fail late (lottery's rewind step beyond a 1-epoch budget) is refused
+    before the dense reference or any earlier method trains: one model is built, to check."""
+    built = []
+
+    def model_fn(bundle, seed):
+        built.append(seed)
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 10))
+
+    with pytest.raises(PruningError, match="rewind_steps"):
+        compare(["random", "lottery"], sparsities=(0.5,), data=tiny, model_fn=model_fn,
+                budget=Budget(epochs=1), progress=False)
+    assert built == [0]
 
 
 # ---------------------------------------------------------------------------- honoured options
