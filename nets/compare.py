@@ -124,7 +124,8 @@ def compare(methods: Iterable[str] | str | None = None, *,
         it): an unknown or repeated method, a listed method without `granularity` or
         `schedule`, an empty or repeated `sparsities` / `seeds`, a sparsity outside [0, 1),
         a seed that is not a non-negative integer (bools and 1.5 included), options for a
-        method not run or that it does not take.
+        method not run or that it does not take, and any run `Pruner.check_request` refuses
+        (e.g. lottery's ``rewind_steps`` beyond the budget's first training run).
     """
     check_choice(granularity, "granularity", GRANULARITIES)
     check_choice(schedule, "schedule", SCHEDULES)
@@ -142,8 +143,6 @@ def compare(methods: Iterable[str] | str | None = None, *,
     if model_fn is not None and not callable(model_fn):
         raise PruningError(f"model_fn must be a callable model_fn(bundle, seed); got "
                            f"{type(model_fn).__name__}")
-    for note in notes:  # only once every argument is known to be good
-        logger.warning(note)
     bundle = datasets.load(data) if isinstance(data, str) else data
     budget = budget or Budget()
     model_fn = model_fn or _default_model
@@ -152,6 +151,8 @@ def compare(methods: Iterable[str] | str | None = None, *,
         pruner = get(name, **options.get(name, {}))
         for sparsity in sparsities:
             pruner.check_request(probe, bundle, sparsity, budget, granularity, schedules[name])
+    for note in notes:  # only once every run is known to be possible
+        logger.warning(note)
     test_loader = DataLoader(bundle.test, batch_size=512)
     total = len(seeds) * (1 + len(runnable) * len(sparsities))
     bar = tqdm(total=total, disable=not progress, desc="compare", unit="run")
