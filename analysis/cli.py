@@ -136,13 +136,13 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
 
 def _compare(args: argparse.Namespace) -> int:
     from nets import data as datasets
-    from nets.baselines import REGISTRY, Budget
+    from nets.baselines import Budget
     from nets.compare import compare, to_csv, to_markdown
 
-    methods = sorted(REGISTRY) if args.methods == "all" else \
+    methods = "all" if args.methods.strip() == "all" else \
         [m.strip() for m in args.methods.split(",") if m.strip()]
     sparsities = _floats(args.sparsities, "sparsities")
-    seeds = tuple(int(s) for s in _floats(args.seeds, "seeds"))
+    seeds = tuple(int(s) if s.is_integer() else s for s in _floats(args.seeds, "seeds"))
     bundle = datasets.load(args.data, args.root, limit=args.limit)
     budget = Budget(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
     rows = compare(methods, sparsities=sparsities, seeds=seeds, data=bundle, budget=budget,

@@ -50,7 +50,7 @@ from nets.plain import train_plain
 from nets.training import EquilibriumPruning, PruningConfig
 
 __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
-           "RunResult", "build_model", "run"]
+           "RunConfigError", "RunResult", "build_model", "run"]
 
 #: Models a `RunConfig` can name.
 MODELS = ("mlp", "lenet5")
@@ -69,6 +69,10 @@ LEVELS = ("neuron", "filter", "all")
 KEY_LENGTH = 16
 
 _Scalar = (type(None), bool, int, float, str)
+
+
+class RunConfigError(ValueError):
+    """A `RunConfig` field (or its ``pruning`` options) is invalid; the message names it."""
 
 
 def _is_int(value: Any) -> bool:
@@ -144,8 +148,8 @@ class RunConfig:
 
     Raises
     ------
-    ValueError
-        On construction, for any invalid field; the message names the field.
+    RunConfigError
+        On construction, for any invalid field; the message (one line) names the field.
 
     Examples
     --------
@@ -177,57 +181,57 @@ class RunConfig:
     def __post_init__(self) -> None:
         set_ = self._set
         if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"dataset must be one of {DATASET_NAMES}; got {self.dataset!r}")
+            raise RunConfigError(f"dataset must be one of {DATASET_NAMES}; got {self.dataset!r}")
         if self.data_root is not None:
             if not isinstance(self.data_root, str | os.PathLike):
-                raise ValueError(f"data_root must be a path string or None; got "
-                                 f"{self.data_root!r}")
+                raise RunConfigError(f"data_root must be a path string or None; got "
+                                     f"{self.data_root!r}")
             set_("data_root", os.fspath(self.data_root))
         if self.data_limit is not None:
             if not _is_int(self.data_limit) or self.data_limit < 1:
-                raise ValueError(f"data_limit must be a positive integer or None; got "
-                                 f"{self.data_limit!r}")
+                raise RunConfigError(f"data_limit must be a positive integer or None; got "
+                                     f"{self.data_limit!r}")
             set_("data_limit", int(self.data_limit))
         if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}; got {self.model!r}")
+            raise RunConfigError(f"model must be one of {MODELS}; got {self.model!r}")
         if self.model == "lenet5" and self.dataset == "synthetic":
-            raise ValueError("model='lenet5' needs image data; dataset='synthetic' gives "
-                             "vectors: use model='mlp'")
+            raise RunConfigError("model='lenet5' needs image data; dataset='synthetic' gives "
+                                 "vectors: use model='mlp'")
         if self.hidden is not None:
             hidden = self.hidden
             if isinstance(hidden, str | bytes) or not isinstance(hidden, Iterable):
-                raise ValueError(f"hidden must be a sequence of positive integers or None; got "
-                                 f"{hidden!r}")
+                raise RunConfigError(f"hidden must be a sequence of positive integers or None; got "
+                                     f"{hidden!r}")
             hidden = tuple(hidden)
             if not hidden or not all(_is_int(w) and w >= 1 for w in hidden):
-                raise ValueError(f"hidden must be a non-empty sequence of positive integers "
-                                 f"(hidden widths) or None; got {self.hidden!r}")
+                raise RunConfigError(f"hidden must be a non-empty sequence of positive integers "
+                                     f"(hidden widths) or None; got {self.hidden!r}")
             set_("hidden", tuple(int(w) for w in hidden))
         for name in ("epochs", "batch_size", "rounds"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+                raise RunConfigError(f"{name} must be a positive integer; got {value!r}")
             set_(name, int(value))
         if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+            raise RunConfigError(f"seed must be a non-negative integer; got {self.seed!r}")
         set_("seed", int(self.seed))
         if not _is_number(self.lr) or not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"lr must be a finite number > 0; got {self.lr!r}")
+            raise RunConfigError(f"lr must be a finite number > 0; got {self.lr!r}")
         set_("lr", float(self.lr))
         if self.level not in LEVELS:
-            raise ValueError(f"level must be one of {LEVELS}; got {self.level!r}")
+            raise RunConfigError(f"level must be one of {LEVELS}; got {self.level!r}")
         if self.model == "mlp" and self.level == "filter":
-            raise ValueError("level='filter' finds no players in an MLP (it has no Conv2d "
-                             "layers); use level='neuron'")
+            raise RunConfigError("level='filter' finds no players in an MLP (it has no Conv2d "
+                                 "layers); use level='neuron'")
         if not isinstance(self.tag, str):
-            raise ValueError(f"tag must be a string; got {self.tag!r}")
+            raise RunConfigError(f"tag must be a string; got {self.tag!r}")
         if self.granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}; got "
-                             f"{self.granularity!r}")
+            raise RunConfigError(f"granularity must be one of {GRANULARITIES}; got "
+                                 f"{self.granularity!r}")
         if self.method not in METHODS_BUILTIN and self.method not in REGISTRY:
-            raise ValueError(f"method must be 'dense', 'equilibrium' or a registered baseline "
-                             f"{sorted(set(REGISTRY) - set(METHODS_BUILTIN))}; got "
-                             f"{self.method!r}")
+            raise RunConfigError(f"method must be 'dense', 'equilibrium' or a registered baseline "
+                                 f"{sorted(set(REGISTRY) - set(METHODS_BUILTIN))}; got "
+                                 f"{self.method!r}")
         self._check_sparsity()
         self._check_method_options()
         set_("pruning", self._normalized_pruning())
@@ -239,38 +243,38 @@ class RunConfig:
         sparsity = self.sparsity
         if sparsity is not None:
             if not _is_number(sparsity) or not 0.0 <= sparsity < 1.0:
-                raise ValueError(f"sparsity must be a number in [0, 1) or None; got "
+                raise RunConfigError(f"sparsity must be a number in [0, 1) or None; got "
                                  f"{sparsity!r}")
             self._set("sparsity", float(sparsity))
         if self.method == "dense" and sparsity is not None:
-            raise ValueError("sparsity must be None for method='dense' (nothing is pruned)")
+            raise RunConfigError("sparsity must be None for method='dense' (nothing is pruned)")
         if self.method not in METHODS_BUILTIN and sparsity is None \
                 and not REGISTRY[self.method].emergent:
-            raise ValueError(f"sparsity is required for method={self.method!r} (a number in "
-                             "[0, 1)); only emergent methods (equilibrium, l0, slimming) take "
+            raise RunConfigError(f"sparsity is required for method={self.method!r} (a number in "
+                                 "[0, 1)); only emergent methods (equilibrium, l0, slimming) take "
                              "None")
 
     def _check_method_options(self) -> None:
         if self.method in METHODS_BUILTIN:
             if self.granularity != "structured":
-                raise ValueError(f"granularity must be 'structured' for method="
-                                 f"{self.method!r}; got {self.granularity!r}")
+                raise RunConfigError(f"granularity must be 'structured' for method="
+                                     f"{self.method!r}; got {self.granularity!r}")
             if self.schedule != "one_shot":
-                raise ValueError(f"schedule must be 'one_shot' for method={self.method!r}; got "
-                                 f"{self.schedule!r}")
+                raise RunConfigError(f"schedule must be 'one_shot' for method={self.method!r}; got "
+                                     f"{self.schedule!r}")
             allowed = ("adam", "adamw", "sgd")
         else:
             pruner = REGISTRY[self.method]
             if self.granularity not in pruner.granularities:
-                raise ValueError(f"granularity must be one of {pruner.granularities} for "
-                                 f"method={self.method!r}; got {self.granularity!r}")
+                raise RunConfigError(f"granularity must be one of {pruner.granularities} for "
+                                     f"method={self.method!r}; got {self.granularity!r}")
             if self.schedule not in pruner.schedules:
-                raise ValueError(f"schedule must be one of {pruner.schedules} for method="
-                                 f"{self.method!r}; got {self.schedule!r}")
+                raise RunConfigError(f"schedule must be one of {pruner.schedules} for method="
+                                     f"{self.method!r}; got {self.schedule!r}")
             allowed = ("adam", "sgd")
         if self.optimizer not in allowed:
-            raise ValueError(f"optimizer must be one of {allowed} for method={self.method!r}; "
-                             f"got {self.optimizer!r}")
+            raise RunConfigError(f"optimizer must be one of {allowed} for method={self.method!r}; "
+                                 f"got {self.optimizer!r}")
 
     def _normalized_pruning(self) -> tuple[tuple[str, Any], ...]:
         """Validate ``pruning`` and return it as sorted pairs without default-valued entries."""
@@ -283,11 +287,11 @@ class RunConfig:
             allowed = tuple(defaults)
         for name in options:
             if name in SHARED_FIELDS and self.method in METHODS_BUILTIN:
-                raise ValueError(f"pruning[{name!r}] is a training field shared by every "
-                                 f"method: set RunConfig.{name} instead")
+                raise RunConfigError(f"pruning[{name!r}] is a training field shared by every "
+                                     f"method: set RunConfig.{name} instead")
             if name not in allowed:
-                raise ValueError(f"pruning[{name!r}] is not an option of method="
-                                 f"{self.method!r}; allowed: {sorted(allowed)}")
+                raise RunConfigError(f"pruning[{name!r}] is not an option of method="
+                                     f"{self.method!r}; allowed: {sorted(allowed)}")
         kept = {}
         for name, value in options.items():
             default = defaults.get(name)
@@ -301,8 +305,8 @@ class RunConfig:
             else:
                 REGISTRY[self.method](**kept)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"pruning (options of method={self.method!r}) is invalid: "
-                             f"{error}") from error
+            raise RunConfigError(f"pruning (options of method={self.method!r}) is invalid: "
+                                 f"{error}") from error
         return tuple(sorted(kept.items()))
 
     # ------------------------------------------------------------------ identity
@@ -324,8 +328,10 @@ class RunConfig:
 
         Raises
         ------
-        ValueError
+        RunConfigError
             For unknown fields or invalid values.
+        TypeError
+            For a record that is not a mapping.
         """
         if not isinstance(record, Mapping):
             raise TypeError(f"record must be a mapping (RunConfig.to_dict()); got "
@@ -333,7 +339,7 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(record) - names)
         if unknown:
-            raise ValueError(f"unknown RunConfig fields {unknown}; known: {sorted(names)}")
+            raise RunConfigError(f"unknown RunConfig fields {unknown}; known: {sorted(names)}")
         return cls(**dict(record))
 
     def canonical_json(self) -> str:
@@ -381,24 +387,24 @@ def _pruning_dict(pruning: Any) -> dict[str, Any]:
         try:
             items = [tuple(item) for item in pruning]
         except TypeError as error:
-            raise ValueError(f"pruning must be a dict of options (or (name, value) pairs); "
-                             f"got {pruning!r}") from error
+            raise RunConfigError(f"pruning must be a dict of options (or (name, value) pairs); "
+                                 f"got {pruning!r}") from error
         if not all(len(item) == 2 for item in items):
-            raise ValueError(f"pruning must be a dict of options (or (name, value) pairs); "
-                             f"got {pruning!r}")
+            raise RunConfigError(f"pruning must be a dict of options (or (name, value) pairs); "
+                                 f"got {pruning!r}")
     options: dict[str, Any] = {}
     for name, value in items:
         if not isinstance(name, str):
-            raise ValueError(f"pruning keys must be strings; got {name!r}")
+            raise RunConfigError(f"pruning keys must be strings; got {name!r}")
         if name in options:
-            raise ValueError(f"pruning names {name!r} twice")
+            raise RunConfigError(f"pruning names {name!r} twice")
         if isinstance(value, np.generic):
             value = value.item()
         if not isinstance(value, _Scalar):
-            raise ValueError(f"pruning[{name!r}] must be a JSON scalar (None, bool, int, float "
-                             f"or str); got {value!r}")
+            raise RunConfigError(f"pruning[{name!r}] must be a JSON scalar (None, bool, int, float "
+                                 f"or str); got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"pruning[{name!r}] must be finite; got {value!r}")
+            raise RunConfigError(f"pruning[{name!r}] must be finite; got {value!r}")
         options[name] = value
     return options
 
@@ -479,15 +485,15 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
 
     Raises
     ------
-    ValueError
+    RunConfigError
         For LeNet-5 on data that are not square images.
     """
     if config.model == "mlp":
         hidden = config.hidden if config.hidden is not None else (128, 64)
         return models.mlp(int(np.prod(input_shape)), hidden, n_classes, seed=config.seed)
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
-        raise ValueError(f"model='lenet5' needs square images (C, H, H); dataset="
-                         f"{config.dataset!r} has input shape {input_shape}")
+        raise RunConfigError(f"model='lenet5' needs square images (C, H, H); dataset="
+                             f"{config.dataset!r} has input shape {input_shape}")
     hidden = config.hidden if config.hidden is not None else (120, 84)
     return models.lenet5(input_shape[0], n_classes, input_size=input_shape[1], hidden=hidden,
                          seed=config.seed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,13 +29,16 @@ from equilibria.atomic import atomic_write
 from nets import data as datasets
 from nets import models
 from nets.baselines import REGISTRY, Budget, get
-from nets.baselines.base import StepCounter, train
+from nets.baselines.base import GRANULARITIES, SCHEDULES, StepCounter, train
+from nets.checks import PruningError, check_choice, check_int, check_number, check_sequence
 from nets.data import DataBundle
 from nets.evaluate import evaluate
 
 __all__ = ["DEFAULT_SPARSITIES", "ComparisonRow", "compare", "to_csv", "to_markdown"]
 
 DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def _default_model(bundle: DataBundle, seed: int) -> nn.Sequential:
     return models.mlp(features, (128, 64), bundle.n_classes, seed=seed)
 
 
-def compare(methods: Iterable[str] | None = None, *,
+def compare(methods: Iterable[str] | str | None = None, *,
             sparsities: Sequence[float] = DEFAULT_SPARSITIES, seeds: Sequence[int] = (0,),
             data: DataBundle | str = "digits",
             model_fn: Callable[[DataBundle, int], nn.Sequential] | None = None,
@@ -79,24 +83,29 @@ def compare(methods: Iterable[str] | None = None, *,
 
     Parameters
     ----------
-    methods : iterable of str, optional
-        Registered names (`nets.baselines.REGISTRY`, "equilibrium" included); default all.
-        Methods that do not offer `granularity` are skipped; a method that does not offer
-        `schedule` runs its own first schedule (the row says which).
+    methods : iterable of str, or "all", optional
+        Registered names (`nets.baselines.REGISTRY`, "equilibrium" included), each once. A
+        listed method that does not offer `granularity` or `schedule` is an error. None or
+        "all" (the default) runs every registered method that offers `granularity` (the
+        others are skipped and named in a warning of the ``nets.compare`` logger); those
+        among them that do not offer `schedule` run "one_shot" instead, which their rows say
+        and the warning names.
     sparsities : sequence of float
-        Target sparsities (share of units removed for structured, of weights for
-        unstructured).
+        Target sparsities in [0, 1), each once (share of units removed for structured, of
+        weights for unstructured).
     seeds : sequence of int
-        Each seed fixes the initial model, the data order and the method's randomness.
+        Non-negative integers, each once; each seed fixes the initial model, the data order
+        and the method's randomness.
     data : DataBundle or str
         A bundle, or a name for `nets.data.load`.
     model_fn : callable, optional
         ``model_fn(bundle, seed) -> nn.Sequential``; default an MLP with hidden widths 128-64.
     budget : Budget, optional
         Training budget of every method (default ``Budget()``).
-    granularity, schedule : str
+    granularity : {"structured", "unstructured"}
+    schedule : {"one_shot", "progressive", "iterative", "at_init"}
     options : dict, optional
-        Constructor options per method name.
+        Constructor options per method name (each name one of `methods`).
     latency_repeats : int, default 0
         Timed forward passes per evaluation (0 skips latency).
     progress : bool, default True
@@ -107,16 +116,44 @@ def compare(methods: Iterable[str] | None = None, *,
     list of ComparisonRow
         One "dense" row per seed (plain training on the same budget), then one row per
         method, sparsity and seed.
+
+    Raises
+    ------
+    nets.baselines.PruningError
+        Before any training, for any argument that cannot be met as given (one line naming
+        it): an unknown or repeated method, a listed method without `granularity` or
+        `schedule`, an empty or repeated `sparsities` / `seeds`, a sparsity outside [0, 1),
+        a seed that is not a non-negative integer (bools and 1.5 included), options for a
+        method not run or that it does not take, and any run `Pruner.check_request` refuses
+        (e.g. lottery's ``rewind_steps`` beyond the budget's first training run).
     """
+    check_choice(granularity, "granularity", GRANULARITIES)
+    check_choice(schedule, "schedule", SCHEDULES)
+    runnable, schedules, notes = _methods(methods, granularity, schedule)
+    sparsities = [check_number(x, "sparsities", low=0.0, high=1.0, high_open=True)
+                  for x in check_sequence(sparsities, "sparsities")]
+    seeds = [check_int(x, "seeds", minimum=0) for x in check_sequence(seeds, "seeds")]
+    if budget is not None and not isinstance(budget, Budget):
+        raise PruningError(f"budget must be a nets.baselines.Budget or None; got "
+                           f"{type(budget).__name__}")
+    latency_repeats = check_int(latency_repeats, "latency_repeats", minimum=0)
+    options = _options(options, runnable)
+    for name in runnable:
+        get(name, **options.get(name, {}))  # bad options fail before any training
+    if model_fn is not None and not callable(model_fn):
+        raise PruningError(f"model_fn must be a callable model_fn(bundle, seed); got "
+                           f"{type(model_fn).__name__}")
     bundle = datasets.load(data) if isinstance(data, str) else data
     budget = budget or Budget()
-    options = options or {}
-    names = list(methods) if methods is not None else sorted(REGISTRY)
-    for name in names:
-        get(name, **options.get(name, {}))  # unknown names fail before any training
     model_fn = model_fn or _default_model
+    probe = model_fn(bundle, seeds[0])
+    for name in runnable:  # every run that would fail fails now, before any training
+        pruner = get(name, **options.get(name, {}))
+        for sparsity in sparsities:
+            pruner.check_request(probe, bundle, sparsity, budget, granularity, schedules[name])
+    for note in notes:  # only once every run is known to be possible
+        logger.warning(note)
     test_loader = DataLoader(bundle.test, batch_size=512)
-    runnable = [n for n in names if granularity in REGISTRY[n].granularities]
     total = len(seeds) * (1 + len(runnable) * len(sparsities))
     bar = tqdm(total=total, disable=not progress, desc="compare", unit="run")
     rows: list[ComparisonRow] = []
@@ -130,7 +167,7 @@ def compare(methods: Iterable[str] | None = None, *,
         bar.update(1)
         for name in runnable:
             pruner = get(name, **options.get(name, {}))
-            chosen = schedule if schedule in pruner.schedules else pruner.schedules[0]
+            chosen = schedules[name]
             for sparsity in sparsities:
                 outcome = pruner.prune(initial, bundle, sparsity, seeded,
                                        granularity=granularity, schedule=chosen)
@@ -142,6 +179,54 @@ def compare(methods: Iterable[str] | None = None, *,
                 bar.update(1)
     bar.close()
     return rows
+
+
+def _methods(methods: Iterable[str] | str | None, granularity: str, schedule: str
+             ) -> tuple[list[str], dict[str, str], list[str]]:
+    """The methods to run, the schedule of each and what "all" left out or changed (see
+    `compare`), or a `PruningError`."""
+    if methods is None or (isinstance(methods, str) and methods == "all"):
+        offering = [n for n in sorted(REGISTRY) if granularity in REGISTRY[n].granularities]
+        skipped = sorted(set(REGISTRY) - set(offering))
+        schedules = {n: schedule if schedule in REGISTRY[n].schedules else "one_shot"
+                     for n in offering}
+        fallback = [n for n in offering if schedules[n] != schedule]
+        notes = []
+        if skipped:
+            notes.append(f"compare: skipping the methods without granularity {granularity!r}: "
+                         + ", ".join(skipped))
+        if fallback:
+            notes.append(f"compare: the methods without schedule {schedule!r} run one_shot: "
+                         + ", ".join(fallback))
+        return offering, schedules, notes
+    names = check_sequence(methods, "methods")
+    for name in names:
+        if not isinstance(name, str) or name not in REGISTRY:
+            raise PruningError(f"methods names an unknown pruning method {name!r}; registered: "
+                               f"{sorted(REGISTRY)} (or 'all')")
+        offered = REGISTRY[name]
+        if granularity not in offered.granularities:
+            raise PruningError(f"methods lists {name!r}, which offers granularity "
+                               f"{offered.granularities} only; got granularity={granularity!r}: "
+                               "choose another granularity or drop the method")
+        if schedule not in offered.schedules:
+            raise PruningError(f"methods lists {name!r}, which offers schedule "
+                               f"{offered.schedules} only; got schedule={schedule!r}: choose "
+                               "another schedule or drop the method")
+    return names, {n: schedule for n in names}, []
+
+
+def _options(options: Any, runnable: list[str]) -> dict[str, dict[str, Any]]:
+    """`compare`'s options, checked: a dict of option dicts, one per method run."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise PruningError("options must be a dict {method name: {option: value}}; got "
+                           f"{options!r}")
+    extra = sorted(set(options) - set(runnable), key=str)
+    if extra:
+        raise PruningError(f"options names methods that are not run: {extra}; run: {runnable}")
+    return options
 
 
 def _dense(model: nn.Sequential, bundle: DataBundle, budget: Budget

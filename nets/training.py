@@ -42,6 +42,7 @@ from equilibria import ParticipationGame, build_game, nash_gap
 from equilibria.atomic import atomic_write
 from equilibria.spec import OVERLAPS, PAYOFFS
 from nets.apply import apply_participation
+from nets.checks import PruningError, check_choice, check_int, check_number
 from nets.data import DataBundle
 from nets.evaluate import accuracy_and_loss
 from nets.gates import GatedNetwork, attach_gates
@@ -53,6 +54,7 @@ __all__ = ["PAPER_CONFIGS", "EpochRecord", "EquilibriumPruning", "PruningConfig"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 S_UPDATES = ("simultaneous", "sequential")
 EVAL_MODES = ("soft", "mask", "remove")
+LEVELS = ("neuron", "filter", "all")
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -65,25 +67,26 @@ class PruningConfig:
     name : str
         A label for reports.
     alpha, beta, gamma, eta : float
-        Benefit weight, L2 cost, L1 cost and competition weight (Eq. 8-10).
+        Benefit weight, L2 cost, L1 cost and competition weight (Eq. 8-10); beta, gamma and
+        eta >= 0.
     payoff : {"paper", "loss_descent", "taylor"}
         Benefit reading (`equilibria.spec`); "paper" is Eq. 9 literally.
     overlap : {"parameters", "activations", None}
         Competition source when eta > 0.
     participation_lr : float
-        lr_s of Eq. 17 (the paper's 0.001).
+        lr_s of Eq. 17 (the paper's 0.001), >= 0.
     epsilon : float
-        Prune threshold (the paper's 0.01).
+        Prune threshold in (0, 1) (the paper's 0.01).
     optimizer : {"adam", "adamw", "sgd"}
         Weight optimizer (the paper does not say; Adam is the default here).
     lr : float
-        Weight learning rate.
+        Weight learning rate, >= 0 (0 freezes the weights).
     weight_decay : float
-        Weight decay of the optimizer (decoupled for "adamw"); 0 in the paper's reading. The
-        loss depends on s_i theta_i only, so without it the weights can grow to undo a
-        shrinking participation.
+        Weight decay of the optimizer (decoupled for "adamw"), >= 0; 0 in the paper's
+        reading. The loss depends on s_i theta_i only, so without it the weights can grow to
+        undo a shrinking participation.
     momentum : float
-        SGD momentum.
+        SGD momentum, in [0, 1).
     epochs, batch_size : int
         The paper's 20 and 128.
     level : {"neuron", "filter", "all"}
@@ -95,7 +98,13 @@ class PruningConfig:
     eval_mode : {"soft", "mask", "remove"}
         How test accuracy is measured each epoch.
     seed : int
-        Seeds batch order and any randomness inside training.
+        Seeds batch order and any randomness inside training (>= 0).
+
+    Raises
+    ------
+    nets.baselines.PruningError
+        On construction, for any invalid field (one line naming it): an unknown choice, a
+        number that is NaN, infinite, out of its range or a bool, a non-integer count.
     """
 
     name: str = "custom"
@@ -120,27 +129,29 @@ class PruningConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise PruningError(f"name must be a string; got {self.name!r}")
         choices = {"payoff": PAYOFFS, "overlap": OVERLAPS, "optimizer": OPTIMIZERS,
-                   "s_update": S_UPDATES, "eval_mode": EVAL_MODES}
+                   "s_update": S_UPDATES, "eval_mode": EVAL_MODES, "level": LEVELS}
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}")
-        for name in ("alpha", "beta", "gamma", "eta", "participation_lr", "epsilon", "lr",
-                     "weight_decay", "momentum"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not np.isfinite(value):
-                raise ValueError(f"{name} must be a finite number; got {value!r}")
-        for name in ("beta", "gamma", "participation_lr", "epsilon", "lr", "weight_decay",
-                     "momentum"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)}")
+            check_choice(getattr(self, name), name, allowed)
+        bounds: dict[str, dict[str, Any]] = {
+            "alpha": {}, "beta": {"low": 0.0}, "gamma": {"low": 0.0}, "eta": {"low": 0.0},
+            "participation_lr": {"low": 0.0}, "lr": {"low": 0.0}, "weight_decay": {"low": 0.0},
+            "momentum": {"low": 0.0, "high": 1.0, "high_open": True},
+            "epsilon": {"low": 0.0, "high": 1.0, "low_open": True, "high_open": True}}
+        for name, limits in bounds.items():
+            object.__setattr__(self, name, check_number(getattr(self, name), name, **limits))
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
+        if not isinstance(self.include_outgoing, bool | np.bool_):
+            raise PruningError(f"include_outgoing must be True or False; got "
+                               f"{self.include_outgoing!r}")
+        object.__setattr__(self, "include_outgoing", bool(self.include_outgoing))
         if self.eta != 0 and self.overlap is None:
-            raise ValueError("eta != 0 needs an overlap source: overlap='parameters' or "
-                             "'activations'")
+            raise PruningError("eta != 0 needs an overlap source: overlap='parameters' or "
+                               "'activations'")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -262,13 +273,44 @@ class EquilibriumPruning:
         self.config = config
 
     # ------------------------------------------------------------------ the game's s-step
-    def participation_gradient(self, gated: GatedNetwork) -> torch.Tensor:
-        """``dU_i/ds_i = b_i - 2 q_i s_i - c_i - (R s)_i`` from the gradients just computed.
+    def participation_gradient(self, gated: GatedNetwork, inputs: torch.Tensor | None = None,
+                               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``dU_i/ds_i = b_i - 2 q_i s_i - c_i - (R s)_i`` of the batch's participation game.
 
-        Needs ``loss.backward()`` to have filled the weights' ``.grad`` and the gates'
-        ``participation.grad``. Same formula as `equilibria.ParticipationGame.pseudo_gradient`
-        on `batch_game` (tested), computed in torch so that the s-step costs no second pass.
+        Equals ``self.batch_game(gated, inputs, labels).pseudo_gradient(s)`` for every payoff
+        and overlap (tests/nets/test_participation_gradient.py). For ``payoff`` "paper" or
+        "loss_descent" without activation overlap it is computed in torch from the gradients
+        just computed, so that the s-step costs no second pass: ``loss.backward()`` must have
+        filled the weights' ``.grad`` and the gates' ``participation.grad`` on that batch.
+        ``payoff="taylor"`` and ``overlap="activations"`` (with eta != 0) need the batch's
+        activations, which the gradients do not hold: they are computed from `batch_game` on
+        ``(inputs, labels)``, which are then required.
+
+        Parameters
+        ----------
+        gated : GatedNetwork
+        inputs, labels : torch.Tensor, optional
+            The batch; required when the config needs activations (see above).
+
+        Raises
+        ------
+        nets.baselines.PruningError
+            When the config needs activations and `inputs` or `labels` is missing.
         """
+        if self._needs_second_pass():
+            if inputs is None or labels is None:
+                c = self.config
+                reason = "payoff='taylor'" if c.payoff == "taylor" else \
+                    "overlap='activations'"
+                raise PruningError(f"participation_gradient with {reason} needs the batch: pass "
+                                   "inputs and labels (its benefit or overlap is measured on "
+                                   "activations)")
+            return self._second_pass_gradient(gated, inputs, labels)
+        return self._gradient_from_grads(gated)
+
+    def _gradient_from_grads(self, gated: GatedNetwork) -> torch.Tensor:
+        """The pseudo-gradient from ``.grad`` alone (payoff "paper"/"loss_descent", overlap
+        "parameters" or none): see `participation_gradient`."""
         c = self.config
         parts = []
         for k, (info, gate) in enumerate(zip(gated.layers, gated.gates(), strict=True)):
@@ -295,10 +337,12 @@ class EquilibriumPruning:
                                           _grad_or_none(layer.bias),
                                           None if following is None else _grad(following.weight))
                     benefit = c.alpha * (grads * theta).sum(dim=1)
-            else:  # loss_descent
+            elif c.payoff == "loss_descent":
                 benefit = -c.alpha * _grad(gate.participation)
+            else:  # pragma: no cover - taylor is routed to the game in participation_gradient
+                raise NotImplementedError(f"payoff {c.payoff!r} needs activations")
             gradient = benefit - 2.0 * c.beta * sq_norms * s - c.gamma
-            if c.eta != 0.0:  # overlap == "parameters": R s = eta (Theta Theta^T - diag) s
+            if c.eta != 0.0 and c.overlap == "parameters":  # R s = eta (Theta Theta^T - diag) s
                 gradient = gradient - c.eta * (theta @ (theta.T @ s) - sq_norms * s)
             parts.append(gradient)
         return torch.cat(parts)

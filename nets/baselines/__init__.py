@@ -8,6 +8,7 @@ pruned model, the sparsity achieved and the training steps spent.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from nets.baselines.activation import ActivationPruner
@@ -41,8 +42,15 @@ def get(name: str, **options: Any) -> Pruner:
     Raises
     ------
     PruningError
-        For an unknown name (the message lists the registered ones).
+        For an unknown name (the message lists the registered ones), an option the method
+        does not take (the message lists those it takes) or an invalid option value.
     """
-    if name not in REGISTRY:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise PruningError(f"unknown pruning method {name!r}; registered: {sorted(REGISTRY)}")
-    return REGISTRY[name](**options)
+    cls = REGISTRY[name]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise PruningError(f"options {unknown} are not options of method {name!r}; it takes "
+                           f"{accepted}")
+    return cls(**options)

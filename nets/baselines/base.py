@@ -16,14 +16,12 @@ not pruned). Structured results are smaller standard ``nn.Sequential`` models
 from __future__ import annotations
 
 import copy
-import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,16 +29,15 @@ from torch.nn.utils import prune
 from torch.utils.data import DataLoader, Dataset
 
 from nets.apply import apply_participation
+from nets.checks import PruningError, check_choice, check_int, check_number
 from nets.gates import GatedNetwork, attach_gates
 from nets.training import _datasets, flush_denormals
 
 GRANULARITIES = ("structured", "unstructured")
 SCHEDULES = ("one_shot", "progressive", "iterative", "at_init")
 SCOPES = ("global", "layer")
-
-
-class PruningError(ValueError):
-    """A pruning request that cannot be met (bad sparsity, unknown option)."""
+LEVELS = ("neuron", "filter", "all")
+OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
@@ -69,13 +66,11 @@ class Budget:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "rounds"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise PruningError(f"{name} must be a positive integer; got {value!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise PruningError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise PruningError(f"lr must be a finite number > 0; got {self.lr}")
+            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
+        object.__setattr__(self, "lr", check_number(self.lr, "lr", low=0.0, low_open=True))
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.level, "level", LEVELS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,17 +113,30 @@ class Pruner(ABC):
     schedules: ClassVar[tuple[str, ...]] = ("one_shot",)
     emergent: ClassVar[bool] = False
 
-    def check(self, sparsity: float | None, granularity: str, schedule: str) -> None:
-        """Raise `PruningError` for an option this method does not offer."""
+    def check(self, sparsity: float | None, granularity: str, schedule: str,
+              model: nn.Module | None = None) -> None:
+        """Raise `PruningError` for an option this method does not offer, or (given the
+        `model`, for ``granularity="unstructured"``) a model with weights it cannot prune."""
         if granularity not in self.granularities:
             raise PruningError(f"{self.name} supports granularity {self.granularities}; got "
-                               f"{granularity!r}")
+                               f"granularity={granularity!r}")
         if schedule not in self.schedules:
             raise PruningError(f"{self.name} supports schedule {self.schedules}; got "
-                               f"{schedule!r}")
-        if not self.emergent:
-            if sparsity is None or not (0.0 <= sparsity < 1.0):
-                raise PruningError(f"sparsity must lie in [0, 1); got {sparsity!r}")
+                               f"schedule={schedule!r}")
+        if self.emergent:
+            check_optional_sparsity(sparsity)
+        else:
+            check_number(sparsity, "sparsity", low=0.0, high=1.0, high_open=True)
+        if model is not None and granularity == "unstructured":
+            check_unstructured_model(model)
+
+    def check_request(self, model: nn.Module, data: Any, sparsity: float | None,
+                      budget: Budget, granularity: str = "structured",
+                      schedule: str = "one_shot") -> None:
+        """Raise `PruningError` now for a `prune` call that would fail, before any training
+        (`nets.compare` checks every run this way first). `check` plus what a method needs
+        of the budget and data."""
+        self.check(sparsity, granularity, schedule, model)
 
     @abstractmethod
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
@@ -235,6 +243,27 @@ def remove_units(gated: GatedNetwork, keep: torch.Tensor) -> nn.Sequential:
 def prunable_layers(model: nn.Module) -> list[nn.Module]:
     """Every Linear and Conv2d (their weights are the unstructured prunable parameters)."""
     return [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+
+
+def check_unstructured_model(model: nn.Module) -> None:
+    """Raise `PruningError` if `model` holds weight matrices outside Linear and Conv2d layers.
+
+    Unstructured pruning masks the weights of `prunable_layers` only, and reports the share of
+    zeros among them; weights of other layers (Conv1d, Conv3d, Embedding, ...) would stay
+    dense while the reported sparsity claims the target, so such a model is refused. (The
+    1-D scales of normalization layers and biases are never pruned, as everywhere here.)
+    """
+    prunable = {id(p) for layer in prunable_layers(model) for p in layer.parameters()}
+    other = [(name, p) for name, p in model.named_parameters()
+             if p.dim() >= 2 and id(p) not in prunable]
+    if other:
+        untouched = sum(p.numel() for _, p in other)
+        total = untouched + sum(layer.weight.numel() for layer in prunable_layers(model))
+        names = ", ".join(name for name, _ in other)
+        raise PruningError(f"granularity='unstructured' prunes the weights of Linear and Conv2d "
+                           f"layers only; this model's {names} ({untouched} of its {total} "
+                           "weights) would stay dense: use granularity='structured' or "
+                           "Linear/Conv2d layers")
 
 
 def effective_weight(layer: nn.Module) -> torch.Tensor:
@@ -376,7 +405,7 @@ class ScorePruner(Pruner):
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
               *, granularity: str = "structured", schedule: str = "one_shot"
               ) -> PruneOutcome:
-        self.check(sparsity, granularity, schedule)
+        self.check(sparsity, granularity, schedule, model)
         started = time.perf_counter()
         train_set, _ = _datasets(data)
         counter = StepCounter()
@@ -438,9 +467,11 @@ def check_optional_sparsity(sparsity: Any) -> None:
     """An emergent method's sparsity: None or a number in [0, 1)."""
     if sparsity is None:
         return
-    if isinstance(sparsity, bool) or not isinstance(sparsity, int | float) \
-            or not 0.0 <= sparsity < 1.0:
-        raise PruningError(f"sparsity must lie in [0, 1) or be None; got {sparsity!r}")
+    try:
+        check_number(sparsity, "sparsity", low=0.0, high=1.0, high_open=True)
+    except PruningError:
+        raise PruningError(f"sparsity must be a number in [0, 1) or None; got {sparsity!r}"
+                           ) from None
 
 
 def gate_optimizer(model: nn.Module, gate_type: type[nn.Module], budget: Budget,
@@ -459,7 +490,4 @@ def gate_optimizer(model: nn.Module, gate_type: type[nn.Module], budget: Budget,
 
 def non_negative(value: Any, name: str) -> float:
     """`value` as a float, or a `PruningError` naming `name` unless finite and >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not math.isfinite(value) or value < 0:
-        raise PruningError(f"{name} must be a finite number >= 0; got {value!r}")
-    return float(value)
+    return check_number(value, name, low=0.0)

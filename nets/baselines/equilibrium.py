@@ -22,6 +22,7 @@ from nets.baselines.base import (
     Budget,
     PruneOutcome,
     Pruner,
+    PruningError,
     check_optional_sparsity,
     select_units,
 )
@@ -44,6 +45,9 @@ class EquilibriumPruner(Pruner):
     emergent = True
 
     def __init__(self, config: PruningConfig | None = None) -> None:
+        if config is not None and not isinstance(config, PruningConfig):
+            raise PruningError(f"config must be a nets.PruningConfig or None; got "
+                               f"{type(config).__name__}")
         self.config = config or DEFAULT_CONFIG
 
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,

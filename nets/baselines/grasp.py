@@ -37,6 +37,7 @@ from nets.baselines.scoring import (
     unit_sums,
     zero_if_none,
 )
+from nets.checks import check_number
 from nets.gates import GatedNetwork
 
 
@@ -51,9 +52,7 @@ class GraSPPruner(ScorePruner):
 
     def __init__(self, scope: str = "global", temperature: float = 200.0) -> None:
         super().__init__(scope)
-        if not (isinstance(temperature, int | float) and 0 < temperature < float("inf")):
-            raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
-        self.temperature = float(temperature)
+        self.temperature = check_number(temperature, "temperature", low=0.0, low_open=True)
 
     def products(self, model: nn.Module, batches: Batches) -> list[torch.Tensor]:
         """theta * (H g) for every trainable parameter of `model` (in ``parameters()``

@@ -26,6 +26,7 @@ physically removed at the end (`remove_units`).
 from __future__ import annotations
 
 import copy
+import math
 import time
 from typing import Any
 
@@ -50,6 +51,7 @@ from nets.baselines.base import (
     train,
     unstructured_sparsity,
 )
+from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
 from nets.training import _datasets
 
@@ -116,18 +118,31 @@ class LotteryPruner(Pruner):
     schedules = ("iterative", "one_shot")
 
     def __init__(self, rewind_steps: int = 20, scope: str = "global") -> None:
-        if isinstance(rewind_steps, bool) or not isinstance(rewind_steps, int) \
-                or rewind_steps < 0:
-            raise PruningError(f"rewind_steps must be an integer >= 0; got {rewind_steps!r}")
+        rewind_steps = check_int(rewind_steps, "rewind_steps", minimum=0)
         if scope not in SCOPES:
             raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
         self.rewind_steps = rewind_steps
         self.scope = scope
 
+    def check_request(self, model: nn.Module, data: Any, sparsity: float | None,
+                      budget: Budget, granularity: str = "structured",
+                      schedule: str = "one_shot") -> None:
+        """`Pruner.check_request`, and `rewind_steps` within the first training run."""
+        self.check(sparsity, granularity, schedule, model)
+        train_set, _ = _datasets(data)
+        targets = schedule_targets(float(sparsity), budget.rounds, schedule)
+        first = run_epochs(budget.epochs, len(targets) + 1)[0]
+        steps = first * math.ceil(len(train_set) / budget.batch_size)
+        if self.rewind_steps > steps:
+            raise PruningError(
+                f"rewind_steps={self.rewind_steps} exceeds the {steps} steps of the first "
+                f"training run ({first} epochs of this budget); lower rewind_steps or give more "
+                "epochs")
+
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
               *, granularity: str = "structured", schedule: str = "one_shot"
               ) -> PruneOutcome:
-        self.check(sparsity, granularity, schedule)
+        self.check_request(model, data, sparsity, budget, granularity, schedule)
         started = time.perf_counter()
         train_set, _ = _datasets(data)
         counter = StepCounter()

@@ -43,6 +43,7 @@ from torch.func import functional_call, grad, vmap
 
 from nets.baselines.base import PruningError, ScorePruner, prunable_layers
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest
+from nets.checks import check_int
 from nets.gates import GatedNetwork
 
 CURVATURES = ("fisher", "hutchinson")
@@ -74,13 +75,10 @@ class OBDPruner(ScorePruner):
         super().__init__(scope)
         if curvature not in CURVATURES:
             raise PruningError(f"curvature must be one of {CURVATURES}; got {curvature!r}")
-        for name, value in (("samples", samples), ("chunk", chunk)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise PruningError(f"{name} must be a positive integer; got {value!r}")
         self.curvature = curvature
-        self.samples = samples
-        self.seed = seed
-        self.chunk = chunk
+        self.samples = check_int(samples, "samples", minimum=1)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.chunk = check_int(chunk, "chunk", minimum=1)
 
     def unit_scores(self, gated: GatedNetwork, batches: Batches) -> torch.Tensor:
         work = copy.deepcopy(gated).eval()

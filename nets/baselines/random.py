@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from nets.baselines.base import ScorePruner
+from nets.checks import check_int
 from nets.gates import GatedNetwork
 
 
@@ -17,7 +18,7 @@ class RandomPruner(ScorePruner):
 
     def __init__(self, scope: str = "global", seed: int = 0) -> None:
         super().__init__(scope)
-        self.seed = seed
+        self.seed = check_int(seed, "seed", minimum=0)
 
     def _generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed)

@@ -43,6 +43,7 @@ from nets.baselines.base import (
     train,
 )
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
+from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
 from nets.training import _datasets
 
@@ -58,9 +59,7 @@ class SynFlowPruner(ScorePruner):
 
     def __init__(self, scope: str = "global", iterations: int = 100) -> None:
         super().__init__(scope)
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ValueError(f"iterations must be a positive integer; got {iterations!r}")
-        self.iterations = iterations
+        self.iterations = check_int(iterations, "iterations", minimum=1)
 
     def products(self, model: nn.Module, batches: Batches) -> list[torch.Tensor]:
         """|theta * dR/dtheta| for every parameter of `model` (in ``parameters()`` order)."""
@@ -95,7 +94,7 @@ class SynFlowPruner(ScorePruner):
         if schedule != "at_init":
             return super().prune(model, data, sparsity, budget, granularity=granularity,
                                  schedule=schedule)
-        self.check(sparsity, granularity, schedule)
+        self.check(sparsity, granularity, schedule, model)
         started = time.perf_counter()
         train_set, _ = _datasets(data)
         counter = StepCounter()

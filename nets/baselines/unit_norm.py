@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from nets.baselines.base import ScorePruner
+from nets.checks import check_number
 from nets.gates import GatedNetwork
 
 
@@ -20,7 +21,7 @@ class UnitNormPruner(ScorePruner):
 
     def __init__(self, scope: str = "global", p: float = 1.0) -> None:
         super().__init__(scope)
-        self.p = p
+        self.p = check_number(p, "p", low=0.0, low_open=True)
 
     def unit_scores(self, gated: GatedNetwork, batches) -> torch.Tensor:
         return torch.cat([torch.linalg.vector_norm(gated.unit_parameters(k).detach(),

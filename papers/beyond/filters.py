@@ -427,7 +427,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     parser.add_argument("--quick", action="store_true",
                         help="toy size: 1 seed, 1 epoch, 200 examples, random and taylor at "
-                             "0.5, gamma 0.2")
+                             "0.5, gamma 0.2 (options given beside it are kept)")
     parser.add_argument("--out", default="results/beyond/filters")
     return parser
 
@@ -444,10 +444,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the sweep (resumable), measure latencies, write ``filters.csv``,
     ``filters_summary.csv`` and ``filters.png`` to ``--out`` and print the Markdown tables."""
     args = _parser().parse_args(argv)
-    if args.quick:
+    if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
+        defaults = _parser().parse_args([])
         for name in ("seeds", "epochs", "data_limit", "methods", "sparsities", "gammas",
                      "latency_repeats"):
-            setattr(args, name, QUICK[name])
+            if getattr(args, name) == getattr(defaults, name):
+                setattr(args, name, QUICK[name])
     matched_gamma = _matched_gamma(args.gammas, args.matched_gamma)
     out = Path(args.out)
     started = time.perf_counter()

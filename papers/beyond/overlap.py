@@ -740,7 +740,8 @@ def _parser() -> argparse.ArgumentParser:
                              "only one)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--quick", action="store_true",
-                        help="toy size (1 seed, eta 3, jitter 0.05, 1 epoch, 600 examples)")
+                        help="toy size (1 seed, eta 3, jitter 0.05, 1 epoch, 600 examples; "
+                             "options given beside it are kept)")
     parser.add_argument("--out", default="results/beyond/overlap")
     return parser
 
@@ -749,9 +750,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the study, write ``overlap.csv``, ``overlap_init.csv`` and ``overlap.png`` to
     ``--out`` and print the Markdown summary."""
     args = _parser().parse_args(argv)
-    if args.quick:
-        args.seeds, args.etas, args.jitters = QUICK["seeds"], QUICK["etas"], QUICK["jitters"]
-        args.epochs, args.n_samples = QUICK["epochs"], QUICK["n_samples"]
+    if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
+        defaults = _parser().parse_args([])
+        for name in ("seeds", "etas", "jitters", "epochs", "n_samples"):
+            if getattr(args, name) == getattr(defaults, name):
+                setattr(args, name, QUICK[name])
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1; got {args.threads}")
     if any(eta <= 0 for eta in args.etas):

@@ -237,17 +237,32 @@ def parser() -> argparse.ArgumentParser:
                    help="parallel worker processes with one torch thread each (default: one "
                         "per core; 0 runs in this process, the default with --quick)")
     p.add_argument("--quick", action="store_true",
-                   help="toy size: digits, 600 examples, widths 32,16, 4 epochs, one seed (CI)")
+                   help="toy size (CI): digits, 600 examples, widths 32,16, 4 epochs, in this "
+                        "process; --data, --limit, --hidden, --epochs and --workers given "
+                        "beside it are honoured")
     return p
+
+
+#: What ``--quick`` sets, for each option left at its default.
+QUICK: dict[str, Any] = {"data": "digits", "limit": 600, "hidden": (32, 16), "epochs": 4,
+                         "workers": 0}
+
+
+def quick_arguments(args: argparse.Namespace) -> argparse.Namespace:
+    """`args` with the toy sizes of ``--quick`` for every option left at its default (an
+    option given on the command line, such as ``--data``, is kept)."""
+    if not args.quick:
+        return args
+    defaults = parser().parse_args([])
+    for name, value in QUICK.items():
+        if getattr(args, name) == getattr(defaults, name):
+            setattr(args, name, value)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the reproduction; print Table 2 beside the paper's; write tables and figures."""
-    args = parser().parse_args(argv)
-    if args.quick:
-        args.data, args.root, args.limit = "digits", None, 600
-        args.hidden, args.epochs, args.seeds = (32, 16), 4, args.seeds[:1]
-        args.workers = 0 if args.workers is None else args.workers
+    args = quick_arguments(parser().parse_args(argv))
     out: Path = args.out
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     with local_executor(workers) as pool:

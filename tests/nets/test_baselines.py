@@ -151,3 +151,35 @@ def test_compare_returns_a_tidy_table(digits, tmp_path):
 
 def test_registry_names_match_classes():
     assert all(cls.name == name for name, cls in REGISTRY.items())
+
+
+@pytest.mark.parametrize("name", ["magnitude", "random", "taylor"])
+def test_unstructured_sparsity_is_the_share_of_every_weight_matrix(digits, name):
+    """On LeNet-5 (conv and linear weights) the reported sparsity is the share of zeros among
+    all of the model's weight matrices and kernels, not of some layers only."""
+    model = models.lenet5(1, 10, input_size=8, channels=(3, 4), hidden=(8,), seed=0)
+    outcome = get(name).prune(model, digits, 0.5, Budget(epochs=1, batch_size=256),
+                              granularity="unstructured")
+    weights = [p for p in outcome.model.parameters() if p.dim() >= 2]
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    assert outcome.achieved_sparsity == pytest.approx(zeros / sum(w.numel() for w in weights))
+    assert outcome.achieved_sparsity == pytest.approx(0.5, abs=1e-2)
+    assert all(int((w == 0).sum()) > 0 for w in weights)  # every layer was pruned
+
+
+def test_unstructured_pruning_refuses_weights_it_cannot_mask(digits):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Unflatten(1, (1, 64)),
+                                torch.nn.Conv1d(1, 4, 5), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(240, 8), torch.nn.ReLU(), torch.nn.Linear(8, 10))
+    with pytest.raises(PruningError, match=r"2\.weight \(20 of its 2020 weights\)"):
+        get("magnitude").prune(model, digits, 0.5, Budget(epochs=1),
+                               granularity="unstructured")
+
+
+def test_compare_runs_the_schedule_asked_for(digits):
+    rows = compare(["random", "magnitude"], sparsities=(0.6,), granularity="unstructured",
+                   schedule="iterative", data=digits, budget=Budget(epochs=2, batch_size=256),
+                   progress=False)
+    assert [(r.method, r.schedule) for r in rows] == [("dense", "-"), ("random", "iterative"),
+                                                     ("magnitude", "iterative")]
+    assert all(r.achieved_sparsity == pytest.approx(0.6, abs=1e-2) for r in rows[1:])
