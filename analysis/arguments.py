@@ -6,6 +6,7 @@ the option) on text it cannot use:
 - `comma_floats`, `comma_ints`, `comma_names`: comma-separated lists;
 - `out_dir`, `out_file`: an ``--out`` folder or file, checked before any work starts;
 - `positive_int`, `positive_float`: counts and rates;
+- `require_data`: the data files a command reads are there and well formed, before any run;
 
 and `OneLineParser` prints every usage error as one line (`one_line` joins a multi-line
 message instead of cutting it).
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 __all__ = ["OneLineParser", "comma_floats", "comma_ints", "comma_names", "one_line", "out_dir",
-           "out_file", "positive_float", "positive_int"]
+           "out_file", "positive_float", "positive_int", "require_data"]
 
 _T = TypeVar("_T")
 
@@ -171,3 +172,19 @@ def positive_float(text: str) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0; got {text!r}")
     return value
+
+
+# ---------------------------------------------------------------------------- data
+def require_data(parser: argparse.ArgumentParser, name: str, root: str | None) -> str:
+    """`nets.data.check` the data a command will read, before any run; a usage error if bad.
+
+    Returns the data's source. A missing or damaged dataset ends the command through
+    ``parser.error`` (one line naming ``--data``, every folder looked in and the fix).
+    """
+    from nets.data import DatasetFormatError, DatasetNotFoundError, check
+
+    try:
+        return check(name, root)
+    except (DatasetNotFoundError, DatasetFormatError, ValueError) as error:
+        where = f" --root {root}" if root else ""
+        parser.error(f"argument --data {name}{where}: {one_line(str(error))}")

@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         handler = args.handler
-    return run_guarded(f"pruning-game {args.command}", handler, args, debug=debug)
+    prog = f"pruning-game {args.command}"
+    if args.command == "reproduce" and rest and rest[0] in STUDIES:
+        prog += f" {rest[0]}"
+    return run_guarded(prog, handler, args, debug=debug)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
