@@ -609,7 +609,7 @@ def _seeds(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study; print the Markdown table; return 0."""
-    parser = OneLineParser(prog="python -m papers.beyond.certificates",
+    parser = OneLineParser(prog="pruning-game reproduce certificates",
                            description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="digits",
                         help="dataset for nets.data.load (default %(default)s)")

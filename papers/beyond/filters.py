@@ -400,7 +400,7 @@ def filters_figure(rows: Sequence[FilterRow], title: str, path: str | Path) -> P
 # ---------------------------------------------------------------------------- command line
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="python -m papers.beyond.filters",
+        prog="pruning-game reproduce filters",
         description="Filters as players on the LeNet-5-style CNN: equilibrium pruning against "
                     "structured filter baselines, with accuracy, params, MACs and CPU latency.")
     parser.add_argument("--data", default="digits",

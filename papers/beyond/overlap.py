@@ -717,7 +717,7 @@ def overlap_figure(rows: Sequence[RunRow], trajectories: dict[str, np.ndarray],
 # ---------------------------------------------------------------------------- command line
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="python -m papers.beyond.overlap",
+        prog="pruning-game reproduce overlap",
         description="Competition from parameter overlap against activation overlap on the "
                     "teacher-student net with planted duplicate units: does it prune "
                     "duplicates first?")

@@ -205,7 +205,7 @@ def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of `main`."""
-    cli = OneLineParser(prog="python -m papers.beyond.pareto",
+    cli = OneLineParser(prog="pruning-game reproduce pareto",
                         description=__doc__.splitlines()[0])
     cli.add_argument("--data", default="digits", help="nets.data.load name (default %(default)s)")
     cli.add_argument("--root", default=None, help="folder of the IDX files (MNIST-like data)")
