@@ -1,15 +1,15 @@
-"""Argument types shared by the command lines (`argparse` ``type=`` callables).
+"""Argument types and checks shared by the command lines.
 
-Each raises `argparse.ArgumentTypeError` (shown by argparse as a one-line usage error naming
-the option) on text it cannot use:
+The ``type=`` callables raise `argparse.ArgumentTypeError` (shown by argparse as a one-line
+usage error naming the option) on text they cannot use:
 
 - `comma_floats`, `comma_ints`, `comma_names`: comma-separated lists;
 - `out_dir`, `out_file`: an ``--out`` folder or file, checked before any work starts;
-- `positive_int`, `positive_float`: counts and rates;
-- `require_data`: the data files a command reads are there and well formed, before any run;
+- `positive_int`, `positive_float`: counts and rates.
 
-and `OneLineParser` prints every usage error as one line (`one_line` joins a multi-line
-message instead of cutting it).
+`require_data` checks, before any run, that the data files a command will read are there and
+well formed. `OneLineParser` prints every usage error as one line (`one_line` joins a
+multi-line message instead of cutting it).
 """
 
 from __future__ import annotations

@@ -109,10 +109,14 @@ def main(argv: list[str] | None = None) -> int:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input or a refused request (exit status 2).
 
-    The project's typed errors are looked up among the modules already imported, so that
-    reporting an error never imports torch.
+    ValueError (the project's typed errors `InvalidGameError`, `PruningError`,
+    `DatasetFormatError`, ... derive from it), OSError (`DatasetNotFoundError`, permissions, a
+    full disk) and the project's own RuntimeErrors. A TypeError or KeyError reaching the top
+    is a bug (input read by the commands is checked before it gets that far), so it is an
+    internal error. The project's types are looked up among the modules already imported, so
+    that reporting an error never imports torch.
     """
-    types: list[type[BaseException]] = [CommandError, ValueError, TypeError, KeyError, OSError]
+    types: list[type[BaseException]] = [CommandError, ValueError, OSError]
     for module, names in (("nets.training", ("TrainingDivergedError",)),
                           ("analysis.sweeps", ("SweepError", "SweepLockedError"))):
         loaded = sys.modules.get(module)
@@ -139,8 +143,8 @@ def run_guarded(prog: str, function: Any, *args: Any, debug: bool = False) -> in
     -------
     int
         ``function``'s status; `EXIT_BAD_INPUT` for bad input (`CommandError`, ValueError,
-        TypeError, KeyError, OSError and the project's typed errors); `EXIT_INTERNAL` for any
-        other exception; `EXIT_INTERRUPTED` on Ctrl-C. ``SystemExit`` (argparse) passes through.
+        OSError and the project's typed errors); `EXIT_INTERNAL` for any other exception;
+        `EXIT_INTERRUPTED` on Ctrl-C. ``SystemExit`` (argparse) passes through.
     """
     try:
         return int(function(*args) or 0)
@@ -154,8 +158,7 @@ def run_guarded(prog: str, function: Any, *args: Any, debug: bool = False) -> in
         if debug:
             raise
         if isinstance(error, _user_errors()):
-            text = error.args[0] if isinstance(error, KeyError) and error.args else error
-            print(f"{prog}: error: {one_line(str(text)) or type(error).__name__}",
+            print(f"{prog}: error: {one_line(str(error)) or type(error).__name__}",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
         print(f"{prog}: internal error: {type(error).__name__}: "
