@@ -124,7 +124,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
-def run_guarded(prog: str, function: Any, *args: Any, debug: bool = False) -> int:
+def run_guarded(prog: str, function: Any, *args: Any, debug: bool | None = None) -> int:
     """Call ``function(*args)`` and turn any exception into one line on stderr and a status.
 
     Parameters
@@ -135,9 +135,9 @@ def run_guarded(prog: str, function: Any, *args: Any, debug: bool = False) -> in
         Returns the exit status.
     *args
         Passed to ``function``.
-    debug : bool
+    debug : bool or None
         Re-raise every error but `CommandError` (show its traceback) instead of printing
-        one line.
+        one line; None reads ``PRUNING_GAME_DEBUG`` (set and not ``0``: debug).
 
     Returns
     -------
@@ -146,6 +146,8 @@ def run_guarded(prog: str, function: Any, *args: Any, debug: bool = False) -> in
         OSError and the project's typed errors); `EXIT_INTERNAL` for any other exception;
         `EXIT_INTERRUPTED` on Ctrl-C. ``SystemExit`` (argparse) passes through.
     """
+    if debug is None:
+        debug = os.environ.get("PRUNING_GAME_DEBUG", "") not in ("", "0")
     try:
         return int(function(*args) or 0)
     except KeyboardInterrupt:

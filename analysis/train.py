@@ -296,4 +296,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game train", main))
