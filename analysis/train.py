@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         config = _run_config(args)
+        pruning = config.pruning_config()
     except ValueError as error:
         p.error(str(error))
     try:
@@ -249,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
     _check_data(config)
     bundle = load(config.dataset, config.data_root, limit=config.data_limit)
     model = build_model(config, bundle.input_shape, bundle.n_classes)
-    pruning = config.pruning_config()
     write_json(config.to_dict(), out / "checkpoint" / RUN_RECORD)
     print(f"training {config.model} {list(config.hidden or ())} on {config.dataset} "
           f"({len(bundle.train)} train / {len(bundle.test)} test), {config.epochs} epochs; "
