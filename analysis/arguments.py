@@ -1,16 +1,29 @@
-"""Argument types shared by the command lines (`argparse` ``type=`` callables).
+"""Argument types and checks shared by the command lines.
 
-Each parses a comma-separated list and raises `argparse.ArgumentTypeError` (shown by argparse
-as a one-line usage error naming the option) on text it cannot read.
+The ``type=`` callables raise `argparse.ArgumentTypeError` (shown by argparse as a one-line
+usage error naming the option) on text they cannot use:
+
+- `comma_floats`, `comma_ints`, `comma_names`: comma-separated lists;
+- `out_dir`, `out_file`: an ``--out`` folder or file, checked before any work starts;
+- `positive_int`, `positive_float`: counts and rates.
+
+`require_data` checks, before any run, that the data files a command will read are there and
+well formed. `OneLineParser` prints every usage error as one line (`one_line` joins a
+multi-line message instead of cutting it).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import tempfile
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import NoReturn, TypeVar
 
-__all__ = ["comma_floats", "comma_ints", "comma_names"]
+__all__ = ["OneLineParser", "comma_floats", "comma_ints", "comma_names", "one_line", "out_dir",
+           "out_file", "positive_float", "positive_int", "require_data"]
 
 _T = TypeVar("_T")
 
@@ -39,3 +52,139 @@ def comma_ints(text: str) -> tuple[int, ...]:
 def comma_names(text: str) -> tuple[str, ...]:
     """``"random, taylor"`` -> ``("random", "taylor")``."""
     return _comma_list(text, str, "names")
+
+
+# ---------------------------------------------------------------------------- one-line errors
+def one_line(message: str) -> str:
+    """``message`` whole on one line: its lines joined with ``"; "`` (``" "`` after a colon).
+
+    Command lines print errors as one line; cutting a message at its first line loses what
+    follows (the folders looked in, the fix), so it is joined instead.
+    """
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    joined = lines[0] if lines else ""
+    for line in lines[1:]:
+        joined += (" " if joined.endswith((":", ",", ";")) else "; ") + line
+    return joined
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An `argparse.ArgumentParser` whose usage errors are one line on stderr, exit status 2.
+
+    argparse prints the whole usage before the error; a command whose every error is one line
+    (``PROG: error: MESSAGE (see PROG --help)``) is easier to read in logs and to test.
+    Subparsers made with ``add_subparsers`` inherit the class.
+    """
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102 - argparse's documented hook
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------------------- --out paths
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself or its nearest ancestor that exists."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(".")
+
+
+def _check_can_create_in(path: Path, ancestor: Path) -> None:
+    """Raise `argparse.ArgumentTypeError` unless ``path`` can be written under ``ancestor``.
+
+    ``ancestor`` (the nearest existing folder) must be a folder in which this process can
+    create a file: checked with `os.access`, then by creating and at once deleting a
+    temporary file there (root passes `os.access` on read-only places such as ``/sys``).
+    Nothing is left behind.
+    """
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{str(path)!r} cannot be created: {str(ancestor)!r} is a file, not a folder; "
+            "choose another path")
+    problem = None
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        problem = "permission denied"
+    else:
+        try:
+            handle, probe = tempfile.mkstemp(dir=ancestor, prefix=".pruning-game-probe-")
+        except OSError as error:
+            problem = error.strerror or type(error).__name__
+        else:
+            os.close(handle)
+            os.unlink(probe)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(
+            f"{str(path)!r} is not writable: cannot create files in {str(ancestor)!r} "
+            f"({problem}); choose a folder you can write to")
+
+
+def out_dir(text: str | os.PathLike[str]) -> Path:
+    """An ``--out`` output folder: absent (created later) or an existing writable folder.
+
+    Checked when the command line is parsed, before any work, and without creating
+    anything. Raises `argparse.ArgumentTypeError` (argparse names the option) when the path
+    is an existing file, lies under a file, or is in a place this process cannot write to.
+    """
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{str(path)!r} is an existing file, but a folder is expected; give a folder "
+            "(created if missing)")
+    _check_can_create_in(path, _nearest_existing(path))
+    return path
+
+
+def out_file(text: str | os.PathLike[str]) -> Path:
+    """An ``--out`` output file: absent or an existing file (replaced), in a writable place.
+
+    Checked when the command line is parsed, before any work, and without creating
+    anything; missing folders above it are created when it is written. Raises
+    `argparse.ArgumentTypeError` when the path is an existing folder, lies under a file, or
+    is in a place this process cannot write to.
+    """
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{str(path)!r} is a folder, but a file is expected; give a file name such as "
+            f"{str(path / 'result.json')!r}")
+    _check_can_create_in(path, _nearest_existing(path.parent))
+    return path
+
+
+# ---------------------------------------------------------------------------- numbers
+def positive_int(text: str) -> int:
+    """An integer >= 1, e.g. for ``--epochs`` or ``--limit``."""
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from error
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0, e.g. for ``--lr`` or ``--tol``."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from error
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0; got {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------- data
+def require_data(parser: argparse.ArgumentParser, name: str, root: str | None) -> str:
+    """`nets.data.check` the data a command will read, before any run; a usage error if bad.
+
+    Returns the data's source. A missing or damaged dataset ends the command through
+    ``parser.error`` (one line naming ``--data``, every folder looked in and the fix).
+    """
+    from nets.data import DatasetFormatError, DatasetNotFoundError, check
+
+    try:
+        return check(name, root)
+    except (DatasetNotFoundError, DatasetFormatError, ValueError) as error:
+        where = f" --root {root}" if root else ""
+        parser.error(f"argument --data {name}{where}: {one_line(str(error))}")

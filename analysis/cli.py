@@ -11,23 +11,47 @@ Commands:
   resumably into one result store (`analysis.sweep`), locally or on a Dask cluster.
 - ``solve``: a participation game from a JSON or NPZ file: solve, certify, classify.
 
-Every command takes ``--help``. Bad input ends with a one-line error on stderr and exit status
-2, never a traceback.
+Every command takes ``--help``. No input ends in a traceback. Exit status:
+
+- 0: done (``solve``: the solver converged; 1: it did not);
+- 2: bad input, refused before any work where it can be checked: one line on stderr,
+  ``pruning-game CMD: error: ...``, naming the argument (``--out`` is checked for being the
+  right kind of path and writable, data files are found and their headers checked, before any
+  run starts);
+- 3: an unexpected error, one line ``pruning-game CMD: internal error: TYPE: MESSAGE (please
+  report)``; ``--debug`` (anywhere on the line) or ``PRUNING_GAME_DEBUG=1`` shows the
+  traceback instead;
+- 130: interrupted (Ctrl-C), one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from analysis.arguments import (
+    OneLineParser,
+    one_line,
+    out_dir,
+    out_file,
+    positive_float,
+    positive_int,
+)
 from equilibria.atomic import atomic_write_json
 
 EXIT_BAD_INPUT = 2
+#: An unexpected error (a bug to report), as opposed to bad input.
+EXIT_INTERNAL = 3
+#: Interrupted by the user (128 + SIGINT, the shell's convention).
+EXIT_INTERRUPTED = 130
+#: Seconds ``sweep --dask ADDRESS`` waits for a scheduler to answer (``--dask-timeout``).
+DASK_CONNECT_SECONDS = 5.0
 #: ``pruning-game reproduce <study>``: the module whose ``main(argv)`` regenerates it.
 STUDIES: dict[str, str] = {
     "paper": "papers.pruning_as_a_game.reproduce",
@@ -44,9 +68,13 @@ class CommandError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pruning-game`` console script."""
-    parser = argparse.ArgumentParser(prog="pruning-game",
-                                     description="Neural-network pruning as a game.")
+    """Entry point of the ``pruning-game`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("PRUNING_GAME_DEBUG", "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]
+    parser = OneLineParser(prog="pruning-game", description="Neural-network pruning as a game.",
+                           epilog="--debug (anywhere) or PRUNING_GAME_DEBUG=1: show the "
+                                  "traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("demo", help="solver table and equilibrium pruning on digits",
                         add_help=False)
@@ -72,12 +100,72 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         handler = args.handler
+    prog = f"pruning-game {args.command}"
+    if args.command == "reproduce" and rest and rest[0] in STUDIES:
+        prog += f" {rest[0]}"
+    return run_guarded(prog, handler, args, debug=debug)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean bad input or a refused request (exit status 2).
+
+    ValueError (the project's typed errors `InvalidGameError`, `PruningError`,
+    `DatasetFormatError`, ... derive from it), OSError (`DatasetNotFoundError`, permissions, a
+    full disk) and the project's own RuntimeErrors. A TypeError or KeyError reaching the top
+    is a bug (input read by the commands is checked before it gets that far), so it is an
+    internal error. The project's types are looked up among the modules already imported, so
+    that reporting an error never imports torch.
+    """
+    types: list[type[BaseException]] = [CommandError, ValueError, OSError]
+    for module, names in (("nets.training", ("TrainingDivergedError",)),
+                          ("analysis.sweeps", ("SweepError", "SweepLockedError"))):
+        loaded = sys.modules.get(module)
+        types.extend(getattr(loaded, name) for name in names if hasattr(loaded, name))
+    return tuple(types)
+
+
+def run_guarded(prog: str, function: Any, *args: Any, debug: bool | None = None) -> int:
+    """Call ``function(*args)`` and turn any exception into one line on stderr and a status.
+
+    Parameters
+    ----------
+    prog : str
+        The command, e.g. ``"pruning-game solve"``; every message starts with it.
+    function : callable
+        Returns the exit status.
+    *args
+        Passed to ``function``.
+    debug : bool or None
+        Re-raise every error but `CommandError` (show its traceback) instead of printing
+        one line; None reads ``PRUNING_GAME_DEBUG`` (set and not ``0``: debug).
+
+    Returns
+    -------
+    int
+        ``function``'s status; `EXIT_BAD_INPUT` for bad input (`CommandError`, ValueError,
+        OSError and the project's typed errors); `EXIT_INTERNAL` for any other exception;
+        `EXIT_INTERRUPTED` on Ctrl-C. ``SystemExit`` (argparse) passes through.
+    """
+    if debug is None:
+        debug = os.environ.get("PRUNING_GAME_DEBUG", "") not in ("", "0")
     try:
-        return handler(args)
-    except (CommandError, ValueError, TypeError, FileNotFoundError, KeyError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"pruning-game {args.command}: error: {message}", file=sys.stderr)
+        return int(function(*args) or 0)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except CommandError as error:
+        print(f"{prog}: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as error:  # the promise: no traceback reaches the user
+        if debug:
+            raise
+        if isinstance(error, _user_errors()):
+            print(f"{prog}: error: {one_line(str(error)) or type(error).__name__}",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"{prog}: internal error: {type(error).__name__}: "
+              f"{one_line(str(error)) or '(no message)'} (please report)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 # ---------------------------------------------------------------------------- reproduce
@@ -110,7 +198,8 @@ def _compare_parser(commands: Any) -> None:
     parser.add_argument("--data", default="digits",
                         help="dataset name for nets.data.load (default digits)")
     parser.add_argument("--root", default=None, help="folder holding mnist / fashion-mnist")
-    parser.add_argument("--limit", type=int, default=None, help="keep the first N examples")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="keep the first N examples")
     parser.add_argument("--methods", default="all",
                         help="comma-separated method names, or 'all' (default)")
     parser.add_argument("--sparsities", default="0.5,0.7,0.8,0.9,0.95",
@@ -123,7 +212,8 @@ def _compare_parser(commands: Any) -> None:
     parser.add_argument("--epochs", type=int, default=10, help="training budget in epochs")
     parser.add_argument("--lr", type=float, default=3e-3, help="weight learning rate")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--out", type=Path, default=None, help="write the table as CSV here")
+    parser.add_argument("--out", type=out_file, default=None,
+                        help="write the table as CSV here (a file; checked before any run)")
     parser.set_defaults(handler=_compare)
 
 
@@ -134,8 +224,26 @@ def _floats(text: str, name: str) -> tuple[float, ...]:
         raise CommandError(f"--{name} must be comma-separated numbers; got {text!r}") from error
 
 
-def _compare(args: argparse.Namespace) -> int:
+def _check_data(name: str, root: str | None, option: str = "--data") -> None:
+    """Refuse a dataset whose files are missing or damaged, naming ``option``, before any run."""
     from nets import data as datasets
+
+    try:
+        datasets.check(name, root)
+    except (datasets.DatasetNotFoundError, datasets.DatasetFormatError, ValueError) as error:
+        raise CommandError(f"{option} {name}" + (f" --root {root}" if root else "") + ": "
+                           + one_line(str(error))) from error
+
+
+def _load_data(name: str, root: str | None, limit: int | None) -> Any:
+    """`nets.data.load` after `_check_data`: a bad ``--data`` fails naming the option."""
+    from nets import data as datasets
+
+    _check_data(name, root)
+    return datasets.load(name, root, limit=limit)
+
+
+def _compare(args: argparse.Namespace) -> int:
     from nets.baselines import Budget
     from nets.compare import compare, to_csv, to_markdown
 
@@ -143,7 +251,7 @@ def _compare(args: argparse.Namespace) -> int:
         [m.strip() for m in args.methods.split(",") if m.strip()]
     sparsities = _floats(args.sparsities, "sparsities")
     seeds = tuple(int(s) if s.is_integer() else s for s in _floats(args.seeds, "seeds"))
-    bundle = datasets.load(args.data, args.root, limit=args.limit)
+    bundle = _load_data(args.data, args.root, args.limit)
     budget = Budget(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
     rows = compare(methods, sparsities=sparsities, seeds=seeds, data=bundle, budget=budget,
                    granularity=args.granularity, schedule=args.schedule,
@@ -165,11 +273,16 @@ def _sweep_parser(commands: Any) -> None:
                     "expanded as a Cartesian product; grid fields named pruning.NAME set a "
                     "method option, e.g. {\"pruning.beta\": [0.01, 0.1]}.")
     parser.add_argument("configs", type=Path, help="a .json file (see above)")
-    parser.add_argument("--out", type=Path, required=True, help="result folder")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--out", type=out_dir, required=True,
+                        help="result folder (checked before any run)")
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="local worker processes (default: one per core)")
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
                         help="run on the Dask scheduler at ADDRESS (needs the dask extra)")
+    parser.add_argument("--dask-timeout", type=positive_float, default=DASK_CONNECT_SECONDS,
+                        metavar="SECONDS",
+                        help="give up when no scheduler answers at ADDRESS within SECONDS "
+                             f"(default {DASK_CONNECT_SECONDS:g})")
     parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                         help="a failed run stops the sweep (default) or is recorded in "
                              "errors.jsonl and skipped")
@@ -215,20 +328,30 @@ def _sweep(args: argparse.Namespace) -> int:
     from analysis import RunConfig, sweep
     from analysis.tables import to_csv, to_markdown
 
-    if not args.configs.exists():
-        raise FileNotFoundError(f"no configs file at {args.configs}")
-    try:
-        spec = json.loads(args.configs.read_text())
-    except json.JSONDecodeError as error:
-        raise CommandError(f"{args.configs} is not valid JSON: {error}") from error
-    configs = [RunConfig.from_dict(record) for record in expand_grid(spec)]
+    spec = _read_json(args.configs, "configs file")
+    configs = []
+    for index, record in enumerate(expand_grid(spec)):
+        try:
+            configs.append(RunConfig.from_dict(record))
+        except (TypeError, ValueError) as error:
+            raise CommandError(f"{args.configs}: config {index}: {one_line(str(error))}"
+                               ) from error
+    for name, root in sorted({(c.dataset, c.data_root) for c in configs}, key=str):
+        _check_data(name, root, option=f"{args.configs}: dataset")
     if args.dask is not None:
         try:
             from distributed import Client
         except ImportError as error:
             raise CommandError("--dask needs the dask extra: pip install "
                                "'pruning-game[dask]'") from error
-        with Client(args.dask) as client:
+        try:
+            client = Client(args.dask, timeout=args.dask_timeout)
+        except (OSError, TimeoutError, ValueError, TypeError) as error:
+            raise CommandError(
+                f"--dask {args.dask}: no Dask scheduler answered within {args.dask_timeout:g} s "
+                f"({type(error).__name__}); start one with `dask scheduler` and pass the "
+                "address it prints, e.g. tcp://127.0.0.1:8786") from error
+        with client:
             rows = sweep(configs, args.out, client.get_executor(), on_error=args.on_error,
                          progress=sys.stderr.isatty())
     else:
@@ -255,41 +378,79 @@ def _solve_parser(commands: Any) -> None:
     parser.add_argument("game", type=Path, help="a .json or .npz file")
     parser.add_argument("--method", default="newton",
                         help="solver (equilibria.METHODS; default newton)")
-    parser.add_argument("--tol", type=float, default=1e-8, help="relative Nash gap")
-    parser.add_argument("--max-iter", type=int, default=10_000)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="write the profile and the certificate as JSON here")
+    parser.add_argument("--tol", type=positive_float, default=1e-8, help="relative Nash gap")
+    parser.add_argument("--max-iter", type=positive_int, default=10_000)
+    parser.add_argument("--out", type=out_file, default=None,
+                        help="write the profile and the certificate as JSON here (a file; "
+                             "checked before solving)")
     parser.set_defaults(handler=_solve)
 
 
+def _read_json(path: Path, what: str) -> Any:
+    """The JSON value in ``path``; `CommandError` naming ``what`` and the path otherwise."""
+    if not path.exists():
+        raise CommandError(f"no {what} at {path}")
+    if not path.is_file():
+        raise CommandError(f"{what} {path} is a folder; give a .json file")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CommandError(f"{what} {path} is not valid JSON: {error}") from error
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an NPZ archive; `CommandError` for a truncated or corrupt file."""
+    import zipfile
+    import zlib
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as error:
+        raise CommandError(f"game file {path} is not a readable NPZ archive "
+                           f"({type(error).__name__}: {one_line(str(error))}); write it with "
+                           "numpy.savez") from error
+
+
 def read_game(path: Path) -> Any:
-    """A ParticipationGame from a JSON or NPZ file (see the ``solve`` command's help)."""
+    """A ParticipationGame from a JSON or NPZ file (see the ``solve`` command's help).
+
+    Raises
+    ------
+    CommandError
+        For a missing, unreadable, truncated or corrupt file, or one whose contents are not a
+        valid game (the message names the file and what is wrong).
+    """
     from equilibria import LowRank, ParticipationGame
 
     if not path.exists():
         raise FileNotFoundError(f"no game file at {path}")
     if path.suffix == ".json":
-        try:
-            spec = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise CommandError(f"{path} is not valid JSON: {error}") from error
+        spec = _read_json(path, "game file")
     elif path.suffix == ".npz":
-        with np.load(path) as archive:
-            spec = {key: archive[key] for key in archive.files}
+        if not path.is_file():
+            raise CommandError(f"game file {path} is a folder; give a .npz file")
+        spec = _read_npz(path)
     else:
         raise CommandError(f"{path} must end in .json or .npz")
     if not isinstance(spec, dict) or "benefit" not in spec:
         raise CommandError(f"{path} must hold at least a 'benefit' array")
-    competition = spec.get("competition")
-    if isinstance(competition, dict):
-        competition = LowRank(np.asarray(competition["factors"], dtype=float),
-                              float(competition.get("scale", 1.0)))
-    elif "factors" in spec:
-        competition = LowRank(np.asarray(spec["factors"], dtype=float),
-                              float(np.asarray(spec.get("scale", 1.0))))
-    bounds = tuple(np.asarray(spec.get("bounds", (0.0, 1.0)), dtype=float).tolist())
-    return ParticipationGame(spec["benefit"], spec.get("quadratic_cost", 0.0),
-                             spec.get("linear_cost", 0.0), competition, bounds)
+    try:
+        competition = spec.get("competition")
+        if isinstance(competition, dict):
+            if "factors" not in competition:
+                raise CommandError(f"{path}: a low-rank 'competition' needs 'factors' (an N x k "
+                                   "array) and optionally 'scale'")
+            competition = LowRank(np.asarray(competition["factors"], dtype=float),
+                                  float(competition.get("scale", 1.0)))
+        elif "factors" in spec:
+            competition = LowRank(np.asarray(spec["factors"], dtype=float),
+                                  float(np.asarray(spec.get("scale", 1.0))))
+        bounds = tuple(np.asarray(spec.get("bounds", (0.0, 1.0)), dtype=float).tolist())
+        return ParticipationGame(spec["benefit"], spec.get("quadratic_cost", 0.0),
+                                 spec.get("linear_cost", 0.0), competition, bounds)
+    except (TypeError, ValueError) as error:
+        raise CommandError(f"game file {path}: {one_line(str(error))}") from error
 
 
 def _solve(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ Run ``python -m analysis.demo --help`` for the options.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from analysis.arguments import OneLineParser, out_dir
 from analysis.plots import participation_histogram, training_dynamics
 from equilibria import (
     LowRank,
@@ -155,9 +155,10 @@ def pruning_demo(out: Path, epochs: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pruning-game demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("results/demo"),
-                        help="folder for figures, JSON and the training checkpoint")
+    parser = OneLineParser(prog="pruning-game demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=out_dir, default="results/demo",
+                        help="folder for figures, JSON and the training checkpoint (checked "
+                             "before any work)")
     parser.add_argument("--epochs", type=int, default=DEMO_CONFIG["epochs"],
                         help="training epochs (default %(default)s)")
     parser.add_argument("--players", type=int, default=10_000,
@@ -177,4 +178,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game demo", main))

@@ -7,10 +7,16 @@ on the final game (relative Nash gap, stability, uniqueness certificate) and wri
 
 - ``summary.json``: the configuration, per-epoch history, final participation, accuracy with
   soft gates and after removal, sizes, and the certificate;
-- ``pruned_model.pt``: the physically smaller ``nn.Sequential`` (``torch.load(path,
-  weights_only=False)``);
+- ``pruned_model.pt``: the physically smaller ``nn.Sequential``, written by `nets.save_model`
+  (read it with `nets.load_model`; it also loads with ``torch.load(path, weights_only=True)``);
 - ``training_dynamics.png`` and ``participation_histogram.png``;
-- ``checkpoint/``: written after every epoch; rerunning the same command resumes from it.
+- ``checkpoint/``: written after every epoch, with ``run_config.json``, the whole run
+  configuration (data, root, limit, model, widths, every option); rerunning the same command
+  resumes from it, and a command that asks for a different run into the same ``--out`` is
+  refused with one line naming the fields that differ (use another ``--out``).
+
+``--out`` is checked (a folder, or absent, in a writable place) and the data files are found
+and their headers checked before any training starts.
 
     pruning-game train --config extreme_beta --data fashion-mnist --epochs 20 --out runs/eb
     pruning-game train --config demo --beta 0.02 --eta 0.05 --seed 3
@@ -25,16 +31,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import DataLoader
 
-from analysis.arguments import comma_ints
+from analysis.arguments import (
+    OneLineParser,
+    comma_ints,
+    one_line,
+    out_dir,
+    positive_float,
+    positive_int,
+)
 from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS, write_json
 from analysis.plots import participation_histogram, training_dynamics
 from analysis.runner import RunConfig, build_model
-from equilibria.atomic import atomic_write
 
-__all__ = ["CONFIG_NAMES", "main", "named_config", "parser"]
+__all__ = ["CONFIG_NAMES", "RUN_RECORD", "main", "named_config", "parser", "run_differences"]
+
+#: The file in ``--out/checkpoint`` that records the run the checkpoint belongs to.
+RUN_RECORD = "run_config.json"
 
 PAPER_WIDTHS = (512, 256)
 #: Names ``--config`` accepts: the demo's configuration and the paper's Table 1.
@@ -70,7 +84,7 @@ def named_config(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
 
 def parser() -> argparse.ArgumentParser:
     """The ``pruning-game train`` command line."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="pruning-game train",
         description="Train with equilibrium-driven pruning (Algorithm 1 of Shah & Khan 2025), "
                     "remove the pruned units, certify the final participation; resumable.")
@@ -80,20 +94,22 @@ def parser() -> argparse.ArgumentParser:
                    help="digits (default, bundled), fashion-mnist, mnist (needs --root), "
                         "synthetic")
     p.add_argument("--root", default=None, help="folder of the IDX files")
-    p.add_argument("--limit", type=int, default=None, help="keep the first N examples")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="keep the first N examples")
     p.add_argument("--model", choices=("mlp", "lenet5"), default="mlp")
     p.add_argument("--hidden", type=comma_ints, default=None,
                    help="hidden widths, e.g. 512,256 (default: the configuration's)")
     p.add_argument("--level", choices=("neuron", "filter", "all"), default="neuron",
                    help="which units are players")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="default: 60 for demo, 20 for the paper's configurations")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
-    p.add_argument("--lr", type=float, default=1e-3, help="weight learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None,
-                   help="output folder (default results/train/<config>)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="weight learning rate")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", type=out_dir, default=None,
+                   help="output folder (default results/train/<config>); checked before any "
+                        "work, and a different run already in it is refused")
     p.add_argument("--no-certify", dest="certify", action="store_false",
                    help="skip the certificate of the final participation")
     game = p.add_argument_group("game options (override the configuration)")
@@ -103,6 +119,80 @@ def parser() -> argparse.ArgumentParser:
     game.add_argument("--include-outgoing", action="store_true", default=None,
                       help="theta_i includes the outgoing weights")
     return p
+
+
+def _seed(text: str) -> int:
+    """A seed: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from error
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
+    return value
+
+
+def run_differences(recorded: dict[str, Any], requested: dict[str, Any]) -> list[str]:
+    """The fields in which two `RunConfig.to_dict` records differ, as ``"field: old -> new"``.
+
+    Method options are compared one by one (``"pruning.beta: 0.01 -> 0.02"``).
+    """
+    differences = []
+    for name in sorted(set(recorded) | set(requested)):
+        old, new = recorded.get(name), requested.get(name)
+        if name == "pruning" and isinstance(old, dict) and isinstance(new, dict):
+            differences += [f"pruning.{key}: {old.get(key)!r} -> {new.get(key)!r}"
+                            for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+        elif old != new:
+            differences.append(f"{name}: {old!r} -> {new!r}")
+    return differences
+
+
+def _check_resumable(out: Path, config: RunConfig) -> None:
+    """Refuse to resume or overwrite a different run held in ``out``.
+
+    The run is the one recorded in ``out/checkpoint/run_config.json`` (or, for a folder from
+    before that record, the ``run_config`` of ``out/summary.json``).
+    """
+    import json
+
+    from analysis.cli import CommandError
+    from nets.training import CHECKPOINT_NAME
+
+    checkpoint = out / "checkpoint"
+    sources = [checkpoint / RUN_RECORD, out / "summary.json"]
+    for source in sources:
+        if not source.is_file():
+            continue
+        try:
+            record = json.loads(source.read_text(encoding="utf-8"))
+            if source.name == "summary.json":
+                record = record["run_config"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+            raise CommandError(f"--out {out}: {source} is damaged ({type(error).__name__}), so "
+                               "the run it holds is unknown; use another --out or delete "
+                               f"{out}") from error
+        differences = run_differences(record, json.loads(json.dumps(config.to_dict())))
+        if differences:
+            raise CommandError(f"--out {out} holds a different run ({'; '.join(differences)}); "
+                               f"use another --out, or delete {out} to start over")
+        return
+    if (checkpoint / CHECKPOINT_NAME).exists():
+        raise CommandError(f"--out {out} holds a checkpoint without a record of its run "
+                           f"({checkpoint / RUN_RECORD} is missing), so it cannot be resumed "
+                           f"safely; use another --out, or delete {out} to start over")
+
+
+def _check_data(config: RunConfig) -> None:
+    """Find the data files and check their headers, naming ``--data``, before any work."""
+    from analysis.cli import CommandError
+    from nets.data import DatasetFormatError, DatasetNotFoundError, check
+
+    try:
+        check(config.dataset, config.data_root)
+    except (DatasetNotFoundError, DatasetFormatError, ValueError) as error:
+        root = f" --root {config.data_root}" if config.data_root else ""
+        raise CommandError(f"--data {config.dataset}{root}: {one_line(str(error))}") from error
 
 
 def _run_config(args: argparse.Namespace) -> RunConfig:
@@ -140,27 +230,27 @@ def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: An
             "pruned": int((participation < epsilon).sum())}
 
 
-def _save_model(model: torch.nn.Module, path: Path) -> None:
-    with atomic_write(path, "wb") as handle:
-        torch.save(model, handle)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run ``pruning-game train``; returns the exit status."""
-    from nets import EquilibriumPruning, apply_participation, evaluate
+    from nets import EquilibriumPruning, apply_participation, evaluate, save_model
     from nets.data import load
 
     p = parser()
     args = p.parse_args(argv)
     try:
         config = _run_config(args)
+        pruning = config.pruning_config()
     except ValueError as error:
-        p.error(str(error).splitlines()[0])
-    out = args.out or Path("results/train") / args.config
-    out.mkdir(parents=True, exist_ok=True)
+        p.error(str(error))
+    try:
+        out = args.out or out_dir(Path("results/train") / args.config)
+    except argparse.ArgumentTypeError as error:
+        p.error(f"argument --out (default): {error}")
+    _check_resumable(out, config)
+    _check_data(config)
     bundle = load(config.dataset, config.data_root, limit=config.data_limit)
     model = build_model(config, bundle.input_shape, bundle.n_classes)
-    pruning = config.pruning_config()
+    write_json(config.to_dict(), out / "checkpoint" / RUN_RECORD)
     print(f"training {config.model} {list(config.hidden or ())} on {config.dataset} "
           f"({len(bundle.train)} train / {len(bundle.test)} test), {config.epochs} epochs; "
           + ", ".join(f"{k}={v}" for k, v in config.options.items()))
@@ -179,11 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         "run_config": config.to_dict(), "pruning_config": pruning.to_dict(),
         "history": [r.to_dict() for r in result.history], "participation": s.tolist(),
         "below_epsilon": result.sparsity, "accuracy_soft": soft.accuracy,
-        "accuracy_removed": hard.accuracy, "removed": hard.to_dict()}
+        "accuracy_removed": hard.accuracy, "removed": hard.to_dict(),
+        "original": {"params": soft.params_total, "macs": soft.macs_dense}}
     print(f"accuracy soft gates {soft.accuracy:.4f}; after removing s < {pruning.epsilon:g}: "
           f"{hard.accuracy:.4f}; players below epsilon {result.sparsity:.2%}; params "
-          f"{hard.params_nonzero}/{hard.params_total}; MACs {hard.macs_remaining}/"
-          f"{hard.macs_dense}")
+          f"{hard.params_nonzero} of the original {soft.params_total}; MACs "
+          f"{hard.macs_remaining} of {soft.macs_dense}")
     if args.certify:
         train_loader, _ = bundle.loaders(512, seed=0)
         summary["certificate"] = certificate = _certificate(trainer, result.gated, s,
@@ -194,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
               f"; nearest equilibrium {certificate['nearest_equilibrium_distance']:.3g} away, "
               f"prunes {certificate['nearest_equilibrium_pruned']} (s prunes "
               f"{certificate['pruned']})")
-    _save_model(removed, out / "pruned_model.pt")
+    save_model(removed, out / "pruned_model.pt")
     training_dynamics({pruning.name: summary["history"]}, out / "training_dynamics.png")
     participation_histogram({pruning.name: s}, pruning.epsilon,
                             out / "participation_histogram.png")
@@ -205,4 +296,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game train", main))

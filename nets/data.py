@@ -7,6 +7,10 @@
 - ``"fashion-mnist"``: Fashion-MNIST (Xiao et al. 2017) from IDX files, by default from
   ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``).
 - ``"mnist"``: MNIST (LeCun et al. 1998) from IDX files in a directory the user gives.
+
+The IDX files are found under their official names, with a dot before ``idx`` as in widely
+shared copies, raw or gzipped, and in torchvision's ``MNIST/raw`` / ``FashionMNIST/raw``
+folders; `check` verifies they are there and well formed without reading the data.
 - ``"synthetic"``: Gaussian inputs labelled by a random teacher network.
 
 Nothing is ever downloaded. Images are float32 tensors of shape (n, C, H, W) in [0, 1] and labels
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +39,8 @@ __all__ = [
     "DataBundle",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "check",
+    "idx_spellings",
     "load",
     "read_idx",
     "synthetic_teacher_student",
@@ -51,7 +58,10 @@ IDX_FILES: dict[str, str] = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-"""The four IDX file names shared by MNIST and Fashion-MNIST (each may also end in ``.gz``)."""
+"""The four IDX file names shared by MNIST and Fashion-MNIST, as the official site spells them.
+
+Each is also accepted with a dot before ``idx`` (``train-images.idx3-ubyte``, as in widely shared
+copies) and with or without ``.gz``: see `idx_spellings`."""
 
 _TORCHVISION_FOLDERS: dict[str, str] = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
 
@@ -178,8 +188,11 @@ def _read_maybe_gzipped(path: Path) -> bytes:
         ) from error
 
 
-def _parse_idx(content: bytes, path: Path) -> np.ndarray:
-    """Decode IDX ``content`` (already decompressed); ``path`` is only used in messages."""
+def _parse_header(content: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Decode the IDX header at the start of ``content``: ``(dtype, shape, header size)``.
+
+    ``content`` may be the whole file or only its first bytes; ``path`` is used in messages.
+    """
     if len(content) < 4:
         raise DatasetFormatError(f"{path} is {len(content)} bytes, too short for an IDX header")
     if content[0] != 0 or content[1] != 0:
@@ -202,16 +215,84 @@ def _parse_idx(content: bytes, path: Path) -> np.ndarray:
             f"{n_dims} dimensions ({header_size} bytes)"
         )
     shape = tuple(int(size) for size in np.frombuffer(content, dtype=">u4", count=n_dims, offset=4))
-    dtype = _IDX_DTYPES[type_code]
+    return _IDX_DTYPES[type_code], shape, header_size
+
+
+def _check_size(path: Path, dtype: np.dtype, shape: tuple[int, ...], header_size: int,
+                actual: int) -> None:
+    """Raise `DatasetFormatError` unless ``actual`` bytes is what the header declares."""
     expected_size = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(content) != expected_size:
-        problem = "truncated" if len(content) < expected_size else "has extra bytes"
+    if actual != expected_size:
+        problem = "truncated" if actual < expected_size else "has extra bytes"
         raise DatasetFormatError(
             f"{path} {problem}: header declares shape {shape} of {dtype.name}, which needs "
-            f"{expected_size} bytes, but the (decompressed) file has {len(content)} bytes"
+            f"{expected_size} bytes, but the (decompressed) file has {actual} bytes"
         )
+
+
+def _parse_idx(content: bytes, path: Path) -> np.ndarray:
+    """Decode IDX ``content`` (already decompressed); ``path`` is only used in messages."""
+    dtype, shape, header_size = _parse_header(content, path)
+    _check_size(path, dtype, shape, header_size, len(content))
     data = np.frombuffer(content, dtype=dtype, offset=header_size).reshape(shape)
     return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _idx_shape(path: Path) -> tuple[int, ...]:
+    """The shape an IDX file declares, after checking its header and size without reading it.
+
+    The size of a raw file is its length on disk; that of a gzip file is the ISIZE field of its
+    trailer (RFC 1952, the uncompressed length modulo 2**32). When ISIZE disagrees (as it may
+    for files over 4 GiB or of several gzip members) the whole file is read to decide.
+    """
+    with path.open("rb") as handle:
+        compressed = handle.read(2) == _GZIP_MAGIC
+    try:
+        if compressed:
+            with gzip.open(path, "rb") as stream:
+                start = stream.read(4)
+                start += stream.read(4 * start[3]) if len(start) == 4 else b""
+        else:
+            with path.open("rb") as handle:
+                start = handle.read(4)
+                start += handle.read(4 * start[3]) if len(start) == 4 else b""
+    except (OSError, EOFError, zlib.error) as error:
+        raise DatasetFormatError(
+            f"{path} starts with the gzip magic bytes but is not a valid gzip file ({error}); "
+            "re-download or re-extract it"
+        ) from error
+    dtype, shape, header_size = _parse_header(start, path)
+    if compressed:
+        with path.open("rb") as handle:
+            handle.seek(-4, os.SEEK_END)
+            isize = int.from_bytes(handle.read(4), "little")
+        expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if isize != expected % 2**32:
+            read_idx(path)  # raises DatasetFormatError with the exact sizes if it is wrong
+    else:
+        _check_size(path, dtype, shape, header_size, path.stat().st_size)
+    return shape
+
+
+def idx_spellings(stem: str) -> tuple[str, ...]:
+    """The file names accepted for the IDX file ``stem`` (a value of `IDX_FILES`), in order.
+
+    ``"train-images-idx3-ubyte"`` gives ``train-images-idx3-ubyte``, ``...-ubyte.gz``,
+    ``train-images.idx3-ubyte`` and ``train-images.idx3-ubyte.gz``.
+
+    Parameters
+    ----------
+    stem : str
+        The official name, with a dash before ``idx``.
+
+    Returns
+    -------
+    tuple of str
+        The official name and its dotted variant, each raw and gzipped.
+    """
+    dotted = re.sub(r"-(idx\d-ubyte)$", r".\1", stem)
+    names = (stem,) if dotted == stem else (stem, dotted)
+    return tuple(f"{name}{suffix}" for name in names for suffix in ("", ".gz"))
 
 
 def _candidate_directories(name: str, root: Path | None) -> list[Path]:
@@ -222,8 +303,9 @@ def _candidate_directories(name: str, root: Path | None) -> list[Path]:
 
 
 def _find_file(directory: Path, stem: str) -> Path | None:
-    """Return ``directory/stem`` or ``directory/stem.gz``, whichever exists first, else None."""
-    for candidate in (directory / stem, directory / f"{stem}.gz"):
+    """The first existing ``directory / name`` over `idx_spellings` (stem), else None."""
+    for name in idx_spellings(stem):
+        candidate = directory / name
         if candidate.is_file():
             return candidate
     return None
@@ -233,21 +315,25 @@ def _how_to_get(name: str) -> str:
     """One sentence on how to obtain the files of ``name``."""
     if name == "fashion-mnist":
         return (
-            "Install them with `apt-get install dataset-fashion-mnist` (puts them in "
-            f"{FASHION_MNIST_DEFAULT_ROOT}) or pass root= a directory holding the four IDX files "
-            "(raw or .gz). This tool never downloads anything."
+            "install them with `apt-get install dataset-fashion-mnist` (puts them in "
+            f"{FASHION_MNIST_DEFAULT_ROOT}) or pass root= (--root on the command line) a "
+            "directory holding the four IDX files; this tool never downloads anything"
         )
     return (
         "MNIST is not bundled: download the four IDX files yourself (for example from "
-        "http://yann.lecun.com/exdb/mnist/ or a mirror) and pass root= their directory. "
-        "This tool never downloads anything."
+        "http://yann.lecun.com/exdb/mnist/ or a mirror) and pass root= (--root on the command "
+        "line) their directory; this tool never downloads anything"
     )
 
 
 def _locate_idx_files(name: str, root: Path | None) -> tuple[Path, dict[str, Path]]:
-    """Return the first candidate directory holding all four IDX files, and their paths."""
+    """Return the first candidate directory holding all four IDX files, and their paths.
+
+    The `DatasetNotFoundError` is one line: what was wanted, every directory looked in with
+    what was missing there (``; ``-separated), and how to obtain the files.
+    """
     directories = _candidate_directories(name, root)
-    wanted = ", ".join(f"{stem}[.gz]" for stem in IDX_FILES.values())
+    wanted = ", ".join(IDX_FILES.values())
     reports: list[str] = []
     for directory in directories:
         found = {key: _find_file(directory, stem) for key, stem in IDX_FILES.items()}
@@ -255,14 +341,15 @@ def _locate_idx_files(name: str, root: Path | None) -> tuple[Path, dict[str, Pat
         if not missing:
             return directory, {key: path for key, path in found.items() if path is not None}
         if directory.is_dir():
-            reports.append(f"  {directory}: missing {', '.join(missing)}")
+            reports.append(f"{directory} (missing {', '.join(missing)})")
         else:
-            reports.append(f"  {directory}: no such directory")
+            reports.append(f"{directory} (no such directory)")
     if not reports:
-        reports.append(f"  (nowhere: {name} has no default location, so root= is required)")
-    looked = "\n".join(reports)
+        reports.append(f"nowhere ({name} has no default location, so root= is required)")
     raise DatasetNotFoundError(
-        f"Could not find the {name} IDX files ({wanted}). Looked in:\n{looked}\n{_how_to_get(name)}"
+        f"could not find the {name} IDX files {wanted} (each also accepted with '.idx' for "
+        f"'-idx' and with or without .gz); looked in: {'; '.join(reports)}; "
+        f"fix: {_how_to_get(name)}"
     )
 
 
@@ -474,6 +561,59 @@ def _check_load_arguments(name: str, test_fraction: float, limit: int | None) ->
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
 
 
+def check(name: str, root: str | os.PathLike | None = None) -> str:
+    """Check that ``load(name, root)`` will find valid files, without reading the data.
+
+    For ``"mnist"`` and ``"fashion-mnist"`` the four IDX files are located as `load` does and
+    each header is checked (magic number, type code, dimensions), with the file's size against
+    the header (for ``.gz`` files the uncompressed size from the gzip trailer), and that each
+    split has as many labels as images. Commands call it before they start any run so that a
+    missing or damaged file fails at once, not after hours. ``"digits"`` and ``"synthetic"``
+    need no files.
+
+    Parameters
+    ----------
+    name : {"digits", "fashion-mnist", "mnist", "synthetic"}
+        As for `load`.
+    root : str, os.PathLike or None
+        As for `load`.
+
+    Returns
+    -------
+    str
+        Where `load` will read the data from (`DataBundle.source` for the IDX datasets: the
+        directory holding the files).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``.
+    DatasetNotFoundError
+        If the IDX files are missing; the one-line message lists every directory searched and
+        how to obtain the data.
+    DatasetFormatError
+        If a header is invalid, a file's size does not match its header, or the image and label
+        counts of a split disagree.
+    """
+    if name not in DATASET_NAMES:
+        raise ValueError(f"unknown dataset name={name!r}; valid names are {list(DATASET_NAMES)}")
+    if name == "digits":
+        return "sklearn.datasets.load_digits"
+    if name == "synthetic":
+        return "nets.data.synthetic_teacher_student"
+    directory, paths = _locate_idx_files(name, None if root is None else Path(root))
+    shapes = {key: _idx_shape(path) for key, path in paths.items()}
+    for split in ("train", "test"):
+        images, labels = shapes[f"{split}_images"], shapes[f"{split}_labels"]
+        if images[0] != labels[0]:
+            raise DatasetFormatError(
+                f"{paths[f'{split}_images']} holds {images[0]} images but "
+                f"{paths[f'{split}_labels']} holds {labels[0]} labels; the files belong to "
+                "different datasets or are damaged"
+            )
+    return str(directory)
+
+
 def load(
     name: str,
     root: str | os.PathLike | None = None,
@@ -504,8 +644,9 @@ def load(
     root : str, os.PathLike or None
         For the IDX datasets, a directory searched for ``train-images-idx3-ubyte``,
         ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``
-        (each raw or ``.gz``) in ``root``, then torchvision's layouts
-        ``root/FashionMNIST/raw`` or ``root/MNIST/raw``, then ``root/raw``. With ``root=None``,
+        (each also spelled with a dot, ``train-images.idx3-ubyte``, and each raw or ``.gz``:
+        `idx_spellings`) in ``root``, then torchvision's layouts ``root/FashionMNIST/raw`` or
+        ``root/MNIST/raw``, then ``root/raw``. With ``root=None``,
         Fashion-MNIST is read from ``/usr/share/datasets/fashion-mnist``. Ignored otherwise.
     test_fraction : float
         Fraction of examples in the test set, in (0, 1). Ignored by ``"fashion-mnist"`` and
@@ -527,8 +668,8 @@ def load(
     ValueError
         For an unknown ``name`` or an invalid ``test_fraction``, ``limit`` or size.
     DatasetNotFoundError
-        If the IDX files are missing; the message lists every directory searched and how to
-        obtain the data.
+        If the IDX files are missing; the one-line message lists every directory searched
+        and how to obtain the data. `check` finds this out without reading the data.
     DatasetFormatError
         If an IDX file is corrupt or the image and label files disagree.
     """

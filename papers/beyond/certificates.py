@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.arguments import comma_ints
+from analysis.arguments import OneLineParser, comma_ints, out_dir, require_data
 from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS
 from analysis.tables import to_csv
 from equilibria import (
@@ -609,8 +609,8 @@ def _seeds(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study; print the Markdown table; return 0."""
-    parser = argparse.ArgumentParser(prog="python -m papers.beyond.certificates",
-                                     description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="pruning-game reproduce certificates",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="digits",
                         help="dataset for nets.data.load (default %(default)s)")
     parser.add_argument("--root", default=None, help="dataset folder (fashion-mnist, mnist)")
@@ -619,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"training epochs of every configuration (default {FULL_EPOCHS}; "
                              f"{QUICK_EPOCHS} with --quick)")
-    parser.add_argument("--out", type=Path, default=Path("results/beyond/certificates"),
+    parser.add_argument("--out", type=out_dir, default="results/beyond/certificates",
                         help="output folder (default %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help=f"toy size: MLP widths {QUICK_WIDTHS}, {QUICK_LIMIT} examples, "
@@ -631,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--epochs must be a positive integer; got {args.epochs}")
     if args.threads < 1:
         parser.error(f"--threads must be a positive integer; got {args.threads}")
+    require_data(parser, args.data, args.root)
     import torch
 
     from nets import data
@@ -683,4 +684,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game reproduce certificates", main))

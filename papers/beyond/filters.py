@@ -71,6 +71,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from analysis.arguments import OneLineParser, out_dir, require_data  # noqa: E402
 from analysis.plots import save_figure  # noqa: E402
 from analysis.runner import RunConfig  # noqa: E402
 from analysis.sweeps import local_executor, sweep  # noqa: E402
@@ -398,8 +399,8 @@ def filters_figure(rows: Sequence[FilterRow], title: str, path: str | Path) -> P
 
 # ---------------------------------------------------------------------------- command line
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m papers.beyond.filters",
+    parser = OneLineParser(
+        prog="pruning-game reproduce filters",
         description="Filters as players on the LeNet-5-style CNN: equilibrium pruning against "
                     "structured filter baselines, with accuracy, params, MACs and CPU latency.")
     parser.add_argument("--data", default="digits",
@@ -428,7 +429,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="toy size: 1 seed, 1 epoch, 200 examples, random and taylor at "
                              "0.5, gamma 0.2 (options given beside it are kept)")
-    parser.add_argument("--out", default="results/beyond/filters")
+    parser.add_argument("--out", type=out_dir, default="results/beyond/filters",
+                        help="output folder (checked before any run; default %(default)s)")
     return parser
 
 
@@ -443,14 +445,19 @@ def _matched_gamma(gammas: Sequence[float], requested: float | None) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Run the sweep (resumable), measure latencies, write ``filters.csv``,
     ``filters_summary.csv`` and ``filters.png`` to ``--out`` and print the Markdown tables."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
         defaults = _parser().parse_args([])
         for name in ("seeds", "epochs", "data_limit", "methods", "sparsities", "gammas",
                      "latency_repeats"):
             if getattr(args, name) == getattr(defaults, name):
                 setattr(args, name, QUICK[name])
-    matched_gamma = _matched_gamma(args.gammas, args.matched_gamma)
+    try:
+        matched_gamma = _matched_gamma(args.gammas, args.matched_gamma)
+    except ValueError as error:
+        parser.error(str(error))
+    require_data(parser, args.data, args.root)
     out = Path(args.out)
     started = time.perf_counter()
     phase1 = equilibrium_configs(args.data, args.root, limit=args.data_limit, seeds=args.seeds,
@@ -495,4 +502,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game reproduce filters", main))

@@ -72,6 +72,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from analysis.arguments import OneLineParser, out_dir  # noqa: E402
 from analysis.plots import save_figure  # noqa: E402
 from analysis.tables import mean_std, to_csv, to_markdown  # noqa: E402
 from equilibria.spec import PAYOFFS  # noqa: E402
@@ -715,8 +716,8 @@ def overlap_figure(rows: Sequence[RunRow], trajectories: dict[str, np.ndarray],
 
 # ---------------------------------------------------------------------------- command line
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m papers.beyond.overlap",
+    parser = OneLineParser(
+        prog="pruning-game reproduce overlap",
         description="Competition from parameter overlap against activation overlap on the "
                     "teacher-student net with planted duplicate units: does it prune "
                     "duplicates first?")
@@ -742,24 +743,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="toy size (1 seed, eta 3, jitter 0.05, 1 epoch, 600 examples; "
                              "options given beside it are kept)")
-    parser.add_argument("--out", default="results/beyond/overlap")
+    parser.add_argument("--out", type=out_dir, default="results/beyond/overlap",
+                        help="output folder (checked before any run; default %(default)s)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study, write ``overlap.csv``, ``overlap_init.csv`` and ``overlap.png`` to
     ``--out`` and print the Markdown summary."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
         defaults = _parser().parse_args([])
         for name in ("seeds", "etas", "jitters", "epochs", "n_samples"):
             if getattr(args, name) == getattr(defaults, name):
                 setattr(args, name, QUICK[name])
     if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1; got {args.threads}")
+        parser.error(f"argument --threads: must be >= 1; got {args.threads}")
     if any(eta <= 0 for eta in args.etas):
-        raise ValueError(f"--etas must be > 0 (eta = 0 is the 'none' control, always run); "
-                         f"got {args.etas}")
+        parser.error(f"argument --etas: must be > 0 (eta = 0 is the 'none' control, always "
+                     f"run); got {args.etas}")
     setup = Setup(teacher_hidden=args.teacher_hidden, duplicates=args.duplicates,
                   n_samples=args.n_samples, logit_scale=args.logit_scale)
     game = {"payoff": args.payoff, "alpha": args.alpha, "beta": args.beta,
@@ -820,4 +823,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game reproduce overlap", main))

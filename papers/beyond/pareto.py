@@ -43,11 +43,17 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from analysis import RunConfig, sweep
-from analysis.arguments import comma_floats, comma_ints, comma_names
+from analysis.arguments import (
+    OneLineParser,
+    comma_floats,
+    comma_ints,
+    comma_names,
+    out_dir,
+    require_data,
+)
 from analysis.demo import DEMO_CONFIG
 from analysis.plots import pareto_front
 from analysis.sweeps import local_executor
@@ -199,8 +205,8 @@ def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of `main`."""
-    cli = argparse.ArgumentParser(prog="python -m papers.beyond.pareto",
-                                  description=__doc__.splitlines()[0])
+    cli = OneLineParser(prog="pruning-game reproduce pareto",
+                        description=__doc__.splitlines()[0])
     cli.add_argument("--data", default="digits", help="nets.data.load name (default %(default)s)")
     cli.add_argument("--root", default=None, help="folder of the IDX files (MNIST-like data)")
     cli.add_argument("--seeds", type=comma_ints, default=(0, 1, 2),
@@ -215,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
                      help="beta values of the emergent equilibrium grid (default 0.01,0.1)")
     cli.add_argument("--gammas", type=comma_floats, default=GRID_GAMMAS,
                      help="gamma values of the emergent equilibrium grid (default 0.03,0.1,0.3)")
-    cli.add_argument("--out", type=Path, default=Path("results/beyond/pareto"),
+    cli.add_argument("--out", type=out_dir, default="results/beyond/pareto",
                      help="output folder: the sweep's store, CSVs, figure (default %(default)s)")
     cli.add_argument("--workers", type=int, default=None,
                      help="worker processes (default 1); 0 runs in this process (the "
@@ -251,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                        hidden=QUICK["hidden"] if args.quick else None)
     except ValueError as error:
         cli.error(str(error))
+    require_data(cli, args.data, args.root)
     started = time.perf_counter()
     with local_executor(workers, args.threads) as pool:
         rows = sweep(runs, args.out, executor=pool, progress=sys.stderr.isatty())
@@ -271,4 +278,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game reproduce pareto", main))

@@ -31,11 +31,10 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from analysis import RunConfig, sweep
-from analysis.arguments import comma_floats, comma_ints
+from analysis.arguments import OneLineParser, comma_floats, comma_ints, out_dir, require_data
 from analysis.plots import phase_diagram
 from analysis.sweeps import local_executor
 from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
@@ -126,8 +125,8 @@ def markdown(summary: Sequence[Mapping[str, Any]]) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of `main`."""
-    cli = argparse.ArgumentParser(prog="python -m papers.beyond.phase",
-                                  description=__doc__.splitlines()[0])
+    cli = OneLineParser(prog="pruning-game reproduce phase",
+                        description=__doc__.splitlines()[0])
     cli.add_argument("--data", default="digits", help="nets.data.load name (default %(default)s)")
     cli.add_argument("--root", default=None, help="folder of the IDX files (MNIST-like data)")
     cli.add_argument("--seeds", type=comma_ints, default=(0, 1),
@@ -138,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
                      help="gamma values of the grid (default 0,0.003,0.01,0.03,0.1,0.3)")
     cli.add_argument("--epochs", type=int, default=None,
                      help=f"training epochs (default {DEFAULT_EPOCHS}; 1 with --quick)")
-    cli.add_argument("--out", type=Path, default=Path("results/beyond/phase"),
+    cli.add_argument("--out", type=out_dir, default="results/beyond/phase",
                      help="output folder: the sweep's store, CSVs, figure (default %(default)s)")
     cli.add_argument("--workers", type=int, default=None,
                      help="worker processes (default 1); 0 runs in this process (the "
@@ -171,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                        hidden=QUICK["hidden"] if args.quick else None)
     except ValueError as error:
         cli.error(str(error))
+    require_data(cli, args.data, args.root)
     started = time.perf_counter()
     with local_executor(workers, args.threads) as pool:
         rows = sweep(runs, args.out, executor=pool, progress=sys.stderr.isatty())
@@ -188,4 +188,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game reproduce phase", main))

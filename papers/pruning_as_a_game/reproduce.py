@@ -42,7 +42,14 @@ from typing import Any
 import numpy as np
 
 from analysis import RunConfig, sweep
-from analysis.arguments import comma_ints, comma_names
+from analysis.arguments import (
+    OneLineParser,
+    comma_ints,
+    comma_names,
+    out_dir,
+    positive_int,
+    require_data,
+)
 from analysis.plots import participation_histogram, training_dynamics
 from analysis.sweeps import local_executor
 from analysis.tables import mean_std, to_csv, to_markdown
@@ -198,7 +205,7 @@ def _readings(text: str) -> tuple[str, ...]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of the reproduction (shared with ``pruning-game reproduce paper``)."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="pruning-game reproduce paper",
         description="Tables 1-2 and Figures 1-2 of Shah & Khan (2025) under each reading of "
                     "its open choices; resumable (rerun the same command to finish).")
@@ -206,15 +213,17 @@ def parser() -> argparse.ArgumentParser:
                    help="dataset (nets.data.load): fashion-mnist (default), mnist (needs "
                         "--root), digits, synthetic")
     p.add_argument("--root", default=None, help="folder of the IDX files (mnist)")
-    p.add_argument("--limit", type=int, default=None, help="keep the first N examples")
-    p.add_argument("--out", type=Path, default=Path("results/paper"), help="output folder")
+    p.add_argument("--limit", type=positive_int, default=None, help="keep the first N examples")
+    p.add_argument("--out", type=out_dir, default="results/paper",
+                   help="output folder (checked before any run)")
     p.add_argument("--readings", type=_readings, default=("paper", "loss_descent"),
                    help="benefit readings of Eq. 9, comma-separated, from "
                         f"{','.join(READINGS)} (default paper,loss_descent)")
     p.add_argument("--seeds", type=comma_ints, default=(0,),
                    help="comma-separated seeds (default 0)")
-    p.add_argument("--epochs", type=int, default=20, help="default 20, as in the paper")
-    p.add_argument("--batch-size", type=int, default=128, help="default 128, as in the paper")
+    p.add_argument("--epochs", type=positive_int, default=20, help="default 20, as in the paper")
+    p.add_argument("--batch-size", type=positive_int, default=128,
+                   help="default 128, as in the paper")
     p.add_argument("--hidden", type=comma_ints,
                    default=PAPER_WIDTHS, help="hidden widths (default 512,256, as in the paper)")
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam",
@@ -262,7 +271,11 @@ def quick_arguments(args: argparse.Namespace) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the reproduction; print Table 2 beside the paper's; write tables and figures."""
-    args = quick_arguments(parser().parse_args(argv))
+    cli = parser()
+    args = quick_arguments(cli.parse_args(argv))
+    if args.workers is not None and args.workers < 0:
+        cli.error("argument --workers: expected an integer >= 0")
+    require_data(cli, args.data, args.root)
     out: Path = args.out
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     with local_executor(workers) as pool:
@@ -285,4 +298,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from analysis.cli import run_guarded
+
+    raise SystemExit(run_guarded("pruning-game reproduce paper", main))

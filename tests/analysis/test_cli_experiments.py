@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from analysis import cli, load_results
+from analysis import RunConfig, cli, load_results
+from analysis.runner import build_model
+from nets import load_model
 
 TOY = ["--data", "digits", "--limit", "200", "--hidden", "16,8"]
 
@@ -26,12 +28,21 @@ def test_train_writes_a_certified_smaller_model_and_resumes(tmp_path, capsys):
     assert certificate["relative_nash_gap"] >= 0 and certificate["kkt_residual"] >= 0
     assert certificate["stability"] in ("stable", "unstable", "inconclusive")
     assert certificate["pruned"] == int((s < 0.01).sum())
-    model = torch.load(out / "pruned_model.pt", weights_only=False)
+    model = load_model(out / "pruned_model.pt")
     widths = [m.out_features for m in model if isinstance(m, torch.nn.Linear)][:-1]
     kept = [int((s[:16] >= 0.01).sum()), int((s[16:] >= 0.01).sum())]
     assert widths == [max(1, k) for k in kept]
+    payload = torch.load(out / "pruned_model.pt", weights_only=True)  # no pickled code
+    assert payload["state_dict"].keys() == model.state_dict().keys()
     assert (out / "training_dynamics.png").stat().st_size > 0
-    capsys.readouterr()
+    # the summary line sets the pruned model beside the original (unpruned) one
+    original = build_model(RunConfig(hidden=(16, 8)), (1, 8, 8), 10)
+    original_params = sum(p.numel() for p in original.parameters())
+    pruned_params = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    assert summary["original"]["params"] == original_params
+    assert summary["removed"]["params_total"] == sum(p.numel() for p in model.parameters())
+    assert f"params {pruned_params} of the original {original_params};" in \
+        capsys.readouterr().out
     assert cli.main(argv) == 0  # the checkpoint of the finished run: nothing is retrained
     assert "resumed from the checkpoint of epoch 2" in capsys.readouterr().out
     assert len(json.loads((out / "summary.json").read_text())["history"]) == 2

@@ -15,6 +15,8 @@ from nets.data import (
     IDX_FILES,
     DatasetFormatError,
     DatasetNotFoundError,
+    check,
+    idx_spellings,
     load,
     read_idx,
     synthetic_teacher_student,
@@ -53,8 +55,12 @@ def tiny_split(rng: np.random.Generator, n: int, size: int = 6) -> tuple[np.ndar
     return images, labels
 
 
-def write_mnist_like(directory: Path, *, compress: bool, seed: int = 0) -> dict[str, np.ndarray]:
-    """Write the four IDX files of a tiny MNIST-like dataset; return the arrays written."""
+def write_mnist_like(directory: Path, *, compress: bool, seed: int = 0, dotted: bool = False
+                     ) -> dict[str, np.ndarray]:
+    """Write the four IDX files of a tiny MNIST-like dataset; return the arrays written.
+
+    ``dotted`` spells the names as widely shared copies do: ``train-images.idx3-ubyte``.
+    """
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     train_images, train_labels = tiny_split(rng, 12)
@@ -67,7 +73,8 @@ def write_mnist_like(directory: Path, *, compress: bool, seed: int = 0) -> dict[
     }
     suffix = ".gz" if compress else ""
     for key, array in arrays.items():
-        write_idx(directory / f"{IDX_FILES[key]}{suffix}", array, compress=compress)
+        stem = IDX_FILES[key].replace("-idx", ".idx") if dotted else IDX_FILES[key]
+        write_idx(directory / f"{stem}{suffix}", array, compress=compress)
     return arrays
 
 
@@ -188,6 +195,71 @@ def test_load_finds_torchvision_layouts(tmp_path: Path, name: str, layout: str) 
     np.testing.assert_array_equal(bundle.test.tensors[1].numpy(), arrays["test_labels"])
 
 
+@pytest.mark.parametrize("layout", ["", "MNIST/raw", "FashionMNIST/raw", "raw"],
+                         ids=["root", "MNIST-raw", "FashionMNIST-raw", "raw"])
+@pytest.mark.parametrize("dotted", [False, True], ids=["dash-idx", "dot-idx"])
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gz"])
+def test_every_spelling_and_layout_loads(tmp_path: Path, layout: str, dotted: bool,
+                                         compress: bool) -> None:
+    name = "fashion-mnist" if layout.startswith("Fashion") else "mnist"
+    directory = tmp_path / layout
+    arrays = write_mnist_like(directory, compress=compress, dotted=dotted)
+    assert check(name, tmp_path) == str(directory)
+    bundle = load(name, root=tmp_path)
+    assert bundle.source == str(directory)
+    for split, dataset in (("train", bundle.train), ("test", bundle.test)):
+        np.testing.assert_array_equal(dataset.tensors[1].numpy(), arrays[f"{split}_labels"])
+        expected = arrays[f"{split}_images"][:, None].astype(np.float32) / 255.0
+        np.testing.assert_allclose(dataset.tensors[0].numpy(), expected, rtol=0, atol=1e-7)
+
+
+def test_torchvision_folder_of_the_other_dataset_is_not_used(tmp_path: Path) -> None:
+    write_mnist_like(tmp_path / "MNIST" / "raw", compress=False)
+    with pytest.raises(DatasetNotFoundError, match="FashionMNIST"):
+        check("fashion-mnist", tmp_path)
+
+
+def test_idx_spellings() -> None:
+    assert idx_spellings("t10k-labels-idx1-ubyte") == (
+        "t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz",
+        "t10k-labels.idx1-ubyte", "t10k-labels.idx1-ubyte.gz")
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gz"])
+@pytest.mark.parametrize("damage", ["truncated", "extra-bytes", "bad-magic", "counts"])
+def test_check_finds_damaged_files_without_loading(tmp_path: Path, compress: bool,
+                                                   damage: str) -> None:
+    arrays = write_mnist_like(tmp_path, compress=False)
+    path = tmp_path / IDX_FILES["test_images"]
+    content = path.read_bytes()
+    if damage == "truncated":
+        content = content[:-5]
+    elif damage == "extra-bytes":
+        content = content + b"\0"
+    elif damage == "bad-magic":
+        content = b"\x01" + content[1:]
+    else:
+        path = tmp_path / IDX_FILES["test_labels"]
+        content = idx_bytes(arrays["test_labels"][:-1])
+    path.write_bytes(content)
+    if compress:
+        gzipped = path.with_name(path.name + ".gz")
+        gzipped.write_bytes(gzip.compress(content))
+        path.unlink()
+    with pytest.raises(DatasetFormatError) as error:
+        check("mnist", tmp_path)
+    assert len(str(error.value).splitlines()) == 1
+    with pytest.raises(DatasetFormatError):
+        load("mnist", root=tmp_path)
+
+
+def test_check_of_bundled_data_needs_no_files() -> None:
+    assert check("digits") == "sklearn.datasets.load_digits"
+    assert check("synthetic", "/nonexistent") == "nets.data.synthetic_teacher_student"
+    with pytest.raises(ValueError, match="valid names"):
+        check("imagenet")
+
+
 def test_load_idx_ignores_test_fraction_and_applies_limit(tmp_path: Path) -> None:
     arrays = write_mnist_like(tmp_path, compress=True)
     bundle = load("mnist", root=tmp_path, test_fraction=0.9, limit=5)
@@ -203,10 +275,12 @@ def test_missing_idx_files_list_every_place_looked(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError) as error:
         load("mnist", root=tmp_path)
     message = str(error.value)
+    assert len(message.splitlines()) == 1  # shown whole by the command line
+    places = message.split("looked in: ")[1].split("; ")
     for place in (tmp_path, tmp_path / "MNIST" / "raw", tmp_path / "raw"):
-        assert str(place) in message
+        assert any(p.startswith(str(place) + " (") for p in places)
     assert IDX_FILES["test_labels"] in message
-    assert "root=" in message and "never downloads" in message
+    assert "root=" in message and "--root" in message and "never downloads" in message
 
 
 def test_missing_fashion_mnist_says_how_to_install(tmp_path: Path) -> None:
