@@ -253,6 +253,7 @@ class EquilibriumPruning:
         if not isinstance(config, PruningConfig):
             raise TypeError("config must be a PruningConfig (or PAPER_CONFIGS[name])")
         self.config = config
+        self._monitor: DivergenceMonitor | None = None  # set while fit runs
 
     # ------------------------------------------------------------------ the game's s-step
     def participation_gradient(self, gated: GatedNetwork) -> torch.Tensor:
@@ -377,6 +378,7 @@ class EquilibriumPruning:
         with torch.random.fork_rng():
             while state.epoch < c.epochs:
                 torch.manual_seed(c.seed * 1_000_003 + state.epoch)
+                self._monitor = monitor  # read by _step (whose signature subclasses share)
                 try:
                     record = self._epoch(gated, optimizer, train_set, test_loader, state,
                                          monitor)
@@ -384,6 +386,8 @@ class EquilibriumPruning:
                     bar.close()
                     raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
                                                 epoch=error.epoch, step=error.step) from None
+                finally:
+                    self._monitor = None
                 state.history.append(record)
                 state.epoch += 1
                 if checkpoint is not None:
@@ -409,7 +413,7 @@ class EquilibriumPruning:
         total, count = 0.0, 0
         inputs = labels = None
         for inputs, labels in loader:
-            loss = self._step(gated, gates, optimizer, inputs, labels, monitor)
+            loss = self._step(gated, gates, optimizer, inputs, labels)
             total += loss * labels.shape[0]
             count += labels.shape[0]
         monitor.end_epoch()
@@ -433,11 +437,11 @@ class EquilibriumPruning:
                            seconds=time.perf_counter() - start)
 
     def _step(self, gated: GatedNetwork, gates: list, optimizer: torch.optim.Optimizer,
-              inputs: torch.Tensor, labels: torch.Tensor,
-              monitor: DivergenceMonitor | None = None) -> float:
-        """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch; `monitor`
-        checks the batch's loss before any step is taken."""
+              inputs: torch.Tensor, labels: torch.Tensor) -> float:
+        """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch; during `fit`
+        its `DivergenceMonitor` checks the batch's loss before any step is taken."""
         c = self.config
+        monitor = getattr(self, "_monitor", None)
         for gate in gates:
             gate.participation.requires_grad_(True)
             gate.participation.grad = None
