@@ -22,6 +22,15 @@ and duplicates none):
   ``out_dir/.sweep.lock`` (``fcntl.flock``, released by the OS when the process dies) stops
   two sweeps from writing the same store at once (POSIX only; elsewhere there is no lock).
 
+A run that fails never takes the others down: whatever it raises (a diverging run's
+`nets.TrainingDivergedError`, or an exception that cannot be pickled, which reaches the parent
+as a `RunError` naming it, so the process pool never breaks) is appended to ``errors.jsonl``
+with the run's key, config, exception type and message; every other run still runs and is
+stored, `SweepError` then says how many of how many failed, and a new sweep retries them. The
+default pool's workers exit when the sweep's process dies, even by SIGKILL (on Linux
+``prctl(PR_SET_PDEATHSIG)``, elsewhere a thread that watches the parent), so killing a sweep
+leaves no worker and no multiprocessing resource tracker behind.
+
 Appending is O(1) per row, unlike rewriting the file through a temporary file and
 ``os.replace`` (O(rows) per row), and the only partial state it can leave, the torn last line,
 is recognisable. Non-finite floats in a row (an infinite compression ratio, a NaN loss) are
