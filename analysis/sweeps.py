@@ -26,7 +26,9 @@ A run that fails never takes the others down: whatever it raises (a diverging ru
 `nets.TrainingDivergedError`, or an exception that cannot be pickled, which reaches the parent
 as a `RunError` naming it, so the process pool never breaks) is appended to ``errors.jsonl``
 with the run's key, config, exception type and message; every other run still runs and is
-stored, `SweepError` then says how many of how many failed, and a new sweep retries them. The
+stored, `SweepError` then says how many of how many failed, and a new sweep retries them. A
+run that kills its worker process (out of memory, a crash in native code) breaks the default
+pool; its runs are repeated one at a time so that only that run is recorded as failed. The
 default pool's workers exit when the sweep's process dies, even by SIGKILL (on Linux
 ``prctl(PR_SET_PDEATHSIG)``, elsewhere a thread that watches the parent), so killing a sweep
 leaves no worker and no multiprocessing resource tracker behind.
@@ -62,6 +64,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     as_completed,
 )
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -582,13 +585,21 @@ def _run_pending(pending: list[RunConfig], path: Path, errors_path: Path,
                  executor: Executor | None, run_fn: Callable[[RunConfig], Any],
                  max_workers: int | None, on_error: str, done: dict[str, dict[str, Any]],
                  bar: Any) -> list[dict[str, Any]]:
-    """Submit `pending`, store each row as it completes; return the failures."""
+    """Submit `pending`, store each row as it completes; return the failures.
+
+    When a worker of the default pool dies (killed, out of memory, a crash in native code),
+    the pool breaks and every run in it fails with ``BrokenProcessPool``; those runs are then
+    repeated one at a time, each in a fresh one-worker pool, so only the run that kills its
+    worker is recorded as failed.
+    """
     if not pending:
         return []
     own = executor is None
     pool = _default_executor(len(pending), max_workers) if own else executor
     futures: dict[Future, RunConfig] = {}
     failures: list[dict[str, Any]] = []
+    broken: list[RunConfig] = []
+    retrying = False
     clean = False
 
     def fail(config: RunConfig, error: BaseException) -> None:
@@ -599,30 +610,48 @@ def _run_pending(pending: list[RunConfig], path: Path, errors_path: Path,
             for other in futures:
                 other.cancel()
 
+    def finish(config: RunConfig, future: Future) -> None:
+        try:
+            result = future.result()
+        except CancelledError:
+            return
+        except BrokenProcessPool as error:
+            if own and not retrying:
+                broken.append(config)
+            else:
+                fail(config, error)
+            return
+        except Exception as error:
+            fail(config, error)
+            return
+        try:  # a row the store cannot hold fails its run, not the sweep
+            row = _json_safe(_row(config, result))  # exactly what a reader gets back
+            _encode(row)
+        except (TypeError, ValueError) as error:
+            fail(config, error)
+            return
+        _append_line(path, row)
+        done[config.key] = row
+        bar.update(1)
+        accuracy = row.get("accuracy")
+        bar.set_postfix_str(f"{config.method} acc={accuracy:.3f}"
+                            if isinstance(accuracy, float) else config.method)
+
     try:
         for config in pending:
             futures[pool.submit(_execute, run_fn, config)] = config
         for future in as_completed(futures):
-            config = futures[future]
-            try:
-                result = future.result()
-            except CancelledError:
-                continue
-            except Exception as error:
-                fail(config, error)
-                continue
-            try:  # a row the store cannot hold fails its run, not the sweep
-                row = _json_safe(_row(config, result))  # exactly what a reader gets back
-                _encode(row)
-            except (TypeError, ValueError) as error:
-                fail(config, error)
-                continue
-            _append_line(path, row)
-            done[config.key] = row
-            bar.update(1)
-            accuracy = row.get("accuracy")
-            bar.set_postfix_str(f"{config.method} acc={accuracy:.3f}"
-                                if isinstance(accuracy, float) else config.method)
+            finish(futures[future], future)
+        if broken:  # own pool only: find the run that kills its worker, spare the others
+            pool.shutdown(wait=True)
+            retrying = True
+            for config in broken:
+                if on_error == "stop" and failures:
+                    break
+                pool = _default_executor(1, None)
+                futures = {pool.submit(_execute, run_fn, config): config}
+                finish(config, next(iter(futures)))
+                pool.shutdown(wait=True)
         clean = True
     finally:
         if not clean:  # interrupted (KeyboardInterrupt, a crash in the parent): stop fast

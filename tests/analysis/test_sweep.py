@@ -62,6 +62,14 @@ class Unpicklable(Exception):
         self.detail = detail
 
 
+def crashing_run(config: RunConfig) -> dict:
+    """A run whose worker process dies (as if killed or out of memory)."""
+    if config.tag == "crash":
+        os._exit(3)
+    time.sleep(0.5)
+    return fake_run(config)
+
+
 def real_or_unpicklable_run(config: RunConfig):
     if config.tag == "unpicklable":
         raise Unpicklable(f"cannot travel ({config.key})", detail=object())
@@ -393,6 +401,17 @@ def test_a_diverging_and_an_unpicklable_run_on_the_process_pool_spare_the_others
         resumed.shutdown()
     assert resumed.submitted == 2, "resume retries the failed runs only"
     assert len((tmp_path / ERRORS_NAME).read_text().splitlines()) == 4
+
+
+def test_a_run_that_kills_its_worker_fails_alone(tmp_path):
+    """The pool breaks (BrokenProcessPool for every run in it); the broken runs are repeated
+    one by one, so only the crashing one is recorded."""
+    configs = fakes(1, tag="crash") + fakes(2)
+    with pytest.raises(SweepError, match="1 of 3 runs failed") as raised:
+        sweep(configs, tmp_path, max_workers=2, run_fn=crashing_run, progress=False)
+    (failure,) = raised.value.failures
+    assert failure["key"] == configs[0].key and failure["type"].endswith("BrokenProcessPool")
+    assert {r["key"] for r in check_store(tmp_path)} == {c.key for c in configs[1:]}
 
 
 def test_an_unpicklable_exception_is_replaced_by_a_run_error():
