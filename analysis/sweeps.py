@@ -22,6 +22,17 @@ and duplicates none):
   ``out_dir/.sweep.lock`` (``fcntl.flock``, released by the OS when the process dies) stops
   two sweeps from writing the same store at once (POSIX only; elsewhere there is no lock).
 
+A run that fails never takes the others down: whatever it raises (a diverging run's
+`nets.TrainingDivergedError`, or an exception that cannot be pickled, which reaches the parent
+as a `RunError` naming it, so the process pool never breaks) is appended to ``errors.jsonl``
+with the run's key, config, exception type and message; every other run still runs and is
+stored, `SweepError` then says how many of how many failed, and a new sweep retries them. A
+run that kills its worker process (out of memory, a crash in native code) breaks the default
+pool; its runs are repeated one at a time so that only that run is recorded as failed. The
+default pool's workers exit when the sweep's process dies, even by SIGKILL (on Linux
+``prctl(PR_SET_PDEATHSIG)``, elsewhere a thread that watches the parent), so killing a sweep
+leaves no worker and no multiprocessing resource tracker behind.
+
 Appending is O(1) per row, unlike rewriting the file through a temporary file and
 ``os.replace`` (O(rows) per row), and the only partial state it can leave, the torn last line,
 is recognisable. Non-finite floats in a row (an infinite compression ratio, a NaN loss) are
@@ -32,10 +43,15 @@ lines=True)``) and other languages read.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import math
 import multiprocessing
 import os
+import pickle
+import signal
+import sys
+import threading
 import time
 import traceback
 import warnings
@@ -48,6 +64,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     as_completed,
 )
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -60,31 +77,59 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ERRORS_NAME", "LOCK_NAME", "RESULTS_NAME", "SweepError", "SweepLockedError",
-           "load_results", "local_executor", "sweep"]
+__all__ = ["ERRORS_NAME", "LOCK_NAME", "RESULTS_NAME", "RunError", "SweepError",
+           "SweepLockedError", "load_results", "local_executor", "sweep"]
 
 RESULTS_NAME = "results.jsonl"
 ERRORS_NAME = "errors.jsonl"
 LOCK_NAME = ".sweep.lock"
-ON_ERROR = ("raise", "skip")
+ON_ERROR = ("raise", "skip", "stop")
+#: Seconds between two checks of a worker that its parent (the sweep) is still alive.
+PARENT_POLL_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class SweepError(RuntimeError):
-    """A run of the sweep failed; every finished row is saved and a new sweep resumes.
+    """Runs of the sweep failed; every other run's row is saved and a new sweep retries them.
 
     Attributes
     ----------
     failures : list of dict
-        ``{"key", "config", "error", "traceback"}`` per failed run (also in ``errors.jsonl``).
+        ``{"key", "config", "type", "message", "error", "traceback", "time"}`` per failed run
+        (also in ``errors.jsonl``).
+    total : int or None
+        Runs the sweep was given (distinct configs).
     """
 
-    def __init__(self, message: str, failures: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str = "runs of the sweep failed",
+                 failures: list[dict[str, Any]] | None = None, total: int | None = None
+                 ) -> None:
         super().__init__(message)
-        self.failures = failures
+        self.failures = [] if failures is None else failures
+        self.total = total
 
 
 class SweepLockedError(RuntimeError):
     """Another sweep holds the lock of the output directory."""
+
+
+class RunError(RuntimeError):
+    """A run raised an exception that cannot be sent from its worker process to the sweep
+    (it does not pickle); this stands for it, with its type and traceback as text.
+
+    Attributes
+    ----------
+    error_type : str
+        The qualified name of the original exception's class.
+    traceback_text : str
+        Its traceback, formatted in the worker.
+    """
+
+    def __init__(self, message: str = "a run failed", error_type: str = "",
+                 traceback_text: str = "") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.traceback_text = traceback_text
 
 
 # ---------------------------------------------------------------------------- the store
@@ -231,38 +276,95 @@ def _locked(directory: Path) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------- execution
+def _type_name(error: BaseException) -> str:
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _portable(error: Exception) -> Exception:
+    """`error` if it survives a pickle round trip (what a process pool does to it), else a
+    `RunError` with its type, message and traceback: an exception that does not unpickle in
+    the parent breaks the whole pool (``BrokenProcessPool`` for every later run)."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # noqa: BLE001 - whatever pickling raises, the run's error must travel
+        return RunError(f"{type(error).__name__}: {error}", _type_name(error),
+                        "".join(traceback.format_exception(error)))
+    return error
+
+
 def _execute(run_fn: Callable[[RunConfig], Any], config: RunConfig) -> dict[str, Any]:
-    """Run one config in a worker and return its row (a plain dict, cheap to ship back)."""
-    result = run_fn(config)
-    if isinstance(result, RunResult):
-        return result.to_dict()
-    if isinstance(result, Mapping):
-        return dict(result)
-    raise TypeError(f"run_fn must return a RunResult or a dict; got {type(result).__name__}")
+    """Run one config in a worker and return its row (a plain dict, cheap to ship back).
+
+    Whatever the run raises reaches the sweep: an exception that does not pickle is replaced
+    by a `RunError` naming it.
+    """
+    try:
+        result = run_fn(config)
+        if isinstance(result, RunResult):
+            return result.to_dict()
+        if isinstance(result, Mapping):
+            return dict(result)
+        raise TypeError(f"run_fn must return a RunResult or a dict; got "
+                        f"{type(result).__name__}")
+    except Exception as error:
+        portable = _portable(error)
+        if portable is error:
+            raise
+        raise portable from None
 
 
-def _init_worker(threads: int) -> None:
-    """Initializer of the default process pool: torch threads per worker."""
+def _exit_with_parent(parent: int) -> None:
+    """End this worker process as soon as `parent` (the sweep) dies, however it dies.
+
+    On Linux the kernel sends SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``);
+    everywhere (POSIX) a daemon thread checks every `PARENT_POLL_SECONDS` that the parent is
+    still `parent` and calls ``os._exit`` otherwise (an orphan is re-parented, so
+    ``os.getppid()`` changes). Without this a SIGKILLed sweep leaves its workers running.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the thread remains
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="exit-with-parent",
+                     daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    """Initializer of the local worker processes: torch threads per worker, and exit with
+    the parent process `parent` (`_exit_with_parent`)."""
+    if parent is not None:
+        _exit_with_parent(parent)
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _process_pool(workers: int, threads: int) -> ProcessPoolExecutor:
+    """`workers` processes started with "spawn" (forking a process that has run torch can
+    deadlock), `threads` torch threads each, ending when this process ends."""
+    return ProcessPoolExecutor(max_workers=workers,
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads, os.getpid()))
 
 
 def _default_executor(n_pending: int, max_workers: int | None) -> Executor:
-    """Local processes started with "spawn" (forking a process that has run torch can
-    deadlock), each with ``cpu_count // workers`` torch threads."""
+    """Local processes (`_process_pool`), each with ``cpu_count // workers`` torch threads."""
     cpus = os.cpu_count() or 1
     workers = max_workers or max(1, min(n_pending, cpus))
-    return ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(max(1, cpus // workers),))
-
-
-def _set_threads(threads: int) -> None:
-    """Initializer of `local_executor` workers: torch threads per worker."""
-    import torch
-
-    torch.set_num_threads(threads)
+    return _process_pool(workers, max(1, cpus // workers))
 
 
 @contextlib.contextmanager
@@ -276,7 +378,8 @@ def local_executor(workers: int, threads: int = 1) -> Iterator[Executor]:
     Parameters
     ----------
     workers : int
-        ``>= 1``: that many spawned processes with `threads` torch threads each. ``0``: one
+        ``>= 1``: that many spawned processes with `threads` torch threads each, which end
+        when this process ends (even by SIGKILL: no orphans). ``0``: one
         thread of this process, with `threads` torch threads while the block runs (the
         previous count is restored on exit).
     threads : int
@@ -292,9 +395,7 @@ def local_executor(workers: int, threads: int = 1) -> Iterator[Executor]:
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
     if workers:
-        with ProcessPoolExecutor(max_workers=workers,
-                                 mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_set_threads, initargs=(threads,)) as pool:
+        with _process_pool(workers, threads) as pool:
             yield pool
         return
     import torch
@@ -327,9 +428,46 @@ def _row(config: RunConfig, result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _failure(config: RunConfig, error: BaseException) -> dict[str, Any]:
-    return {"key": config.key, "config": config.to_dict(), "error": repr(error),
-            "traceback": "".join(traceback.format_exception(error)),
+    """The ``errors.jsonl`` row of a failed run: its key and config, the exception's type and
+    message, its repr and traceback (the worker's, where the executor sends it along)."""
+    if isinstance(error, RunError) and error.error_type:
+        kind, text = error.error_type, error.traceback_text
+        message = str(error).removeprefix(f"{error.error_type.rsplit('.', 1)[-1]}: ")
+    else:
+        kind, text = _type_name(error), "".join(traceback.format_exception(error))
+        message = str(error)
+    return {"key": config.key, "config": config.to_dict(), "type": kind, "message": message,
+            "error": repr(error), "traceback": text,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _check_configs(configs: Any) -> list[RunConfig]:
+    if isinstance(configs, RunConfig | Mapping | str | bytes) or \
+            not isinstance(configs, Iterable):
+        raise TypeError(f"configs must be a list (or another iterable) of RunConfig objects "
+                        f"or their to_dict() dicts; got {type(configs).__name__}: wrap a "
+                        f"single config in a list")
+    return [_as_config(config) for config in configs]
+
+
+def _check_out_dir(out_dir: Any) -> Path:
+    """`out_dir` as a Path to a writable directory (created if missing)."""
+    if not isinstance(out_dir, str | os.PathLike) or not os.fspath(out_dir):
+        raise TypeError(f"out_dir must be a path (str or os.PathLike) to a folder; got "
+                        f"{out_dir!r}")
+    directory = Path(out_dir)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"out_dir {directory} is a file, not a folder; choose a folder for "
+                         "the result store")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"out_dir {directory} cannot be created ({error.strerror or error}); "
+                         "choose a folder you can write to") from error
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"out_dir {directory} is not writable; choose a folder you can "
+                         "write to")
+    return directory
 
 
 def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.PathLike,
@@ -349,9 +487,10 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
         Where runs execute, e.g. a ``ThreadPoolExecutor``, or a Dask cluster through
         ``distributed.Client(...).get_executor()``. It is used, not shut down. Default: a
         ``ProcessPoolExecutor`` with the "spawn" start method, ``max_workers`` processes and
-        ``cpu_count // max_workers`` torch threads each, shut down at the end. Spawned
-        workers re-import the calling script, so a script that calls `sweep` with the default
-        executor must do so under ``if __name__ == "__main__":``.
+        ``cpu_count // max_workers`` torch threads each, shut down at the end; its workers
+        exit when this process dies, even by SIGKILL, so a killed sweep leaves no orphans.
+        Spawned workers re-import the calling script, so a script that calls `sweep` with
+        the default executor must do so under ``if __name__ == "__main__":``.
     resume : bool, default True
         Skip configs whose key is already in the store. With False the store must be empty
         or absent (a `FileExistsError` otherwise): a sweep never deletes finished rows.
@@ -362,11 +501,14 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
         importable (a module-level function) and is called in the worker.
     max_workers : int, optional
         Processes of the default executor (default: the CPU count, at most one per run).
-    on_error : {"raise", "skip"}, default "raise"
-        A failed run is always recorded in ``errors.jsonl`` and never in ``results.jsonl`` (so
-        resuming repeats it). "raise": no further runs start; the runs already started are
-        awaited and stored, then `SweepError` is raised. "skip": the sweep goes on and warns
-        at the end.
+    on_error : {"raise", "skip", "stop"}, default "raise"
+        A failed run (it raised, e.g. `nets.TrainingDivergedError`, or its row could not be
+        stored) is recorded in ``errors.jsonl`` with its key, config, exception type, message
+        and traceback, and never in ``results.jsonl``, so a new sweep retries it. "raise":
+        every other run still runs and is stored, then `SweepError` says how many of how
+        many failed. "skip": the same, but a `RuntimeWarning` says so and the finished rows
+        are returned. "stop": no further run starts after the first failure; the runs already
+        started are awaited and stored, then `SweepError` is raised.
 
     Returns
     -------
@@ -377,29 +519,35 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
     Raises
     ------
     SweepError
-        When a run failed and ``on_error="raise"``.
+        When a run failed and `on_error` is "raise" or "stop".
     SweepLockedError
         When another sweep is writing to `out_dir`.
+    TypeError, ValueError
+        For a bad argument (the message names it): `configs` not an iterable of configs,
+        `out_dir` a file or not writable, an unknown `on_error`, ...
 
     Notes
     -----
     See the module docstring for why a sweep killed at any moment loses no finished row and
     duplicates none. Rows are appended in the parent process as each run completes, in
-    completion order.
+    completion order. An exception a worker cannot send back (it does not pickle) arrives as
+    a `RunError` naming it, so it cannot break the process pool.
     """
-    if on_error not in ON_ERROR:
+    if not isinstance(on_error, str) or on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}; got {on_error!r}")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"executor must be a concurrent.futures.Executor (with submit); got "
                         f"{type(executor).__name__}")
-    if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
+    if max_workers is not None and (isinstance(max_workers, bool) or
+                                    not isinstance(max_workers, int) or max_workers < 1):
         raise ValueError(f"max_workers must be a positive integer or None; got {max_workers!r}")
+    if not callable(run_fn):
+        raise TypeError(f"run_fn must be callable (run_fn(config) -> RunResult | dict); got "
+                        f"{type(run_fn).__name__}")
     unique: dict[str, RunConfig] = {}
-    for config in configs:
-        config = _as_config(config)
+    for config in _check_configs(configs):
         unique.setdefault(config.key, config)
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = _check_out_dir(out_dir)
     path = directory / RESULTS_NAME
     with _locked(directory):
         done = _repair(path)
@@ -416,49 +564,94 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
         finally:
             bar.close()
     if failures:
-        warnings.warn(f"{len(failures)} of {len(unique)} runs failed (see "
-                      f"{directory / ERRORS_NAME}); a new sweep repeats them", RuntimeWarning,
-                      stacklevel=2)
+        first = failures[0]
+        summary = (f"{len(failures)} of {len(unique)} runs failed (see "
+                   f"{directory / ERRORS_NAME}), the first {first['key']} "
+                   f"({first['config']['method']}): {first['type']}: "
+                   f"{_first_line(first['message'])}; the other runs' rows are in {path} and "
+                   "a new sweep retries the failed ones")
+        if on_error == "skip":
+            warnings.warn(summary, RuntimeWarning, stacklevel=2)
+        else:
+            raise SweepError(summary, failures, len(unique))
     return [done[key] for key in unique if key in done]
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
 
 
 def _run_pending(pending: list[RunConfig], path: Path, errors_path: Path,
                  executor: Executor | None, run_fn: Callable[[RunConfig], Any],
                  max_workers: int | None, on_error: str, done: dict[str, dict[str, Any]],
                  bar: Any) -> list[dict[str, Any]]:
-    """Submit `pending`, store each row as it completes; return the failures."""
+    """Submit `pending`, store each row as it completes; return the failures.
+
+    When a worker of the default pool dies (killed, out of memory, a crash in native code),
+    the pool breaks and every run in it fails with ``BrokenProcessPool``; those runs are then
+    repeated one at a time, each in a fresh one-worker pool, so only the run that kills its
+    worker is recorded as failed.
+    """
     if not pending:
         return []
     own = executor is None
     pool = _default_executor(len(pending), max_workers) if own else executor
     futures: dict[Future, RunConfig] = {}
     failures: list[dict[str, Any]] = []
+    broken: list[RunConfig] = []
+    retrying = False
     clean = False
+
+    def fail(config: RunConfig, error: BaseException) -> None:
+        failures.append(_failure(config, error))
+        _append_line(errors_path, failures[-1])
+        bar.update(1)
+        if on_error == "stop":  # start nothing new; store what is already running
+            for other in futures:
+                other.cancel()
+
+    def finish(config: RunConfig, future: Future) -> None:
+        try:
+            result = future.result()
+        except CancelledError:
+            return
+        except BrokenProcessPool as error:
+            if own and not retrying:
+                broken.append(config)
+            else:
+                fail(config, error)
+            return
+        except Exception as error:
+            fail(config, error)
+            return
+        try:  # a row the store cannot hold fails its run, not the sweep
+            row = _json_safe(_row(config, result))  # exactly what a reader gets back
+            _encode(row)
+        except (TypeError, ValueError) as error:
+            fail(config, error)
+            return
+        _append_line(path, row)
+        done[config.key] = row
+        bar.update(1)
+        accuracy = row.get("accuracy")
+        bar.set_postfix_str(f"{config.method} acc={accuracy:.3f}"
+                            if isinstance(accuracy, float) else config.method)
+
     try:
         for config in pending:
             futures[pool.submit(_execute, run_fn, config)] = config
-        stopping = False
         for future in as_completed(futures):
-            config = futures[future]
-            try:
-                result = future.result()
-            except CancelledError:
-                continue
-            except Exception as error:
-                failures.append(_failure(config, error))
-                _append_line(errors_path, failures[-1])
-                if on_error == "raise" and not stopping:
-                    stopping = True  # start nothing new; store what is already running
-                    for other in futures:
-                        other.cancel()
-                continue
-            row = _json_safe(_row(config, result))  # exactly what a reader gets back
-            _append_line(path, row)
-            done[config.key] = row
-            bar.update(1)
-            accuracy = row.get("accuracy")
-            bar.set_postfix_str(f"{config.method} acc={accuracy:.3f}"
-                                if isinstance(accuracy, float) else config.method)
+            finish(futures[future], future)
+        if broken:  # own pool only: find the run that kills its worker, spare the others
+            pool.shutdown(wait=True)
+            retrying = True
+            for config in broken:
+                if on_error == "stop" and failures:
+                    break
+                pool = _default_executor(1, None)
+                futures = {pool.submit(_execute, run_fn, config): config}
+                finish(config, next(iter(futures)))
+                pool.shutdown(wait=True)
         clean = True
     finally:
         if not clean:  # interrupted (KeyboardInterrupt, a crash in the parent): stop fast
@@ -466,10 +659,4 @@ def _run_pending(pending: list[RunConfig], path: Path, errors_path: Path,
                 future.cancel()
         if own:
             pool.shutdown(wait=clean, cancel_futures=True)
-    if failures and on_error == "raise":
-        first = failures[0]
-        raise SweepError(f"{len(failures)} run(s) failed, the first {first['key']} "
-                         f"({first['config']['method']}): {first['error']}; the finished rows "
-                         f"are in {path} and a new sweep resumes (failures: {errors_path})",
-                         failures)
     return failures

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from nets.divergence import DivergenceMonitor
 from nets.evaluate import accuracy_and_loss
 from nets.training import PruningConfig, _datasets, _optimizer_for, flush_denormals
 
@@ -40,6 +41,13 @@ def train_plain(model: nn.Sequential, data: Any, config: PruningConfig) -> Plain
     data : DataBundle or (train_dataset, test_dataset)
     config : PruningConfig
         Only the training fields are used; the game's fields are ignored.
+
+    Raises
+    ------
+    TrainingDivergedError
+        When training diverges (`nets.divergence.DivergenceMonitor`: a non-finite loss, a
+        loss over 1000x its start, or accuracy back at chance after clearly above it); the
+        message names ``lr``.
     """
     with flush_denormals():
         return _train(model, data, config)
@@ -53,6 +61,7 @@ def _train(model: nn.Sequential, data: Any, config: PruningConfig) -> PlainResul
     optimizer = _optimizer_for(config, model.parameters())
     test_loader = DataLoader(test_set, batch_size=512)
     accuracies, losses = [], []
+    monitor = DivergenceMonitor(config.lr)
     with torch.random.fork_rng():
         for epoch in range(config.epochs):
             torch.manual_seed(config.seed * 1_000_003 + epoch)
@@ -63,11 +72,14 @@ def _train(model: nn.Sequential, data: Any, config: PruningConfig) -> PlainResul
             total, count = 0.0, 0
             for inputs, labels in loader:
                 optimizer.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(inputs), labels)
+                logits = model(inputs)
+                loss = F.cross_entropy(logits, labels)
+                monitor.batch(float(loss.detach()), logits, labels)
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach()) * labels.shape[0]
                 count += labels.shape[0]
+            monitor.end_epoch()
             losses.append(total / max(count, 1))
             accuracies.append(accuracy_and_loss(model, test_loader)[0])
     return PlainResult(model, tuple(accuracies), tuple(losses))

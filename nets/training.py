@@ -44,6 +44,7 @@ from equilibria.spec import OVERLAPS, PAYOFFS
 from nets.apply import apply_participation
 from nets.checks import PruningError, check_choice, check_int, check_number
 from nets.data import DataBundle
+from nets.divergence import DivergenceMonitor, TrainingDivergedError
 from nets.evaluate import accuracy_and_loss
 from nets.gates import GatedNetwork, attach_gates
 from nets.stats import batch_game_statistics, collect, group_by_unit
@@ -232,14 +233,6 @@ class PruningResult:
                 "resumed_from_epoch": self.resumed_from_epoch}
 
 
-class TrainingDivergedError(RuntimeError):
-    """The loss or the participation became NaN or infinite during training."""
-
-    def __init__(self, message: str, history: tuple[EpochRecord, ...]) -> None:
-        super().__init__(message)
-        self.history = history
-
-
 @dataclass
 class _State:
     """Mutable training state (what a checkpoint holds)."""
@@ -271,6 +264,7 @@ class EquilibriumPruning:
         if not isinstance(config, PruningConfig):
             raise TypeError("config must be a PruningConfig (or PAPER_CONFIGS[name])")
         self.config = config
+        self._monitor: DivergenceMonitor | None = None  # set while fit runs
 
     # ------------------------------------------------------------------ the game's s-step
     def participation_gradient(self, gated: GatedNetwork, inputs: torch.Tensor | None = None,
@@ -392,8 +386,11 @@ class EquilibriumPruning:
         Raises
         ------
         TrainingDivergedError
-            When the loss or the participation stops being finite (the history so far is
-            attached).
+            When training diverges (`nets.divergence.DivergenceMonitor`: a non-finite loss, a
+            loss over 1000x its start, or training accuracy back at chance after clearly above
+            it with a confidently wrong loss; a collapse that prunes every unit is not one), or
+            the participation stops being finite. The message names ``lr`` and
+            ``participation_lr``; the history so far is attached.
 
         Notes
         -----
@@ -420,10 +417,21 @@ class EquilibriumPruning:
         test_loader = DataLoader(test_set, batch_size=512)
         bar = tqdm(total=c.epochs, initial=state.epoch, disable=not progress, desc=c.name,
                    unit="epoch")
+        monitor = DivergenceMonitor(c.lr, may_collapse=True, first_epoch=state.epoch,
+                                    hint=f"or participation_lr (now {c.participation_lr:g})")
         with torch.random.fork_rng():
             while state.epoch < c.epochs:
                 torch.manual_seed(c.seed * 1_000_003 + state.epoch)
-                record = self._epoch(gated, optimizer, train_set, test_loader, state)
+                self._monitor = monitor  # read by _step (whose signature subclasses share)
+                try:
+                    record = self._epoch(gated, optimizer, train_set, test_loader, state,
+                                         monitor)
+                except TrainingDivergedError as error:
+                    bar.close()
+                    raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
+                                                epoch=error.epoch, step=error.step) from None
+                finally:
+                    self._monitor = None
                 state.history.append(record)
                 state.epoch += 1
                 if checkpoint is not None:
@@ -438,7 +446,8 @@ class EquilibriumPruning:
                              tuple(state.history), resumed)
 
     def _epoch(self, gated: GatedNetwork, optimizer: torch.optim.Optimizer, train_set: Dataset,
-               test_loader: DataLoader, state: _State) -> EpochRecord:
+               test_loader: DataLoader, state: _State,
+               monitor: DivergenceMonitor) -> EpochRecord:
         c = self.config
         start = time.perf_counter()
         order = torch.Generator().manual_seed(c.seed * 1_000_003 + state.epoch)
@@ -447,19 +456,18 @@ class EquilibriumPruning:
         gated.train()
         total, count = 0.0, 0
         inputs = labels = None
-        for step, (inputs, labels) in enumerate(loader):
+        for inputs, labels in loader:
             loss = self._step(gated, gates, optimizer, inputs, labels)
-            if not np.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"the loss became {loss} at epoch {state.epoch}, step {step}; lower lr "
-                    f"(now {c.lr}) or participation_lr (now {c.participation_lr})",
-                    tuple(state.history))
             total += loss * labels.shape[0]
             count += labels.shape[0]
+        monitor.end_epoch()
         s = gated.get_participation()
         if not torch.all(torch.isfinite(s)):
-            raise TrainingDivergedError(f"the participation became non-finite at epoch "
-                                        f"{state.epoch}", tuple(state.history))
+            raise TrainingDivergedError(
+                f"training diverged at epoch {state.epoch}: the participation became "
+                f"non-finite; lower participation_lr (now {c.participation_lr:g}) or the "
+                f"learning rate (lr={c.lr:g})", tuple(state.history), lr=c.lr,
+                epoch=state.epoch)
         gap = float(nash_gap(self.batch_game(gated, inputs, labels), s.double().numpy()))
         evaluated = gated if c.eval_mode == "soft" else apply_participation(
             gated, mode=c.eval_mode, threshold=c.epsilon, on_empty="keep_strongest")
@@ -474,13 +482,18 @@ class EquilibriumPruning:
 
     def _step(self, gated: GatedNetwork, gates: list, optimizer: torch.optim.Optimizer,
               inputs: torch.Tensor, labels: torch.Tensor) -> float:
-        """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch."""
+        """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch; during `fit`
+        its `DivergenceMonitor` checks the batch's loss before any step is taken."""
         c = self.config
+        monitor = getattr(self, "_monitor", None)
         for gate in gates:
             gate.participation.requires_grad_(True)
             gate.participation.grad = None
         optimizer.zero_grad(set_to_none=True)  # (requires_grad_ on a leaf is a flag flip)
-        loss = F.cross_entropy(gated(inputs), labels)
+        logits = gated(inputs)
+        loss = F.cross_entropy(logits, labels)
+        if monitor is not None:
+            monitor.batch(float(loss.detach()), logits, labels)
         loss.backward()
         gradient = None
         if c.s_update == "simultaneous":  # the s-step sees the weights before their step

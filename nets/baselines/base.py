@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from nets.apply import apply_participation
 from nets.checks import PruningError, check_choice, check_int, check_number
+from nets.divergence import DivergenceMonitor
 from nets.gates import GatedNetwork, attach_gates
 from nets.training import _datasets, flush_denormals
 
@@ -174,21 +175,34 @@ def train(model: nn.Module, train_set: Dataset, budget: Budget, epochs: int,
     """Train `model` for `epochs` epochs with cross-entropy (+ `regularizer(model)`).
 
     Returns the optimizer (so a caller can keep its state across phases).
+
+    Raises
+    ------
+    TrainingDivergedError
+        When training diverges (`nets.divergence.DivergenceMonitor`: a non-finite loss, a
+        loss over 1000x its start in this call, or accuracy back at chance after clearly above
+        it; with a `regularizer`, which may prune every unit on purpose, the accuracy fall
+        counts only with a confidently wrong loss); the message names ``lr``.
     """
     optimizer = optimizer or make_optimizer(model.parameters(), budget)
+    monitor = DivergenceMonitor(budget.lr, may_collapse=regularizer is not None,
+                                first_epoch=first_epoch)
     model.train()
     with flush_denormals():
         for epoch in range(first_epoch, first_epoch + epochs):
             for inputs, labels in epoch_loader(train_set, budget, epoch):
                 optimizer.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(inputs), labels)
+                logits = model(inputs)
+                loss = F.cross_entropy(logits, labels)
                 if regularizer is not None:
                     loss = loss + regularizer(model)
+                monitor.batch(float(loss.detach()), logits, labels)
                 loss.backward()
                 optimizer.step()
                 if after_step is not None:
                     after_step(model)
                 counter.steps += 1
+            monitor.end_epoch()
     return optimizer
 
 

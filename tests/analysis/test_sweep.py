@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 import analysis.sweeps as sweep_module
-from analysis.runner import RunConfig
+from analysis.runner import RunConfig, run
 from analysis.sweeps import (
     ERRORS_NAME,
     RESULTS_NAME,
+    RunError,
     SweepError,
     SweepLockedError,
     load_results,
@@ -50,6 +51,29 @@ def failing_run(config: RunConfig) -> dict:
     if config.tag == "bad":
         raise FloatingPointError(f"diverged on purpose ({config.key})")
     return fake_run(config)
+
+
+class Unpicklable(Exception):
+    """An exception whose __init__ needs two arguments: it pickles but does not unpickle
+    (what TrainingDivergedError once was), which broke the whole process pool."""
+
+    def __init__(self, message: str, detail: object) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def crashing_run(config: RunConfig) -> dict:
+    """A run whose worker process dies (as if killed or out of memory)."""
+    if config.tag == "crash":
+        os._exit(3)
+    time.sleep(0.5)
+    return fake_run(config)
+
+
+def real_or_unpicklable_run(config: RunConfig):
+    if config.tag == "unpicklable":
+        raise Unpicklable(f"cannot travel ({config.key})", detail=object())
+    return run(config)
 
 
 class CountingExecutor(Executor):
@@ -305,6 +329,97 @@ def test_on_error_skip_goes_on_and_warns(tmp_path, counting):
         rows = sweep(configs, tmp_path, executor=counting, run_fn=failing_run,
                      progress=False, on_error="skip")
     assert [r["key"] for r in rows] == [c.key for c in configs[1:]]
+
+
+def test_a_failure_first_does_not_stop_the_others_unless_on_error_is_stop(tmp_path, counting):
+    configs = fakes(1, tag="bad") + fakes(3)
+    with pytest.raises(SweepError, match="1 of 4 runs failed") as raised:
+        sweep(configs, tmp_path / "raise", executor=counting, run_fn=failing_run,
+              progress=False)
+    assert raised.value.total == 4 and len(raised.value.failures) == 1
+    assert len(check_store(tmp_path / "raise")) == 3, "every other run finished"
+
+    def slow_unless_bad(config):
+        if config.tag != "bad":
+            time.sleep(0.2)  # still running when the failure is handled
+        return failing_run(config)
+
+    with pytest.raises(SweepError, match="1 of 4 runs failed"):
+        sweep(configs, tmp_path / "stop", executor=counting, run_fn=slow_unless_bad,
+              progress=False, on_error="stop")
+    assert not (tmp_path / "stop" / RESULTS_NAME).exists() or \
+        len(check_store(tmp_path / "stop")) < 3, "stop starts nothing after the failure"
+
+
+def test_a_row_the_store_cannot_hold_fails_its_run_only(tmp_path, counting):
+    def bad_row(config):
+        row = fake_run(config)
+        if config.seed == 1:
+            row["accuracy"] = object()  # not JSON
+        return row
+
+    with pytest.raises(SweepError, match="1 of 3 runs failed") as raised:
+        sweep(fakes(3), tmp_path, executor=counting, run_fn=bad_row, progress=False)
+    assert raised.value.failures[0]["type"] == "TypeError"
+    assert len(check_store(tmp_path)) == 2
+
+
+def test_a_diverging_and_an_unpicklable_run_on_the_process_pool_spare_the_others(tmp_path):
+    """The default executor (spawned processes): one run diverges (lr=1e6), one raises an
+    exception that cannot be unpickled; both are recorded, the three others are stored, and
+    resuming retries exactly the two failed ones."""
+    common = {"hidden": (16,), "epochs": 1, "data_limit": 200}
+    good = [RunConfig(seed=i, lr=0.01, **common) for i in range(3)]
+    diverging = RunConfig(lr=1e6, **common)
+    unpicklable = RunConfig(tag="unpicklable", **common)
+    configs = [good[0], diverging, good[1], unpicklable, good[2]]
+    with pytest.raises(SweepError, match="2 of 5 runs failed") as raised:
+        sweep(configs, tmp_path, max_workers=2, run_fn=real_or_unpicklable_run,
+              progress=False)
+    assert "\n" not in str(raised.value)
+    stored = check_store(tmp_path)
+    assert {r["key"] for r in stored} == {c.key for c in good}
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in stored)
+    errors = {e["key"]: e for e in
+              map(json.loads, (tmp_path / ERRORS_NAME).read_text().splitlines())}
+    assert set(errors) == {diverging.key, unpicklable.key}
+    assert errors[diverging.key]["type"] == "nets.divergence.TrainingDivergedError"
+    assert "lr=1e+06" in errors[diverging.key]["message"]
+    assert errors[diverging.key]["config"] == diverging.to_dict()
+    assert errors[unpicklable.key]["type"].endswith("test_sweep.Unpicklable")
+    assert errors[unpicklable.key]["message"] == f"cannot travel ({unpicklable.key})"
+    assert "Unpicklable" in errors[unpicklable.key]["traceback"]
+    assert isinstance(next(f for f in raised.value.failures
+                           if f["key"] == unpicklable.key), dict)
+
+    resumed = CountingExecutor()
+    try:
+        with pytest.raises(SweepError, match="2 of 5 runs failed"):
+            sweep(configs, tmp_path, executor=resumed, run_fn=real_or_unpicklable_run,
+                  progress=False)
+    finally:
+        resumed.shutdown()
+    assert resumed.submitted == 2, "resume retries the failed runs only"
+    assert len((tmp_path / ERRORS_NAME).read_text().splitlines()) == 4
+
+
+def test_a_run_that_kills_its_worker_fails_alone(tmp_path):
+    """The pool breaks (BrokenProcessPool for every run in it); the broken runs are repeated
+    one by one, so only the crashing one is recorded."""
+    configs = fakes(1, tag="crash") + fakes(2)
+    with pytest.raises(SweepError, match="1 of 3 runs failed") as raised:
+        sweep(configs, tmp_path, max_workers=2, run_fn=crashing_run, progress=False)
+    (failure,) = raised.value.failures
+    assert failure["key"] == configs[0].key and failure["type"].endswith("BrokenProcessPool")
+    assert {r["key"] for r in check_store(tmp_path)} == {c.key for c in configs[1:]}
+
+
+def test_an_unpicklable_exception_is_replaced_by_a_run_error():
+    error = sweep_module._portable(Unpicklable("no way back", detail=1))
+    assert isinstance(error, RunError) and error.error_type.endswith("Unpicklable")
+    assert str(error) == "Unpicklable: no way back" and "Unpicklable" in error.traceback_text
+    fine = ValueError("fine")
+    assert sweep_module._portable(fine) is fine
 
 
 # ---------------------------------------------------------------------------- real runs

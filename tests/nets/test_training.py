@@ -141,7 +141,7 @@ def test_costs_drive_participation_down_and_units_get_pruned(digits_pair):
 
 def test_divergence_is_detected_and_reported(digits_pair):
     config = PruningConfig(optimizer="sgd", lr=1e12, epochs=2, batch_size=256)
-    with pytest.raises(TrainingDivergedError, match="lower lr"):
+    with pytest.raises(TrainingDivergedError, match=r"lower the learning rate \(lr=1e\+12\)"):
         EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), digits_pair,
                                        progress=False)
 
