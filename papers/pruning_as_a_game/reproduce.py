@@ -180,11 +180,11 @@ def _figures(rows: Sequence[Mapping[str, Any]], readings: Sequence[str], seed: i
                   if row["config"]["tag"] == f"{key}/{payoff}" and row["config"]["seed"] == seed}
         if not picked:
             continue
-        written.append(training_dynamics({n: r["history"] for n, r in picked.items()},
-                                         out / f"figure1_{payoff}.png"))
-        written.append(participation_histogram(
+        written += [out / f"figure1_{payoff}.png", out / f"figure2_{payoff}.png"]
+        training_dynamics({n: r["history"] for n, r in picked.items()}, written[-2])
+        participation_histogram(
             {n: np.asarray(r["participation"]) for n, r in picked.items()}, epsilon,
-            out / f"figure2_{payoff}.png"))
+            written[-1])
     return written
 
 
