@@ -213,7 +213,7 @@ def expand_grid(spec: Any) -> list[dict[str, Any]]:
 
 def _sweep(args: argparse.Namespace) -> int:
     from analysis import RunConfig, sweep
-    from analysis.tables import to_csv, to_markdown
+    from analysis.tables import sweep_summary, to_csv, to_markdown
 
     if not args.configs.exists():
         raise FileNotFoundError(f"no configs file at {args.configs}")
@@ -235,11 +235,7 @@ def _sweep(args: argparse.Namespace) -> int:
         rows = sweep(configs, args.out, max_workers=args.workers, on_error=args.on_error,
                      progress=sys.stderr.isatty())
     wanted = {config.key for config in configs}
-    summary = [{"tag": r["config"]["tag"], "method": r["config"]["method"],
-                "seed": r["config"]["seed"], "target": r["config"]["sparsity"],
-                "sparsity": r["achieved_sparsity"], "accuracy": r["accuracy"],
-                "compression": r["compression_ratio"], "seconds": r["seconds"]}
-               for r in rows if r["key"] in wanted]
+    summary = sweep_summary(r for r in rows if r["key"] in wanted)
     print(to_markdown(summary))
     print(f"\n{len(summary)} runs; wrote {to_csv(rows, args.out / 'results.csv')}")
     return 0
