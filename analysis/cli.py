@@ -147,7 +147,7 @@ def _compare(args: argparse.Namespace) -> int:
     budget = Budget(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
     rows = compare(methods, sparsities=sparsities, seeds=seeds, data=bundle, budget=budget,
                    granularity=args.granularity, schedule=args.schedule,
-                   progress=sys.stderr.isatty())
+                   progress=True)
     print(to_markdown(rows))
     if args.out is not None:
         print(f"\nwrote {to_csv(rows, args.out)}")
@@ -230,10 +230,10 @@ def _sweep(args: argparse.Namespace) -> int:
                                "'pruning-game[dask]'") from error
         with Client(args.dask) as client:
             rows = sweep(configs, args.out, client.get_executor(), on_error=args.on_error,
-                         progress=sys.stderr.isatty())
+                         progress=True)
     else:
         rows = sweep(configs, args.out, max_workers=args.workers, on_error=args.on_error,
-                     progress=sys.stderr.isatty())
+                     progress=True)
     wanted = {config.key for config in configs}
     summary = sweep_summary(r for r in rows if r["key"] in wanted)
     print(to_markdown(summary))

@@ -14,7 +14,6 @@ Run ``python -m analysis.demo --help`` for the options.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -109,7 +108,7 @@ def pruning_demo(out: Path, epochs: int) -> dict[str, Any]:
     started = time.perf_counter()
     trainer = EquilibriumPruning(config)
     result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint",
-                         progress=sys.stderr.isatty())
+                         progress=True)
     game_seconds = time.perf_counter() - started
     train_loader, test_loader = bundle.loaders(256, seed=0)
     final_game = trainer.final_game(result.gated, train_loader, n_batches=len(train_loader))

@@ -487,7 +487,7 @@ def train_final_game(config: Any, bundle: Any, widths: Sequence[int]) -> tuple[
     model = models.mlp(in_features, tuple(widths), bundle.n_classes, seed=config.seed)
     trainer = EquilibriumPruning(config)
     started = time.perf_counter()
-    result = trainer.fit(model, bundle, progress=False)
+    result = trainer.fit(model, bundle, progress=True)
     seconds = time.perf_counter() - started
     train_loader, _ = bundle.loaders(256, seed=0)
     game = trainer.final_game(result.gated, train_loader, n_batches=len(train_loader))

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -251,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     with local_executor(workers) as pool:
-        rows = sweep(configs(args), out / "runs", pool, progress=sys.stderr.isatty())
+        rows = sweep(configs(args), out / "runs", pool, progress=True)
     _write_text(to_markdown(_table1(args)) + "\n", out / "table1.md")
     table = table2_rows(rows, args.readings)
     to_csv(table, out / "table2.csv")
