@@ -4,7 +4,8 @@
 `analysis.sweep`, ``pruning-game train`` (and its certificate step) and the studies in
 ``papers/`` report through.
 
-- stderr is a terminal: a ``tqdm`` bar (``file=stderr``, ``dynamic_ncols``), as before.
+- stderr is a terminal: a ``tqdm`` bar (``file=stderr``, ``dynamic_ncols``), as before; in a
+  Jupyter notebook (stderr an ipykernel stream) ``tqdm.auto``'s widget.
 - stderr is not a terminal (a log file, ``nohup``, CI, a pipe): tqdm is not used there. With
   ``disable=None`` it switches itself off (a 20-epoch Fashion-MNIST ``train`` printed nothing
   for 10 minutes), and enabled it redraws one line with carriage returns, one ever-growing line
@@ -63,7 +64,7 @@ def progress_bar(total: int | None, desc: str, *, unit: str = "step", initial: i
         False gives a disabled bar that writes nothing.
     stream : text stream, optional
         Where to write; default ``sys.stderr`` as it is at the call. Its ``isatty()`` picks
-        the bar or the lines.
+        the bar or the lines (an ipykernel stream gets the notebook widget).
     heartbeat : float or None, default `HEARTBEAT_SECONDS`
         Seconds of silence after which a line reporter writes a heartbeat line; None never.
 
@@ -74,6 +75,8 @@ def progress_bar(total: int | None, desc: str, *, unit: str = "step", initial: i
     if not enabled:
         return tqdm(total=total, initial=initial, disable=True)
     stream = sys.stderr if stream is None else stream
+    if type(stream).__module__.startswith("ipykernel"):  # a notebook: tqdm.auto's widget
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit)
     isatty = getattr(stream, "isatty", None)
     if callable(isatty) and isatty():
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=stream,
