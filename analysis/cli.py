@@ -255,7 +255,7 @@ def _compare(args: argparse.Namespace) -> int:
     budget = Budget(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
     rows = compare(methods, sparsities=sparsities, seeds=seeds, data=bundle, budget=budget,
                    granularity=args.granularity, schedule=args.schedule,
-                   progress=sys.stderr.isatty())
+                   progress=True)
     print(to_markdown(rows))
     if args.out is not None:
         print(f"\nwrote {to_csv(rows, args.out)}")
@@ -326,7 +326,7 @@ def expand_grid(spec: Any) -> list[dict[str, Any]]:
 
 def _sweep(args: argparse.Namespace) -> int:
     from analysis import RunConfig, sweep
-    from analysis.tables import to_csv, to_markdown
+    from analysis.tables import sweep_summary, to_csv, to_markdown
 
     spec = _read_json(args.configs, "configs file")
     configs = []
@@ -353,16 +353,12 @@ def _sweep(args: argparse.Namespace) -> int:
                 "address it prints, e.g. tcp://127.0.0.1:8786") from error
         with client:
             rows = sweep(configs, args.out, client.get_executor(), on_error=args.on_error,
-                         progress=sys.stderr.isatty())
+                         progress=True)
     else:
         rows = sweep(configs, args.out, max_workers=args.workers, on_error=args.on_error,
-                     progress=sys.stderr.isatty())
+                     progress=True)
     wanted = {config.key for config in configs}
-    summary = [{"tag": r["config"]["tag"], "method": r["config"]["method"],
-                "seed": r["config"]["seed"], "target": r["config"]["sparsity"],
-                "sparsity": r["achieved_sparsity"], "accuracy": r["accuracy"],
-                "compression": r["compression_ratio"], "seconds": r["seconds"]}
-               for r in rows if r["key"] in wanted]
+    summary = sweep_summary(r for r in rows if r["key"] in wanted)
     print(to_markdown(summary))
     print(f"\n{len(summary)} runs; wrote {to_csv(rows, args.out / 'results.csv')}")
     return 0

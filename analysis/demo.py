@@ -13,7 +13,6 @@ Run ``python -m analysis.demo --help`` for the options.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -109,7 +108,7 @@ def pruning_demo(out: Path, epochs: int) -> dict[str, Any]:
     started = time.perf_counter()
     trainer = EquilibriumPruning(config)
     result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint",
-                         progress=sys.stderr.isatty())
+                         progress=True)
     game_seconds = time.perf_counter() - started
     train_loader, test_loader = bundle.loaders(256, seed=0)
     final_game = trainer.final_game(result.gated, train_loader, n_batches=len(train_loader))
@@ -142,10 +141,9 @@ def pruning_demo(out: Path, epochs: int) -> dict[str, Any]:
         print(f"{name:<28}{ev.accuracy:>9.4f}{'-'.join(map(str, widths)):>12}"
               f"{ev.params_nonzero:>9}{ev.macs_remaining:>9}{ev.compression_ratio:>9.2f}"
               f"{ev.theoretical_speedup:>9.2f}{ev.latency_ms:>11.3f}{seconds:>9.1f}")
-    dynamics = training_dynamics({config.name: [r.to_dict() for r in result.history]},
-                                 out / "training_dynamics.png")
-    histogram = participation_histogram({config.name: s}, config.epsilon,
-                                        out / "participation_histogram.png")
+    dynamics, histogram = out / "training_dynamics.png", out / "participation_histogram.png"
+    training_dynamics({config.name: [r.to_dict() for r in result.history]}, dynamics)
+    participation_histogram({config.name: s}, config.epsilon, histogram)
     print(f"\nfigures: {dynamics}, {histogram}")
     return {"config": config.to_dict(), "history": [r.to_dict() for r in result.history],
             "participation": s.tolist(), "final_nash_gap": gap,

@@ -68,9 +68,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from analysis.runner import RunConfig, RunResult, run
+from nets.progress import progress_bar
 
 try:  # POSIX
     import fcntl
@@ -495,7 +494,9 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
         Skip configs whose key is already in the store. With False the store must be empty
         or absent (a `FileExistsError` otherwise): a sweep never deletes finished rows.
     progress : bool, default True
-        A tqdm bar over runs (finished ones counted from the start).
+        Report each finished run, finished ones counted from the start
+        (`nets.progress.progress_bar`: a tqdm bar on a terminal, one line per run and a
+        heartbeat every 30 s on a non-terminal stderr).
     run_fn : callable, default `analysis.runner.run`
         ``run_fn(config) -> RunResult | dict``; with process or cluster executors it must be
         importable (a module-level function) and is called in the worker.
@@ -556,8 +557,8 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
                                   "resume=False; pass resume=True to skip them or choose an "
                                   "empty out_dir")
         pending = [c for key, c in unique.items() if key not in done]
-        bar = tqdm(total=len(unique), initial=len(unique) - len(pending), desc="sweep",
-                   unit="run", disable=not progress)
+        bar = progress_bar(len(unique), "sweep", unit="run",
+                           initial=len(unique) - len(pending), enabled=progress)
         try:
             failures = _run_pending(pending, path, directory / ERRORS_NAME, executor, run_fn,
                                     max_workers, on_error, done, bar)
@@ -632,10 +633,10 @@ def _run_pending(pending: list[RunConfig], path: Path, errors_path: Path,
             return
         _append_line(path, row)
         done[config.key] = row
-        bar.update(1)
         accuracy = row.get("accuracy")
         bar.set_postfix_str(f"{config.method} acc={accuracy:.3f}"
                             if isinstance(accuracy, float) else config.method)
+        bar.update(1)
 
     try:
         for config in pending:

@@ -12,11 +12,17 @@ Rows are flat or nested dicts (`RunResult.to_dict`, `load_results` rows) or obje
 
 Columns are the union of the rows' columns in first-seen order unless ``columns`` picks and
 orders them (`SUMMARY_COLUMNS` is a readable choice for sweep results); a row without a
-column gets an empty cell.
+column gets an empty cell, a column that no row has is an error.
 
 Two pure helpers summarise rows before they are tabulated or plotted: `aggregate` (mean and
 sample standard deviation per group, e.g. over seeds) and `pareto_mask` (the points no other
-point beats on both of two objectives).
+point beats on both of two objectives). `sweep_summary` is the per-run table ``pruning-game
+sweep`` prints, its columns the fields the sweep varies (`swept_fields`).
+
+A standard deviation is shown only where it exists: over one value it is None (an empty cell),
+and `format_mean_std` then prints the mean alone, never ``± 0.000``.
+
+Bad rows or column names raise `TableError` with a one-line message naming the argument.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ import numpy as np
 
 from equilibria.atomic import atomic_write
 
-__all__ = ["DROPPED", "SUMMARY_COLUMNS", "aggregate", "columns_of", "flatten",
-           "format_mean_std", "mean_std", "pareto_mask", "to_csv", "to_markdown"]
+__all__ = ["DROPPED", "SUMMARY_COLUMNS", "TableError", "aggregate", "columns_of", "flatten",
+           "format_mean_std", "mean_std", "pareto_mask", "swept_fields", "sweep_summary",
+           "to_csv", "to_markdown"]
 
 #: Per-run series left out of tables by default.
 DROPPED = ("history", "participation")
@@ -42,6 +49,14 @@ DROPPED = ("history", "participation")
 SUMMARY_COLUMNS = ("config.method", "config.sparsity", "config.granularity", "config.seed",
                    "config.tag", "achieved_sparsity", "accuracy", "params_nonzero",
                    "compression_ratio", "theoretical_speedup", "steps", "seconds")
+
+
+class TableError(TypeError, ValueError):
+    """Rows or column names a table function cannot use; the message names the argument.
+
+    Both a TypeError (a row of the wrong type) and a ValueError (a bad value), so an
+    ``except`` clause written for either catches it.
+    """
 
 
 def flatten(row: Any, drop: Sequence[str] = DROPPED, sep: str = ".") -> dict[str, Any]:
@@ -63,8 +78,8 @@ def flatten(row: Any, drop: Sequence[str] = DROPPED, sep: str = ".") -> dict[str
     if not isinstance(row, Mapping):
         to_dict = getattr(row, "to_dict", None)
         if to_dict is None:
-            raise TypeError(f"rows must be dicts or have a to_dict() method; got "
-                            f"{type(row).__name__}")
+            raise TableError(f"rows must be dicts or have a to_dict() method; got "
+                             f"{type(row).__name__}")
         row = to_dict()
     flat: dict[str, Any] = {}
     _flatten_into(flat, row, "", set(drop), sep)
@@ -93,14 +108,28 @@ def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def _rows(rows: Any) -> Iterable[Any]:
+    """`rows` if it is an iterable of rows (not one row, a string or None)."""
+    if isinstance(rows, Mapping) or isinstance(rows, str | bytes) or \
+            not isinstance(rows, Iterable):
+        raise TableError(f"rows must be an iterable of dicts (result rows); got "
+                         f"{type(rows).__name__}")
+    return rows
+
+
 def _table(rows: Iterable[Any], columns: Sequence[str] | None, drop: Sequence[str]
            ) -> tuple[list[str], list[dict[str, Any]]]:
-    flat = [flatten(row, drop) for row in rows]
+    flat = [flatten(row, drop) for row in _rows(rows)]
     if columns is None:
         return columns_of(flat), flat
-    if isinstance(columns, str):
-        raise TypeError("columns must be a sequence of column names, not one string")
-    return list(columns), flat
+    names = _column_names(columns, "columns", allow_empty=True)
+    known = set(columns_of(flat))
+    unknown = [name for name in names if name not in known]
+    if flat and unknown:
+        hint = " (left out by drop; pass drop=())" if set(unknown) & set(drop) else ""
+        raise TableError(f"columns: no row has {unknown}{hint}; the rows have "
+                         f"{sorted(known)}")
+    return names, flat
 
 
 def _csv_cell(value: Any) -> Any:
@@ -117,7 +146,8 @@ def to_csv(rows: Iterable[Any], path: str | os.PathLike, columns: Sequence[str] 
     path : path
         Destination; its folder is created if needed.
     columns : sequence of str, optional
-        Columns and their order (flattened names); default all, in first-seen order.
+        Columns and their order (flattened names); default all, in first-seen order. A
+        column that no row has raises `TableError` (a misspelt name is not an empty column).
     drop : sequence of str
         Columns left out when flattening (default `DROPPED`).
 
@@ -159,7 +189,8 @@ def to_markdown(rows: Iterable[Any], columns: Sequence[str] | None = None, *,
     ----------
     rows : iterable of dict (or objects with ``to_dict()``)
     columns : sequence of str, optional
-        Columns and their order (flattened names); default all, in first-seen order.
+        Columns and their order (flattened names); default all, in first-seen order. A
+        column that no row has raises `TableError`.
     drop : sequence of str
         Columns left out when flattening (default `DROPPED`).
     floatfmt : str
@@ -188,17 +219,17 @@ def to_markdown(rows: Iterable[Any], columns: Sequence[str] | None = None, *,
 
 # ---------------------------------------------------------------------------- summaries
 def _column_names(names: Any, argument: str, allow_empty: bool) -> list[str]:
-    """`names` as a list of distinct strings; a ValueError naming `argument` otherwise."""
+    """`names` as a list of distinct strings; a TableError naming `argument` otherwise."""
     if isinstance(names, str | bytes) or not isinstance(names, Iterable):
-        raise ValueError(f"{argument} must be a sequence of column names (e.g. "
+        raise TableError(f"{argument} must be a sequence of column names (e.g. "
                          f"[\"config.method\"]), not {names!r}")
     names = list(names)
     if not allow_empty and not names:
-        raise ValueError(f"{argument} must name at least one column; got an empty sequence")
+        raise TableError(f"{argument} must name at least one column; got an empty sequence")
     if not all(isinstance(name, str) for name in names):
-        raise ValueError(f"{argument} must hold column names (strings); got {names!r}")
+        raise TableError(f"{argument} must hold column names (strings); got {names!r}")
     if len(set(names)) != len(names):
-        raise ValueError(f"{argument} names a column twice: {names!r}")
+        raise TableError(f"{argument} names a column twice: {names!r}")
     return names
 
 
@@ -208,7 +239,7 @@ def _summary_value(value: Any, column: str, index: int) -> float | None:
         return None
     if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
         return float(value)
-    raise ValueError(f"values: column {column!r} must hold numbers (or None for missing); row "
+    raise TableError(f"values: column {column!r} must hold numbers (or None for missing); row "
                      f"{index} has {value!r}")
 
 
@@ -216,7 +247,7 @@ def mean_std(values: Iterable[float | None]) -> tuple[float | None, float | None
     """Mean and sample standard deviation over seeds, the spread every table here reports.
 
     None entries (missing measurements) are skipped. The std uses ``ddof=1`` and is 0.0 for
-    one value; both are None when no value is left.
+    one value (`aggregate` reports None there instead); both are None when no value is left.
     """
     array = np.asarray([v for v in values if v is not None], dtype=float)
     if array.size == 0:
@@ -226,9 +257,23 @@ def mean_std(values: Iterable[float | None]) -> tuple[float | None, float | None
     return mean, std
 
 
-def format_mean_std(mean: float | None, std: float | None) -> str:
-    """``"0.953 ± 0.003"`` for a Markdown cell; empty when there is no mean."""
-    return "" if mean is None else f"{mean:.3f} ± {std or 0.0:.3f}"
+def format_mean_std(mean: float | None, std: float | None, n: int | None = None) -> str:
+    """``"0.953 ± 0.003"`` for a Markdown cell; the mean alone without a spread.
+
+    Parameters
+    ----------
+    mean, std : float or None
+        E.g. ``<value>_mean`` and ``<value>_std`` of an `aggregate` row. No mean is an empty
+        cell; no std (one value: `aggregate` gives None) is the mean alone, ``"0.953"``.
+    n : int, optional
+        The number of values; below 2 the mean is printed alone whatever `std` is, so a
+        one-seed table never shows ``± 0.000``.
+    """
+    if mean is None:
+        return ""
+    if std is None or (n is not None and n < 2):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {std:.3f}"
 
 
 def aggregate(rows: Iterable[Any], by: Sequence[str], values: Sequence[str]
@@ -251,12 +296,13 @@ def aggregate(rows: Iterable[Any], by: Sequence[str], values: Sequence[str]
     list of dict
         One dict per group, in the order the groups are first seen: the `by` columns, then
         ``<value>_mean`` and ``<value>_std`` for each value column (sample standard deviation,
-        ``ddof=1``; 0.0 when the group has one value; both None when it has none; NaN
-        propagates), then ``n``, the number of rows in the group.
+        ``ddof=1``; None when the group has one value, for which it is undefined, so tables
+        print the mean alone; both None when it has none; NaN propagates), then ``n``, the
+        number of rows in the group.
 
     Raises
     ------
-    ValueError
+    TableError
         When `by` or `values` is not a sequence of distinct column names (one string is
         rejected, so ``by="method"`` is not read as five one-letter columns), when `by` is
         empty or shares a column with `values`, or when a value cell is not a number or None.
@@ -264,21 +310,17 @@ def aggregate(rows: Iterable[Any], by: Sequence[str], values: Sequence[str]
     Examples
     --------
     >>> rows = [{"m": "a", "acc": 0.9}, {"m": "a", "acc": 0.7}, {"m": "b", "acc": 0.5}]
-    >>> [(g["m"], round(g["acc_mean"], 3), round(g["acc_std"], 3), g["n"])
+    >>> [(g["m"], round(g["acc_mean"], 3), g["acc_std"] and round(g["acc_std"], 3), g["n"])
     ...  for g in aggregate(rows, ["m"], ["acc"])]
-    [('a', 0.8, 0.141, 2), ('b', 0.5, 0.0, 1)]
+    [('a', 0.8, 0.141, 2), ('b', 0.5, None, 1)]
     """
     by = _column_names(by, "by", allow_empty=False)
     values = _column_names(values, "values", allow_empty=True)
     shared = sorted(set(by) & set(values))
     if shared:
-        raise ValueError(f"by and values must not share columns; both name {shared}")
-    if isinstance(rows, Mapping) or isinstance(rows, str | bytes) or \
-            not isinstance(rows, Iterable):
-        raise ValueError(f"rows must be an iterable of dicts (result rows); got "
-                         f"{type(rows).__name__}")
+        raise TableError(f"by and values must not share columns; both name {shared}")
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for index, row in enumerate(rows):
+    for index, row in enumerate(_rows(rows)):
         flat = flatten(row, drop=())
         key = tuple(flat.get(name) for name in by)
         group = groups.setdefault(key, {"n": 0, **{name: [] for name in values}})
@@ -291,8 +333,95 @@ def aggregate(rows: Iterable[Any], by: Sequence[str], values: Sequence[str]
     for key, group in groups.items():
         record: dict[str, Any] = dict(zip(by, key, strict=True))
         for name in values:
-            record[f"{name}_mean"], record[f"{name}_std"] = mean_std(group[name])
+            mean, std = mean_std(group[name])
+            record[f"{name}_mean"] = mean
+            record[f"{name}_std"] = std if len(group[name]) > 1 else None
         record["n"] = group["n"]
+        summary.append(record)
+    return summary
+
+
+def _config_of(row: Any, index: int) -> dict[str, Any]:
+    """The flattened ``config`` of a sweep row (dotted names without the ``config.`` prefix)."""
+    flat = flatten(row, drop=())
+    config = {name.removeprefix("config."): value for name, value in flat.items()
+              if name.startswith("config.")}
+    if not config:
+        raise TableError(f"rows[{index}] has no 'config' (a sweep result row, as "
+                         "analysis.sweep returns and analysis.load_results reads)")
+    return config
+
+
+def swept_fields(rows: Iterable[Any]) -> list[str]:
+    """The config fields whose value differs between the rows: what a sweep varies.
+
+    Parameters
+    ----------
+    rows : iterable of dict (or objects with ``to_dict()``)
+        Sweep result rows, each with a nested ``config`` (`RunConfig.to_dict`).
+
+    Returns
+    -------
+    list of str
+        Field names as a sweep grid spells them (``"seed"``, ``"pruning.beta"``,
+        ``"hidden"``), in the config's order; a field missing from some rows counts as None
+        there. Empty for fewer than two distinct configs.
+
+    Raises
+    ------
+    TableError
+        When `rows` is not an iterable of rows or a row has no ``config``.
+    """
+    configs = [_config_of(row, index) for index, row in enumerate(_rows(rows))]
+    names = columns_of(configs)
+    return [name for name in names
+            if len({json.dumps(c.get(name), sort_keys=True, default=str)
+                    for c in configs}) > 1]
+
+
+#: Result columns of `sweep_summary`: its heading -> the row's field.
+SWEEP_RESULTS = (("achieved sparsity", "achieved_sparsity"), ("accuracy", "accuracy"),
+                 ("compression", "compression_ratio"), ("seconds", "seconds"))
+
+
+def sweep_summary(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """One line per run of a sweep: the method, the fields the sweep varies, the results.
+
+    Parameters
+    ----------
+    rows : iterable of dict (or objects with ``to_dict()``)
+        Sweep result rows (`analysis.sweep`, `analysis.load_results`).
+
+    Returns
+    -------
+    list of dict
+        ``method``, then each of `swept_fields` (method excluded) under its grid name (e.g.
+        ``pruning.beta``, ``seed``, ``sparsity`` for the target), then ``achieved sparsity``,
+        ``accuracy``, ``compression`` and ``seconds``; ready for `to_markdown`. Empty for no
+        rows.
+
+    Raises
+    ------
+    TableError
+        When `rows` is not an iterable of rows or a row has no ``config``.
+
+    Examples
+    --------
+    >>> rows = [{"config": {"method": "random", "seed": s, "lr": 0.001}, "accuracy": 0.9,
+    ...          "achieved_sparsity": 0.5, "compression_ratio": 2.0, "seconds": 1.0}
+    ...         for s in (0, 1)]
+    >>> [list(r) for r in sweep_summary(rows)][0]
+    ['method', 'seed', 'achieved sparsity', 'accuracy', 'compression', 'seconds']
+    """
+    rows = list(_rows(rows))
+    swept = [name for name in swept_fields(rows) if name != "method"]
+    summary = []
+    for index, row in enumerate(rows):
+        config = _config_of(row, index)
+        flat = flatten(row, drop=())
+        record: dict[str, Any] = {"method": config.get("method")}
+        record.update({name: config.get(name) for name in swept})
+        record.update({heading: flat.get(field) for heading, field in SWEEP_RESULTS})
         summary.append(record)
     return summary
 
@@ -302,13 +431,13 @@ def _objective(values: Any, argument: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{argument} must be a 1-D sequence of numbers; got {values!r}"
+        raise TableError(f"{argument} must be a 1-D sequence of numbers; got {values!r}"
                          ) from error
     if array.ndim != 1:
-        raise ValueError(f"{argument} must be 1-D (one value per point); got shape "
+        raise TableError(f"{argument} must be 1-D (one value per point); got shape "
                          f"{array.shape}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{argument} must be finite (no NaN or inf); drop or fill those "
+        raise TableError(f"{argument} must be finite (no NaN or inf); drop or fill those "
                          "points first")
     return array
 
@@ -334,7 +463,7 @@ def pareto_mask(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
 
     Raises
     ------
-    ValueError
+    TableError
         When `x` or `y` is not a 1-D sequence of finite numbers, or their lengths differ.
 
     Notes
@@ -349,7 +478,7 @@ def pareto_mask(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
     """
     xs, ys = _objective(x, "x"), _objective(y, "y")
     if xs.shape != ys.shape:
-        raise ValueError(f"x and y must have the same length; got {xs.size} and {ys.size}")
+        raise TableError(f"x and y must have the same length; got {xs.size} and {ys.size}")
     mask = np.zeros(xs.size, dtype=bool)
     order = np.lexsort((-ys, -xs))  # by decreasing x, then decreasing y
     best_right = -np.inf  # the largest y among points of strictly larger x

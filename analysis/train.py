@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -216,10 +215,19 @@ def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: An
                  ) -> dict[str, Any]:
     """Nash gap and stability of the final participation on the final game."""
     from equilibria import analyze_stability, kkt_residual, nash_gap, solve
+    from nets.progress import progress_bar
 
-    game = trainer.final_game(gated, loader, n_batches=len(loader))
-    report = analyze_stability(game, participation)
-    nearest = solve(game, "newton", s0=participation, tol=1e-10)
+    with progress_bar(3, "certificate", unit="step") as bar:
+        game = trainer.final_game(gated, loader, n_batches=len(loader))
+        bar.set_postfix_str(f"final game of {game.n_players} players from {len(loader)} "
+                            "batches")
+        bar.update(1)
+        report = analyze_stability(game, participation)
+        bar.set_postfix_str(f"stability: {report.classification}")
+        bar.update(1)
+        nearest = solve(game, "newton", s0=participation, tol=1e-10)
+        bar.set_postfix_str("nearest equilibrium solved")
+        bar.update(1)
     epsilon = trainer.config.epsilon
     return {"relative_nash_gap": nash_gap(game, participation),
             "kkt_residual": kkt_residual(game, participation),
@@ -255,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(bundle.train)} train / {len(bundle.test)} test), {config.epochs} epochs; "
           + ", ".join(f"{k}={v}" for k, v in config.options.items()))
     trainer = EquilibriumPruning(pruning)
-    result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint",
-                         progress=sys.stderr.isatty())
+    result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint", progress=True)
     if result.resumed_from_epoch:
         print(f"resumed from the checkpoint of epoch {result.resumed_from_epoch}")
     test_loader = DataLoader(bundle.test, batch_size=512)

@@ -1,10 +1,12 @@
 """PyTorch bridge: players on real networks, statistics, equilibrium-driven training,
-applying participation, evaluation, datasets and models (DESIGN.md)."""
+applying participation, evaluation, datasets and models (DESIGN.md); named configurations
+in `presets` (``nets.preset("demo")``)."""
 
-from nets import data, models, stats
+from nets import data, models, presets, stats
 from nets.apply import apply_participation, load_model, save_model, to_torch_prune
-from nets.evaluate import Evaluation, accuracy_and_loss, evaluate
+from nets.evaluate import Evaluation, EvaluationError, accuracy_and_loss, evaluate
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, attach_gates
+from nets.presets import PRESETS, preset
 from nets.training import (
     PAPER_CONFIGS,
     EpochRecord,
@@ -16,9 +18,11 @@ from nets.training import (
 
 __all__ = [
     "PAPER_CONFIGS",
+    "PRESETS",
     "EpochRecord",
     "EquilibriumPruning",
     "Evaluation",
+    "EvaluationError",
     "GatedNetwork",
     "ParticipationGate",
     "PlayerLayer",
@@ -32,6 +36,8 @@ __all__ = [
     "evaluate",
     "load_model",
     "models",
+    "preset",
+    "presets",
     "save_model",
     "stats",
     "to_torch_prune",

@@ -23,7 +23,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from equilibria.atomic import atomic_write
 from nets import data as datasets
@@ -33,6 +32,7 @@ from nets.baselines.base import GRANULARITIES, SCHEDULES, StepCounter, train
 from nets.checks import PruningError, check_choice, check_int, check_number, check_sequence
 from nets.data import DataBundle
 from nets.evaluate import evaluate
+from nets.progress import progress_bar
 
 __all__ = ["DEFAULT_SPARSITIES", "ComparisonRow", "compare", "to_csv", "to_markdown"]
 
@@ -109,7 +109,8 @@ def compare(methods: Iterable[str] | str | None = None, *,
     latency_repeats : int, default 0
         Timed forward passes per evaluation (0 skips latency).
     progress : bool, default True
-        A tqdm bar over runs.
+        Report each finished run (`nets.progress.progress_bar`: a tqdm bar on a terminal,
+        one line per run and a heartbeat every 30 s on a non-terminal stderr).
 
     Returns
     -------
@@ -155,29 +156,31 @@ def compare(methods: Iterable[str] | str | None = None, *,
         logger.warning(note)
     test_loader = DataLoader(bundle.test, batch_size=512)
     total = len(seeds) * (1 + len(runnable) * len(sparsities))
-    bar = tqdm(total=total, disable=not progress, desc="compare", unit="run")
     rows: list[ComparisonRow] = []
-    for seed in seeds:
-        seeded = dataclasses.replace(budget, seed=seed)
-        initial = model_fn(bundle, seed)
-        dense, steps, seconds = _dense(initial, bundle, seeded)
-        reference = evaluate(dense, test_loader, latency_repeats=latency_repeats)
-        rows.append(_row("dense", seed, granularity, "-", 0.0, 0.0, reference, reference,
-                         steps, seconds))
-        bar.update(1)
-        for name in runnable:
-            pruner = get(name, **options.get(name, {}))
-            chosen = schedules[name]
-            for sparsity in sparsities:
-                outcome = pruner.prune(initial, bundle, sparsity, seeded,
-                                       granularity=granularity, schedule=chosen)
-                measured = evaluate(outcome.model, test_loader, reference=dense,
-                                    latency_repeats=latency_repeats)
-                rows.append(_row(name, seed, granularity, chosen, sparsity,
-                                 outcome.achieved_sparsity, measured, reference,
-                                 outcome.steps, outcome.seconds))
-                bar.update(1)
-    bar.close()
+    with progress_bar(total, "compare", unit="run", enabled=progress) as bar:
+        for seed in seeds:
+            seeded = dataclasses.replace(budget, seed=seed)
+            initial = model_fn(bundle, seed)
+            dense, steps, seconds = _dense(initial, bundle, seeded)
+            reference = evaluate(dense, test_loader, latency_repeats=latency_repeats)
+            rows.append(_row("dense", seed, granularity, "-", 0.0, 0.0, reference, reference,
+                             steps, seconds))
+            bar.set_postfix_str(f"dense, seed {seed}: acc={reference.accuracy:.3f}")
+            bar.update(1)
+            for name in runnable:
+                pruner = get(name, **options.get(name, {}))
+                chosen = schedules[name]
+                for sparsity in sparsities:
+                    outcome = pruner.prune(initial, bundle, sparsity, seeded,
+                                           granularity=granularity, schedule=chosen)
+                    measured = evaluate(outcome.model, test_loader, reference=dense,
+                                        latency_repeats=latency_repeats)
+                    rows.append(_row(name, seed, granularity, chosen, sparsity,
+                                     outcome.achieved_sparsity, measured, reference,
+                                     outcome.steps, outcome.seconds))
+                    bar.set_postfix_str(f"{name} at {sparsity}, seed {seed}: "
+                                        f"acc={measured.accuracy:.3f}")
+                    bar.update(1)
     return rows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,14 +19,25 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from nets.apply import dead_values, fold, plain_index
+from nets.data import DataBundle
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
 
-__all__ = ["Evaluation", "accuracy_and_loss", "evaluate"]
+__all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "accuracy_and_loss", "evaluate"]
 
 #: Untimed forward passes before latency is measured.
 WARMUP_PASSES = 3
+#: Batch size of the DataLoader wrapped around a Dataset given to `evaluate`.
+EVAL_BATCH_SIZE = 512
+
+#: Types a `loader` may be, as the error messages say it.
+_LOADER_TYPES = "a torch Dataset, a DataLoader or an iterable of (inputs, labels) batches"
+
+
+class EvaluationError(ValueError):
+    """`evaluate` or `accuracy_and_loss` got data or options it cannot measure with."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,8 @@ class _Counts:
     macs_remaining: int
 
 
-def evaluate(model: nn.Module, loader: Iterable[Any], *, reference: nn.Module | None = None,
+def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
+             reference: nn.Module | None = None,
              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
              latency_batch: int = 64, latency_repeats: int = 20,
              device: str | torch.device = "cpu") -> Evaluation:
@@ -93,8 +105,10 @@ def evaluate(model: nn.Module, loader: Iterable[Any], *, reference: nn.Module | 
     ----------
     model : nn.Sequential or GatedNetwork
         A gated network is evaluated on its effective parameters s_i * theta_i (Eq. 3-4).
-    loader : iterable of (inputs, labels)
-        E.g. a ``torch.utils.data.DataLoader``; labels are class indices.
+    loader : Dataset, DataLoader or iterable of (inputs, labels) batches
+        A ``torch.utils.data.Dataset`` of (input, label) examples (e.g. ``bundle.test``) is
+        read in order in batches of `EVAL_BATCH_SIZE`; a ``DataLoader`` or any other iterable
+        must yield (inputs, labels) batches, labels a 1-D tensor of class indices.
     reference : nn.Sequential or GatedNetwork, optional
         The unpruned model; compression ratio and speed-up are measured against it. Default:
         the model itself.
@@ -112,6 +126,14 @@ def evaluate(model: nn.Module, loader: Iterable[Any], *, reference: nn.Module | 
     -------
     Evaluation
 
+    Raises
+    ------
+    EvaluationError
+        When `loader` is not one of the above (None, a model, a DataBundle, a list of single
+        examples...), yields no examples, or an option is out of range.
+    TypeError
+        When `model` or `reference` is not a flat ``nn.Sequential`` or a GatedNetwork.
+
     Notes
     -----
     MACs count Linear and Conv2d layers only: weight.numel() times the number of output
@@ -124,6 +146,7 @@ def evaluate(model: nn.Module, loader: Iterable[Any], *, reference: nn.Module | 
     _check_count(latency_batch, "latency_batch", minimum=1)
     _check_count(latency_repeats, "latency_repeats", minimum=0)
     device = _check_device(model, device)
+    loader = _as_loader(loader)
     with _eval_mode(model):
         accuracy, loss, n_examples, first = _accuracy_and_loss(model, loader, loss_fn, device)
         counts = _counts(model, first[:1])
@@ -152,7 +175,26 @@ def _check_model(model: Any, name: str) -> None:
 
 def _check_count(value: Any, name: str, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+        raise EvaluationError(f"{name} must be an int >= {minimum}; got {value!r}")
+
+
+def _as_loader(loader: Any) -> Iterable[Any]:
+    """`loader` as an iterable of batches: a Dataset is wrapped in a DataLoader."""
+    if isinstance(loader, DataLoader):
+        return loader
+    if isinstance(loader, Dataset):
+        return DataLoader(loader, batch_size=EVAL_BATCH_SIZE, shuffle=False)
+    if isinstance(loader, DataBundle):
+        raise EvaluationError("loader must be " + _LOADER_TYPES + "; got a DataBundle: pass "
+                              "one of its splits, e.g. bundle.test")
+    if isinstance(loader, nn.Module):
+        raise EvaluationError("loader must be " + _LOADER_TYPES + f"; got the model "
+                              f"{type(loader).__name__}: call evaluate(model, data)")
+    if loader is None or isinstance(loader, str | bytes | Mapping | torch.Tensor) or \
+            not isinstance(loader, Iterable):
+        raise EvaluationError("loader must be " + _LOADER_TYPES + f"; got "
+                              f"{type(loader).__name__}")
+    return loader
 
 
 def _device_of(model: nn.Module, default: torch.device) -> torch.device:
@@ -164,11 +206,11 @@ def _check_device(model: nn.Module, device: str | torch.device) -> torch.device:
     try:
         target = torch.device(device)
     except (TypeError, RuntimeError) as error:
-        raise ValueError(f"device must name a torch device such as 'cpu'; got {device!r}") \
+        raise EvaluationError(f"device must name a torch device such as 'cpu'; got {device!r}") \
             from error
     actual = _device_of(model, target)
     if actual.type != target.type or (target.index is not None and actual != target):
-        raise ValueError(f"device={str(target)!r} but the model's parameters are on "
+        raise EvaluationError(f"device={str(target)!r} but the model's parameters are on "
                          f"{str(actual)!r}; move it first with model.to({str(target)!r})")
     return target
 
@@ -187,9 +229,22 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
 
 def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(batch, tuple | list) or len(batch) < 2:
-        raise ValueError("loader must yield (inputs, labels) pairs; got a "
-                         f"{type(batch).__name__}")
-    return batch[0], batch[1]
+        raise EvaluationError("loader must yield (inputs, labels) pairs; got a "
+                              f"{type(batch).__name__} (pass " + _LOADER_TYPES + ")")
+    inputs, labels = batch[0], batch[1]
+    if not isinstance(inputs, torch.Tensor) or not isinstance(labels, torch.Tensor) or \
+            labels.dim() != 1 or inputs.dim() < 1 or inputs.shape[0] != labels.shape[0]:
+        raise EvaluationError(
+            "loader must yield batches of (inputs, labels) tensors, labels 1-D and one per "
+            f"input; got ({_describe(inputs)}, {_describe(labels)}): for single examples pass "
+            "a Dataset or a DataLoader")
+    return inputs, labels
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
 
 
 def _accuracy_and_loss(model: nn.Module, loader: Iterable[Any],
@@ -212,7 +267,8 @@ def _accuracy_and_loss(model: nn.Module, loader: Iterable[Any],
             if first is None and size > 0:
                 first = inputs
     if first is None or count == 0:
-        raise ValueError("loader yielded no examples; pass a non-empty loader")
+        raise EvaluationError("loader yielded no examples; pass a non-empty Dataset or "
+                              "DataLoader")
     return correct / count, total_loss / count, count, first
 
 
@@ -307,12 +363,17 @@ def _ratio(numerator: int, denominator: int) -> float:
     return float("inf") if denominator == 0 else numerator / denominator
 
 
-def accuracy_and_loss(model: nn.Module, loader: Iterable[Any], *,
+def accuracy_and_loss(model: nn.Module, loader: Dataset | Iterable[Any], *,
                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                       device: str | torch.device = "cpu") -> tuple[float, float]:
     """Top-1 accuracy and mean loss of `model` over `loader`, in eval mode (no counting or
-    timing: the cheap part of `evaluate`, for per-epoch histories)."""
+    timing: the cheap part of `evaluate`, for per-epoch histories).
+
+    `loader` is a Dataset, a DataLoader or an iterable of (inputs, labels) batches, as for
+    `evaluate`; anything else raises `EvaluationError`.
+    """
     _check_model(model, "model")
+    loader = _as_loader(loader)
     with _eval_mode(model):
         accuracy, loss, _, _ = _accuracy_and_loss(model, loader, loss_fn, torch.device(device))
     return accuracy, loss

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from nets.divergence import DivergenceMonitor
 from nets.evaluate import accuracy_and_loss
+from nets.progress import progress_bar
 from nets.training import PruningConfig, _datasets, _optimizer_for, flush_denormals
 
 __all__ = ["PlainResult", "train_plain"]
@@ -30,7 +31,8 @@ class PlainResult:
     train_loss: tuple[float, ...]
 
 
-def train_plain(model: nn.Sequential, data: Any, config: PruningConfig) -> PlainResult:
+def train_plain(model: nn.Sequential, data: Any, config: PruningConfig, *,
+                progress: bool = False) -> PlainResult:
     """Train a copy of `model` with `config`'s optimizer, learning rate, epochs, batch size and
     seed (batch order identical to `EquilibriumPruning` with the same config).
 
@@ -41,6 +43,10 @@ def train_plain(model: nn.Sequential, data: Any, config: PruningConfig) -> Plain
     data : DataBundle or (train_dataset, test_dataset)
     config : PruningConfig
         Only the training fields are used; the game's fields are ignored.
+    progress : bool, default False
+        Report each epoch (`nets.progress.progress_bar`) as `EquilibriumPruning.fit` does.
+        Off by default: callers run it as the short dense baseline beside a pruning run (in
+        sweep workers, for one) and report progress themselves.
 
     Raises
     ------
@@ -50,10 +56,11 @@ def train_plain(model: nn.Sequential, data: Any, config: PruningConfig) -> Plain
         message names ``lr``.
     """
     with flush_denormals():
-        return _train(model, data, config)
+        return _train(model, data, config, progress)
 
 
-def _train(model: nn.Sequential, data: Any, config: PruningConfig) -> PlainResult:
+def _train(model: nn.Sequential, data: Any, config: PruningConfig,
+           progress: bool = False) -> PlainResult:
     import copy
 
     train_set, test_set = _datasets(data)
@@ -62,7 +69,8 @@ def _train(model: nn.Sequential, data: Any, config: PruningConfig) -> PlainResul
     test_loader = DataLoader(test_set, batch_size=512)
     accuracies, losses = [], []
     monitor = DivergenceMonitor(config.lr)
-    with torch.random.fork_rng():
+    with progress_bar(config.epochs, "dense", unit="epoch", enabled=progress) as bar, \
+            torch.random.fork_rng():
         for epoch in range(config.epochs):
             torch.manual_seed(config.seed * 1_000_003 + epoch)
             order = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
@@ -82,4 +90,6 @@ def _train(model: nn.Sequential, data: Any, config: PruningConfig) -> PlainResul
             monitor.end_epoch()
             losses.append(total / max(count, 1))
             accuracies.append(accuracy_and_loss(model, test_loader)[0])
+            bar.set_postfix(acc=f"{accuracies[-1]:.3f}")
+            bar.update(1)
     return PlainResult(model, tuple(accuracies), tuple(losses))

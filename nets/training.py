@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from equilibria import ParticipationGame, build_game, nash_gap
 from equilibria.atomic import atomic_write
@@ -47,6 +46,7 @@ from nets.data import DataBundle
 from nets.divergence import DivergenceMonitor, TrainingDivergedError
 from nets.evaluate import accuracy_and_loss
 from nets.gates import GatedNetwork, attach_gates
+from nets.progress import progress_bar
 from nets.stats import batch_game_statistics, collect, group_by_unit
 
 __all__ = ["PAPER_CONFIGS", "EpochRecord", "EquilibriumPruning", "PruningConfig",
@@ -379,7 +379,8 @@ class EquilibriumPruning:
             A checkpoint is written there atomically after every epoch; when one exists, fit
             resumes from it (same config required) and the history continues unchanged.
         progress : bool, default True
-            A tqdm bar over epochs.
+            Report each epoch (`nets.progress.progress_bar`: a tqdm bar on a terminal, one
+            line per epoch and a heartbeat every 30 s on a non-terminal stderr).
         callback : callable, optional
             Called with each EpochRecord (may raise to stop training).
 
@@ -415,11 +416,10 @@ class EquilibriumPruning:
             state = _load_checkpoint(checkpoint, c, gated, optimizer)
         resumed = state.epoch
         test_loader = DataLoader(test_set, batch_size=512)
-        bar = tqdm(total=c.epochs, initial=state.epoch, disable=not progress, desc=c.name,
-                   unit="epoch")
         monitor = DivergenceMonitor(c.lr, may_collapse=True, first_epoch=state.epoch,
                                     hint=f"or participation_lr (now {c.participation_lr:g})")
-        with torch.random.fork_rng():
+        with progress_bar(c.epochs, c.name, unit="epoch", initial=state.epoch,
+                          enabled=progress) as bar, torch.random.fork_rng():
             while state.epoch < c.epochs:
                 torch.manual_seed(c.seed * 1_000_003 + state.epoch)
                 self._monitor = monitor  # read by _step (whose signature subclasses share)
@@ -436,12 +436,11 @@ class EquilibriumPruning:
                 state.epoch += 1
                 if checkpoint is not None:
                     _save_checkpoint(checkpoint, c, gated, optimizer, state)
-                bar.update(1)
                 bar.set_postfix(acc=f"{record.test_accuracy:.3f}",
                                 sparsity=f"{record.sparsity:.3f}")
+                bar.update(1)
                 if callback is not None:
                     callback(record)
-        bar.close()
         return PruningResult(c, gated, gated.get_participation().double().numpy(),
                              tuple(state.history), resumed)
 

@@ -487,7 +487,7 @@ def train_final_game(config: Any, bundle: Any, widths: Sequence[int]) -> tuple[
     model = models.mlp(in_features, tuple(widths), bundle.n_classes, seed=config.seed)
     trainer = EquilibriumPruning(config)
     started = time.perf_counter()
-    result = trainer.fit(model, bundle, progress=False)
+    result = trainer.fit(model, bundle, progress=True)
     seconds = time.perf_counter() - started
     train_loader, _ = bundle.loaders(256, seed=0)
     game = trainer.final_game(result.gated, train_loader, n_batches=len(train_loader))
@@ -582,15 +582,17 @@ def _figures(records: Mapping[tuple[str, int], Mapping[str, Any]], configs: Mapp
         if certificate.eigenvalues_at_nearest is not None:
             panel["at the nearest equilibrium"] = certificate.eigenvalues_at_nearest
         spectra[f"{key}: {config.name}"] = panel
-    paths = [stability_spectra(spectra, out / "certificates_stability_spectra.png",
-                               title=f"Spectra of J_FF on the final game (seed {seed})")]
+    paths = [out / "certificates_stability_spectra.png",
+             out / "certificates_solver_convergence.png"]
+    stability_spectra(spectra, paths[0],
+                      title=f"Spectra of J_FF on the final game (seed {seed})")
     key = "demo" if "demo" in configs else next(iter(configs))
     game, s, _ = load_game(out / "runs" / f"{key}_seed{seed}.npz")
     runs = solver_comparison(game, s, budget)
-    paths.append(solver_convergence(
-        runs, out / "certificates_solver_convergence.png", tol=SOLVE_TOL, xscale="log",
+    solver_convergence(
+        runs, paths[1], tol=SOLVE_TOL, xscale="log",
         title=f"Every solver from the final s: final game of {key!r} (seed {seed}, "
-              f"{game.n_players} players)"))
+              f"{game.n_players} players)")
     solver_rows = [{"config": key, "seed": seed, "method": name, "converged": r.converged,
                     "iterations": r.iterations, "nash_gap": r.nash_gap, "seconds": r.seconds,
                     "distance_from_s": float(np.abs(r.profile - s).max()),

@@ -40,7 +40,6 @@ a single point at 10% accuracy. The labels:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -260,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     require_data(cli, args.data, args.root)
     started = time.perf_counter()
     with local_executor(workers, args.threads) as pool:
-        rows = sweep(runs, args.out, executor=pool, progress=sys.stderr.isatty())
+        rows = sweep(runs, args.out, executor=pool, progress=True)
     flat = flat_rows(rows)
     summary = summarize(flat)
     to_csv(flat, args.out / "runs.csv")

@@ -28,7 +28,6 @@ at beta = gamma = 0; the diagram shows what the two costs add to it.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     require_data(cli, args.data, args.root)
     started = time.perf_counter()
     with local_executor(workers, args.threads) as pool:
-        rows = sweep(runs, args.out, executor=pool, progress=sys.stderr.isatty())
+        rows = sweep(runs, args.out, executor=pool, progress=True)
     flat = cell_rows(rows)
     summary = summarize(flat)
     to_csv(flat, args.out / "runs.csv")

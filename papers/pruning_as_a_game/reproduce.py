@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -187,11 +186,11 @@ def _figures(rows: Sequence[Mapping[str, Any]], readings: Sequence[str], seed: i
                   if row["config"]["tag"] == f"{key}/{payoff}" and row["config"]["seed"] == seed}
         if not picked:
             continue
-        written.append(training_dynamics({n: r["history"] for n, r in picked.items()},
-                                         out / f"figure1_{payoff}.png"))
-        written.append(participation_histogram(
+        written += [out / f"figure1_{payoff}.png", out / f"figure2_{payoff}.png"]
+        training_dynamics({n: r["history"] for n, r in picked.items()}, written[-2])
+        participation_histogram(
             {n: np.asarray(r["participation"]) for n, r in picked.items()}, epsilon,
-            out / f"figure2_{payoff}.png"))
+            written[-1])
     return written
 
 
@@ -279,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     with local_executor(workers) as pool:
-        rows = sweep(configs(args), out / "runs", pool, progress=sys.stderr.isatty())
+        rows = sweep(configs(args), out / "runs", pool, progress=True)
     _write_text(to_markdown(_table1(args)) + "\n", out / "table1.md")
     table = table2_rows(rows, args.readings)
     to_csv(table, out / "table2.csv")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from analysis.plots import solver_convergence, stability_spectra
 from equilibria import ParticipationGame, analyze_stability, solve
@@ -29,11 +30,12 @@ def test_solver_convergence_writes_png(game: ParticipationGame, tmp_path: Path) 
     results = {"newton": solve(game, "newton", tol=1e-12),
                "projected_gradient": solve(game, "projected_gradient", tol=1e-12),
                "given as array": np.array([1.0, 0.1, 1e-3, 0.0])}
-    path = solver_convergence(results, tmp_path / "sub" / "conv.png", tol=1e-12,
-                              title="six players")
-    assert path == tmp_path / "sub" / "conv.png" and _is_png(path)
-    log_path = solver_convergence(results, tmp_path / "conv_log.png", xscale="log")
-    assert _is_png(log_path)
+    path = tmp_path / "sub" / "conv.png"
+    figure = solver_convergence(results, path, tol=1e-12, title="six players")
+    assert isinstance(figure, Figure) and _is_png(path)
+    assert len(figure.axes[0].get_lines()) == len(results) + 1  # one per solver, and tol
+    solver_convergence(results, tmp_path / "conv_log.png", xscale="log")
+    assert _is_png(tmp_path / "conv_log.png")
     assert not list(tmp_path.glob("**/*.tmp*"))  # written atomically, nothing left over
 
 
@@ -44,8 +46,9 @@ def test_stability_spectra_writes_png(game: ParticipationGame, tmp_path: Path) -
                "complex": np.array([-1 + 2j, -1 - 2j, 0.5 + 0j]),
                "two colours": {"at s": [-1.0, -2.0], "elsewhere": np.array([0.3, -0.1j])},
                "no free player": np.zeros(0, dtype=complex)}
-    path = stability_spectra(spectra, tmp_path / "spectra.png", title="test")
-    assert _is_png(path)
+    figure = stability_spectra(spectra, tmp_path / "spectra.png", title="test")
+    assert _is_png(tmp_path / "spectra.png")
+    assert sum(axis.get_visible() for axis in figure.axes) == len(spectra)
 
 
 @pytest.mark.parametrize(("results", "kwargs", "match"), [

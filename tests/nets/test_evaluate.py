@@ -9,9 +9,16 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from nets.apply import apply_participation
-from nets.evaluate import Evaluation, evaluate
+from nets.evaluate import (
+    EVAL_BATCH_SIZE,
+    Evaluation,
+    EvaluationError,
+    accuracy_and_loss,
+    evaluate,
+)
 from nets.gates import attach_gates
 from tests.nets.test_gates import mlp, randomize
 
@@ -185,6 +192,56 @@ def test_result_is_frozen_and_serializable() -> None:
                          "macs_remaining", "compression_ratio", "theoretical_speedup",
                          "latency_ms", "n_examples"}
     assert json.loads(json.dumps(data)) == data
+
+
+# ----------------------------------------------------------------------------- what data may be
+
+
+def test_a_dataset_a_dataloader_and_batches_give_the_same_evaluation() -> None:
+    generator = torch.Generator().manual_seed(1)
+    n = EVAL_BATCH_SIZE + 37  # more than one wrapped batch
+    x, y = torch.randn(n, 3, generator=generator), torch.randint(0, 2, (n,), generator=generator)
+    model = randomize(mlp([3, 4, 2]), generator)
+    dataset = TensorDataset(x, y)
+    from_dataset = evaluate(model, dataset, **FAST)
+    from_loader = evaluate(model, DataLoader(dataset, batch_size=64), **FAST)
+    from_batches = evaluate(model, batches(x, y, 100), **FAST)
+    assert from_dataset.n_examples == from_loader.n_examples == from_batches.n_examples == n
+    assert from_dataset.accuracy == from_loader.accuracy == from_batches.accuracy
+    assert from_dataset.loss == pytest.approx(from_loader.loss)
+    assert from_dataset.params_nonzero == from_loader.params_nonzero
+    with torch.no_grad():
+        expected = float((model(x).argmax(1) == y).double().mean())
+    assert from_dataset.accuracy == pytest.approx(expected)
+
+
+def test_accuracy_and_loss_takes_a_dataset_or_a_dataloader() -> None:
+    generator = torch.Generator().manual_seed(2)
+    x, y = torch.randn(50, 3, generator=generator), torch.randint(0, 2, (50,), generator=generator)
+    model = randomize(mlp([3, 4, 2]), generator)
+    dataset = TensorDataset(x, y)
+    accuracy, loss = accuracy_and_loss(model, dataset)
+    assert (accuracy, loss) == pytest.approx(accuracy_and_loss(model, DataLoader(dataset, 7)))
+    with torch.no_grad():
+        expected = float(torch.nn.functional.cross_entropy(model(x), y))
+    assert loss == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("loader", [
+    None, 3, "digits", {"x": 1}, torch.ones(4, 3), [(torch.ones(3), 1)], [(torch.ones(3), 0)] * 2,
+], ids=["None", "int", "str", "dict", "tensor", "one-example", "examples"])
+def test_data_that_is_not_a_dataset_or_batches_is_refused(loader: object) -> None:
+    with pytest.raises(EvaluationError, match="loader") as info:
+        evaluate(mlp([3, 4, 2]), loader, **FAST)
+    assert "\n" not in str(info.value)
+    with pytest.raises(EvaluationError, match="loader"):
+        accuracy_and_loss(mlp([3, 4, 2]), loader)
+
+
+def test_the_model_in_place_of_the_data_is_named() -> None:
+    model = mlp([3, 4, 2])
+    with pytest.raises(EvaluationError, match="loader .*got the model Sequential"):
+        evaluate(model, model, **FAST)
 
 
 # ----------------------------------------------------------------------------- bad arguments

@@ -84,8 +84,9 @@ def test_quick_run_writes_tables_and_figure_and_resumes(tmp_path: Path,
                                                    "gamma=0.1")} <= points
     for row in summary:
         assert row["n"] == "1"
-        for column in ("sparsity_mean", "sparsity_std", "accuracy_mean", "accuracy_std"):
+        for column in ("sparsity_mean", "accuracy_mean"):
             assert math.isfinite(float(row[column]))
+        assert row["sparsity_std"] == row["accuracy_std"] == ""  # undefined for one seed
         assert 0.0 <= float(row["accuracy_mean"]) <= 1.0
     png = out / "pareto.png"
     assert png.stat().st_size > 1000

@@ -52,7 +52,7 @@ def test_quick_run_writes_tables_and_figure_and_resumes(tmp_path: Path,
         assert row["n"] == "1"
         for name in phase.VALUES:
             assert math.isfinite(float(row[f"{name}_mean"]))
-            assert math.isfinite(float(row[f"{name}_std"]))
+            assert row[f"{name}_std"] == ""  # undefined for one seed
         assert 0.0 <= float(row["sparsity_mean"]) <= 1.0
     assert len(read_csv(out / "runs.csv")) == len(cells)
     assert (out / "phase.png").stat().st_size > 1000
