@@ -283,9 +283,11 @@ def _sweep_parser(commands: Any) -> None:
                         metavar="SECONDS",
                         help="give up when no scheduler answers at ADDRESS within SECONDS "
                              f"(default {DASK_CONNECT_SECONDS:g})")
-    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
-                        help="a failed run stops the sweep (default) or is recorded in "
-                             "errors.jsonl and skipped")
+    parser.add_argument("--on-error", choices=("raise", "skip", "stop"), default="raise",
+                        help="a failed run is recorded in OUT/errors.jsonl while the others "
+                             "finish; then 'raise' (default) exits with status 2 naming the "
+                             "failures, 'skip' warns and exits 0, 'stop' starts no new run "
+                             "after the first failure")
     parser.set_defaults(handler=_sweep)
 
 
@@ -325,7 +327,8 @@ def expand_grid(spec: Any) -> list[dict[str, Any]]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from analysis import RunConfig, sweep
+    from analysis import RunConfig
+    from analysis.sweeps import SweepError, load_results
     from analysis.tables import sweep_summary, to_csv, to_markdown
 
     spec = _read_json(args.configs, "configs file")
@@ -338,6 +341,25 @@ def _sweep(args: argparse.Namespace) -> int:
                                ) from error
     for name, root in sorted({(c.dataset, c.data_root) for c in configs}, key=str):
         _check_data(name, root, option=f"{args.configs}: dataset")
+    try:
+        rows = _run_sweep(args, configs)
+    except SweepError as error:  # the finished runs are stored: show them, then the failures
+        finished = {config.key for config in configs} & {r["key"] for r in load_results(args.out)}
+        if finished:
+            print(to_markdown(sweep_summary(r for r in load_results(args.out)
+                                            if r["key"] in finished)))
+        raise CommandError(one_line(str(error))) from error
+    wanted = {config.key for config in configs}
+    summary = sweep_summary(r for r in rows if r["key"] in wanted)
+    print(to_markdown(summary))
+    print(f"\n{len(summary)} runs; wrote {to_csv(rows, args.out / 'results.csv')}")
+    return 0
+
+
+def _run_sweep(args: argparse.Namespace, configs: list[Any]) -> list[dict[str, Any]]:
+    """`analysis.sweep` of `configs` into ``--out``, on Dask when ``--dask`` names a scheduler."""
+    from analysis import sweep
+
     if args.dask is not None:
         try:
             from distributed import Client
@@ -352,16 +374,10 @@ def _sweep(args: argparse.Namespace) -> int:
                 f"({type(error).__name__}); start one with `dask scheduler` and pass the "
                 "address it prints, e.g. tcp://127.0.0.1:8786") from error
         with client:
-            rows = sweep(configs, args.out, client.get_executor(), on_error=args.on_error,
+            return sweep(configs, args.out, client.get_executor(), on_error=args.on_error,
                          progress=True)
-    else:
-        rows = sweep(configs, args.out, max_workers=args.workers, on_error=args.on_error,
-                     progress=True)
-    wanted = {config.key for config in configs}
-    summary = sweep_summary(r for r in rows if r["key"] in wanted)
-    print(to_markdown(summary))
-    print(f"\n{len(summary)} runs; wrote {to_csv(rows, args.out / 'results.csv')}")
-    return 0
+    return sweep(configs, args.out, max_workers=args.workers, on_error=args.on_error,
+                 progress=True)
 
 
 # ---------------------------------------------------------------------------- solve

@@ -88,6 +88,28 @@ def test_sweep_command_runs_a_grid_once(tmp_path, capsys):
     assert (tmp_path / "store" / "results.csv").read_text().count("\n") == 3
 
 
+def test_sweep_command_one_diverging_run_fails_alone(tmp_path, capsys):
+    """The other runs finish and are shown; the failure is one line naming errors.jsonl."""
+    spec = {"base": {"dataset": "digits", "data_limit": 200, "hidden": [16, 8], "epochs": 2,
+                     "method": "unit_norm", "sparsity": 0.5},
+            "grid": {"lr": [1e-3, 1e6]}}
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(spec))
+    argv = ["sweep", str(path), "--out", str(tmp_path / "store"), "--workers", "1"]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.strip().splitlines()
+           if not line.startswith("sweep: ")]  # the progress lines (stderr is not a tty)
+    assert len(err) == 1 and err[0].startswith("pruning-game sweep: error: ")
+    assert "1 of 2 runs failed" in err[0] and "errors.jsonl" in err[0] and "lr" in err[0]
+    assert "| unit_norm |" in captured.out  # the finished run is shown
+    rows = load_results(tmp_path / "store")
+    assert [r["config"]["lr"] for r in rows] == [1e-3]
+    failures = [json.loads(line) for line in
+                (tmp_path / "store" / "errors.jsonl").read_text().splitlines()]
+    assert len(failures) == 1 and failures[0]["config"]["lr"] == 1e6
+
+
 def test_sweep_command_bad_file_is_one_line(tmp_path, capsys):
     path = tmp_path / "bad.json"
     path.write_text("{not json")
