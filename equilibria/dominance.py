@@ -24,6 +24,7 @@ import numpy as np
 
 from equilibria import competition as comp
 from equilibria.game import ParticipationGame
+from equilibria.plain import to_plain
 
 
 def dominated_players(game: ParticipationGame) -> np.ndarray:
@@ -81,10 +82,10 @@ class DominanceResult:
         return float((self.upper - self.lower).max())
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        return {"lower": self.lower.tolist(), "upper": self.upper.tolist(),
-                "rounds": self.rounds, "converged": self.converged,
-                "eliminated": self.eliminated.tolist(), "width": self.width}
+        """JSON-ready dictionary of plain Python types."""
+        return to_plain({"lower": self.lower, "upper": self.upper, "rounds": self.rounds,
+                         "converged": self.converged, "eliminated": self.eliminated,
+                         "width": self.width})
 
 
 def iterated_dominance(game: ParticipationGame, *, max_rounds: int = 1000,

@@ -36,6 +36,7 @@ import numpy as np
 
 from equilibria.errors import DegenerateGameWarning, UnknownMethodError
 from equilibria.game import ParticipationGame
+from equilibria.plain import to_plain
 
 #: Methods accepted by `solve_pair` and `bimatrix_equilibria`.
 METHODS: tuple[str, ...] = ("support_enumeration", "vertex_enumeration", "lemke_howson")
@@ -134,14 +135,14 @@ class PairGame:
         return s
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (arrays become lists)."""
-        return {
-            "players": list(self.players),
-            "levels": list(self.levels),
-            "row_payoffs": self.row_payoffs.tolist(),
-            "col_payoffs": self.col_payoffs.tolist(),
-            "base_profile": self.base_profile.tolist(),
-        }
+        """JSON-ready dictionary of plain Python types (arrays become lists)."""
+        return to_plain({
+            "players": self.players,
+            "levels": self.levels,
+            "row_payoffs": self.row_payoffs,
+            "col_payoffs": self.col_payoffs,
+            "base_profile": self.base_profile,
+        })
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,15 +174,15 @@ class FiniteEquilibrium:
     profile: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (arrays become lists)."""
-        return {
-            "row_strategy": self.row_strategy.tolist(),
-            "col_strategy": self.col_strategy.tolist(),
+        """JSON-ready dictionary of plain Python types (arrays become lists)."""
+        return to_plain({
+            "row_strategy": self.row_strategy,
+            "col_strategy": self.col_strategy,
             "is_pure": self.is_pure,
             "gap": self.gap,
-            "expected_participation": list(self.expected_participation),
-            "profile": self.profile.tolist(),
-        }
+            "expected_participation": self.expected_participation,
+            "profile": self.profile,
+        })
 
 
 # ---------------------------------------------------------------------------------- building

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from equilibria.plain import to_plain
+
 
 @dataclass(frozen=True)
 class EquilibriumResult:
@@ -45,8 +47,8 @@ class EquilibriumResult:
     trajectory: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (arrays become lists)."""
-        return {
+        """JSON-ready dictionary of plain Python types (arrays become lists)."""
+        return to_plain({
             "profile": self.profile.tolist(),
             "converged": self.converged,
             "iterations": self.iterations,
@@ -56,4 +58,4 @@ class EquilibriumResult:
             "message": self.message,
             "seconds": self.seconds,
             "trajectory": None if self.trajectory is None else self.trajectory.tolist(),
-        }
+        })
