@@ -24,6 +24,10 @@ class UnknownMethodError(ValueError):
     """A solver, payoff or option name is not one of the known names."""
 
 
+class UnknownOptionError(UnknownMethodError, TypeError):
+    """A keyword option the chosen method does not take (a TypeError too, as Python's own)."""
+
+
 class NotPotentialGameError(ValueError):
     """A potential was asked of a game whose competition matrix is not symmetric."""
 

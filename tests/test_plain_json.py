@@ -24,7 +24,7 @@ from equilibria import (
     perturbation_test,
     solve,
 )
-from equilibria.finite import bimatrix_equilibria, pair_game, solve_pair
+from equilibria.finite import bimatrix_solution, pair_game, solve_pair
 from equilibria.plain import PLAIN_TYPES, is_plain, to_plain
 
 LEAVES = (bool, int, float, str, type(None))
@@ -114,11 +114,11 @@ def test_finite_game_results(sparse_game, method):
     assert_plain_json(pair.to_dict())
     for equilibrium in solve_pair(pair, method):
         assert_plain_json(equilibrium.to_dict())
-    result = bimatrix_equilibria(pair.row_payoffs, pair.col_payoffs, method, details=True)
+    result = bimatrix_solution(pair.row_payoffs, pair.col_payoffs, method)
     assert_plain_json(result.to_dict())
 
 
-# ------------------------------------------------------------------------------ dataclasses filled with numpy
+# ------------------------------------------------------------------- filled with numpy values
 def numpy_value(annotation):
     """A numpy-typed value for a field annotation (the kind a computation hands a result)."""
     origin = typing.get_origin(annotation)
@@ -134,7 +134,7 @@ def numpy_value(annotation):
     if annotation is str:
         return "label"
     if annotation is np.ndarray:
-        return np.array([1.0 + 0.5j, -2.0]) if False else np.linspace(0.0, 1.0, 3)
+        return np.linspace(0.0, 1.0, 3)
     if origin is tuple:
         return tuple(np.int64(k) for k in range(2))
     if origin is list:
@@ -184,7 +184,7 @@ def test_run_result_filled_with_numpy_values():
     assert_plain_json(result.to_dict())
 
 
-# ------------------------------------------------------------------------------ real runs (small)
+# ------------------------------------------------------------------- real runs (small)
 def test_evaluation_of_a_tiny_model():
     import torch
 
