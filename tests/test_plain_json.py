@@ -80,8 +80,9 @@ def test_is_plain_finds_a_numpy_leaf_deep_inside():
 # ------------------------------------------------------------------------------ equilibria
 @pytest.fixture(scope="module")
 def sparse_game() -> ParticipationGame:
-    """A potential game with a sparse competition: its is_symmetric used to be numpy.bool."""
-    R = sp.csr_matrix(np.array([[0.0, 0.3, 0.0], [0.3, 0.0, 0.2], [0.0, 0.2, 0.0]]))
+    """A potential game with a sparse competition symmetric up to rounding (0.1 + 0.2 against
+    0.3, as measured overlaps are): its is_potential used to be a numpy.bool."""
+    R = sp.csr_matrix(np.array([[0.0, 0.1 + 0.2, 0.0], [0.3, 0.0, 0.2], [0.0, 0.2, 0.0]]))
     return ParticipationGame([1.0, 0.8, 0.6], [0.5, 0.4, 0.3], 0.05, R)
 
 
