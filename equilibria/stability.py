@@ -39,6 +39,9 @@ DENSE_FALLBACK_LIMIT = 6000
 #: ARPACK's "which" for each extreme eigenvalue asked of `extreme_eigenvalue`.
 _WHICH = {"largest_real": "LR", "smallest_real": "SR", "largest_magnitude": "LM"}
 
+#: Operators smaller than this always take the dense path (ARPACK needs k < n - 1, ncv <= n).
+_ARPACK_MIN_SIZE = 10
+
 
 @dataclass(frozen=True)
 class StabilityReport:
@@ -186,7 +189,7 @@ def extreme_eigenvalue(operator: spla.LinearOperator, which: str, *,
 
     ARPACK (`scipy.sparse.linalg.eigsh` / `eigs` with k=1) needs ``k < n`` (``k < n - 1``
     for eigs), fails with "starting vector is zero" on the zero operator and may not
-    converge. So: up to `FULL_SPECTRUM_LIMIT` rows the operator is expanded and its whole
+    converge. So: up to `FULL_SPECTRUM_LIMIT` rows (and always below 10) the operator is expanded and its whole
     spectrum computed densely; a zero operator (checked on a random Gaussian vector, which a
     nonzero linear map sends to zero with probability 0) has eigenvalue 0; otherwise ARPACK
     runs from a fixed start vector and, on no convergence, again with a larger Krylov space;
@@ -215,7 +218,7 @@ def extreme_eigenvalue(operator: spla.LinearOperator, which: str, *,
     n = operator.shape[0]
     if n == 0:
         raise ValueError("operator is empty; an extreme eigenvalue needs at least one row")
-    if n <= FULL_SPECTRUM_LIMIT:
+    if n <= max(FULL_SPECTRUM_LIMIT, _ARPACK_MIN_SIZE):
         return _dense_extreme(operator, which, symmetric)
     probe = np.random.default_rng(0).standard_normal(n)
     if not np.any(operator.matvec(probe)):
@@ -224,7 +227,7 @@ def extreme_eigenvalue(operator: spla.LinearOperator, which: str, *,
     if symmetric:
         arpack_which = {"LR": "LA", "SR": "SA"}.get(arpack_which, arpack_which)
     failure: Exception | None = None
-    for ncv, maxiter in ((min(n - 1, 20), 10 * n), (min(n - 1, 80), 100 * n)):
+    for ncv, maxiter in ((min(n, 20), 10 * n), (min(n, 80), 100 * n)):
         try:
             if symmetric:
                 values = spla.eigsh(operator, k=1, which=arpack_which, v0=probe, ncv=ncv,
