@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from equilibria import competition as comp
+from equilibria.errors import check_count, check_tol
 from equilibria.game import ParticipationGame
 from equilibria.plain import to_plain
 
@@ -103,6 +104,8 @@ def iterated_dominance(game: ParticipationGame, *, max_rounds: int = 1000,
     tol : float, default 1e-12
         Stop when no bound moves by more than `tol`.
     """
+    max_rounds = check_count(max_rounds, "max_rounds", 1)
+    tol = check_tol(tol)
     lo, hi = game.bounds
     n = game.n_players
     lower, upper = np.full(n, lo), np.full(n, hi)

@@ -27,6 +27,13 @@ import scipy.sparse.linalg as spla
 from equilibria import competition as comp
 from equilibria.callable_game import ContinuousGame
 from equilibria.competition import LowRank
+from equilibria.errors import (
+    InvalidGameError,
+    UnknownMethodError,
+    check_count,
+    check_positive,
+    check_tol,
+)
 from equilibria.game import ParticipationGame
 from equilibria.plain import to_plain
 
@@ -120,6 +127,7 @@ def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> Sta
         its gradient counts as nonzero above ``tol * payoff_scale``.
     """
     s = game.check(s)
+    tol = check_tol(tol)
     lo, hi = game.bounds
     g = game.pseudo_gradient(s)
     width, scale = hi - lo, game.payoff_scale()
@@ -189,11 +197,12 @@ def extreme_eigenvalue(operator: spla.LinearOperator, which: str, *,
 
     ARPACK (`scipy.sparse.linalg.eigsh` / `eigs` with k=1) needs ``k < n`` (``k < n - 1``
     for eigs), fails with "starting vector is zero" on the zero operator and may not
-    converge. So: up to `FULL_SPECTRUM_LIMIT` rows (and always below 10) the operator is expanded and its whole
-    spectrum computed densely; a zero operator (checked on a random Gaussian vector, which a
-    nonzero linear map sends to zero with probability 0) has eigenvalue 0; otherwise ARPACK
-    runs from a fixed start vector and, on no convergence, again with a larger Krylov space;
-    if that fails too the operator is expanded densely up to `DENSE_FALLBACK_LIMIT` rows.
+    converge. So: up to `FULL_SPECTRUM_LIMIT` rows (and always below 10) the operator is
+    expanded and its whole spectrum computed densely; a zero operator (checked on a random
+    Gaussian vector, which a nonzero linear map sends to zero with probability 0) has
+    eigenvalue 0; otherwise ARPACK runs from a fixed start vector and, on no convergence,
+    again with a larger Krylov space; if that fails too the operator is expanded densely up to
+    `DENSE_FALLBACK_LIMIT` rows.
 
     Parameters
     ----------
@@ -210,14 +219,16 @@ def extreme_eigenvalue(operator: spla.LinearOperator, which: str, *,
 
     Raises
     ------
+    UnknownMethodError
+        For an unknown `which`.
     RuntimeError
         When ARPACK fails twice on an operator above `DENSE_FALLBACK_LIMIT` rows.
     """
     if which not in _WHICH:
-        raise ValueError(f"which must be one of {sorted(_WHICH)}; got {which!r}")
+        raise UnknownMethodError(f"which must be one of {sorted(_WHICH)}; got {which!r}")
     n = operator.shape[0]
     if n == 0:
-        raise ValueError("operator is empty; an extreme eigenvalue needs at least one row")
+        raise InvalidGameError("operator is empty; an extreme eigenvalue needs at least one row")
     if n <= max(FULL_SPECTRUM_LIMIT, _ARPACK_MIN_SIZE):
         return _dense_extreme(operator, which, symmetric)
     probe = np.random.default_rng(0).standard_normal(n)
@@ -424,10 +435,10 @@ def perturbation_test(game: ContinuousGame, s: Any, *, radius: float = 0.05, tri
     """
     from equilibria.solvers import solve
 
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be a finite number > 0; got {radius}")
-    if int(trials) != trials or trials < 1:
-        raise ValueError(f"trials must be a positive integer; got {trials}")
+    radius = check_positive(radius, "radius")
+    trials = check_count(trials, "trials", 1)
+    tol = check_tol(tol)
+    return_tol = check_positive(return_tol, "return_tol")
     s = game.check(s)
     lo, hi = game.bounds
     generator = np.random.default_rng(rng if rng is not None else 0)
