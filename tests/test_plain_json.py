@@ -224,3 +224,14 @@ def test_run_config_and_run_result_of_a_tiny_run():
     assert_plain_json(config.to_dict())
     result = run(config)
     assert_plain_json(result.to_dict())
+
+
+def test_atomic_write_json_writes_numpy_values_as_plain_json(tmp_path):
+    from equilibria.atomic import atomic_write_json
+
+    payload = {"ok": np.bool_(True), "gap": np.float64(1e-9), "sizes": (np.int64(3),),
+               "where": tmp_path}
+    path = atomic_write_json(tmp_path / "summary.json", payload, indent=2)
+    record = json.loads(path.read_text())
+    assert record == {"ok": True, "gap": 1e-9, "sizes": [3], "where": str(tmp_path)}
+    assert_plain_json(record)
