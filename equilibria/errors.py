@@ -161,3 +161,19 @@ def check_positive(value: Any, name: str, upper: float | None = None) -> float:
         where = f"(0, {upper:g}]" if upper is not None else "(0, inf), finite"
         raise InvalidOptionError(f"{name} must lie in {where}; got {value!r}")
     return float(value)
+
+
+def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
+    """``numpy.random.default_rng(rng)``, seeded 0 for None; `InvalidOptionError` otherwise.
+
+    Accepts None, a non-negative int seed, a numpy Generator or anything else
+    `numpy.random.default_rng` takes (a SeedSequence, a BitGenerator).
+    """
+    if isinstance(rng, bool | float | str):
+        raise InvalidOptionError(f"{name} must be None, a non-negative int seed or a "
+                                 f"numpy.random.Generator; got {rng!r}")
+    try:
+        return np.random.default_rng(0 if rng is None else rng)
+    except (TypeError, ValueError) as error:
+        raise InvalidOptionError(f"{name} must be None, a non-negative int seed or a "
+                                 f"numpy.random.Generator; got {rng!r}") from error

@@ -28,6 +28,7 @@ from equilibria.competition import LowRank
 from equilibria.errors import (
     InvalidGameError,
     UnknownMethodError,
+    as_generator,
     check_count,
     check_seconds,
     check_tol,
@@ -195,7 +196,7 @@ def solve_by_components(game: ParticipationGame, method: str = "best_response", 
     max_iter = check_count(max_iter, "max_iter")
     max_seconds = check_seconds(max_seconds)
     clock = time.perf_counter()
-    generator = np.random.default_rng(rng if rng is not None else 0)
+    generator = as_generator(rng)
     start = initial_profile(game, s0, generator)
     if game.competition is None:  # no one interacts: skip building N singleton arrays
         singles, groups = np.arange(game.n_players), []

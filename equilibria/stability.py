@@ -30,6 +30,7 @@ from equilibria.competition import LowRank
 from equilibria.errors import (
     InvalidGameError,
     UnknownMethodError,
+    as_generator,
     check_count,
     check_positive,
     check_tol,
@@ -441,7 +442,7 @@ def perturbation_test(game: ContinuousGame, s: Any, *, radius: float = 0.05, tri
     return_tol = check_positive(return_tol, "return_tol")
     s = game.check(s)
     lo, hi = game.bounds
-    generator = np.random.default_rng(rng if rng is not None else 0)
+    generator = as_generator(rng)
     distances, converged = np.empty(trials), np.empty(trials, dtype=bool)
     for k in range(trials):
         start = np.clip(s + generator.uniform(-radius, radius, s.shape) * (hi - lo), lo, hi)

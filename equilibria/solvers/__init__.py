@@ -29,6 +29,7 @@ from equilibria.errors import (
     InvalidProfileError,
     UnknownMethodError,
     UnknownOptionError,
+    as_generator,
     check_count,
     check_positive,
     check_seconds,
@@ -176,7 +177,7 @@ def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None
             note = (" (the default budget of fictitious play on a game with numeric best "
                     "responses; pass max_seconds=None for none)")
     max_seconds = check_seconds(max_seconds)
-    generator = np.random.default_rng(rng if rng is not None else 0)
+    generator = as_generator(rng)
     if decompose:
         from equilibria.graphs import solve_by_components
 
