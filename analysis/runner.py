@@ -316,11 +316,14 @@ class RunConfig:
         return dict(self.pruning)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (``hidden`` as a list, ``pruning`` as a sorted dict)."""
+        """JSON-ready dictionary of plain Python types (``hidden`` as a list, ``pruning`` as a
+        sorted dict)."""
+        from equilibria.plain import to_plain
+
         record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         record["hidden"] = None if self.hidden is None else list(self.hidden)
         record["pruning"] = dict(self.pruning)
-        return record
+        return to_plain(record)
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> RunConfig:
@@ -469,8 +472,10 @@ class RunResult:
     kept_per_layer: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (one line of ``results.jsonl``)."""
-        return dataclasses.asdict(self)
+        """JSON-ready dictionary of plain Python types (one line of ``results.jsonl``)."""
+        from equilibria.plain import to_plain
+
+        return to_plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> RunResult:

@@ -9,13 +9,19 @@ from equilibria.competition import LowRank
 from equilibria.dominance import DominanceResult, dominated_players, iterated_dominance
 from equilibria.errors import (
     DegenerateGameWarning,
+    IncompleteSearchWarning,
     InvalidGameError,
+    InvalidOptionError,
     InvalidProfileError,
     NotPotentialGameError,
+    SingularSystemWarning,
+    SolverStoppedWarning,
     UnknownMethodError,
+    UnknownOptionError,
 )
 from equilibria.game import ParticipationGame
 from equilibria.gap import is_equilibrium, kkt_residual, nash_gap
+from equilibria.plain import to_plain
 from equilibria.solvers import METHODS, EquilibriumResult, solve
 from equilibria.spec import NetworkStatistics, build_game
 from equilibria.stability import (
@@ -33,15 +39,20 @@ __all__ = [
     "DegenerateGameWarning",
     "DominanceResult",
     "EquilibriumResult",
+    "IncompleteSearchWarning",
     "InvalidGameError",
+    "InvalidOptionError",
     "InvalidProfileError",
     "LowRank",
     "NetworkStatistics",
     "NotPotentialGameError",
     "ParticipationGame",
     "PerturbationReport",
+    "SingularSystemWarning",
+    "SolverStoppedWarning",
     "StabilityReport",
     "UnknownMethodError",
+    "UnknownOptionError",
     "analyze_stability",
     "build_game",
     "dominated_players",
@@ -52,4 +63,5 @@ __all__ = [
     "nash_gap",
     "perturbation_test",
     "solve",
+    "to_plain",
 ]

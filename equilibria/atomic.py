@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from equilibria.plain import to_plain
+
 __all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "current_umask"]
 
 _STATUS = "/proc/self/status"
@@ -144,7 +146,10 @@ def atomic_write_json(path: str | os.PathLike[str], payload: Any, **json_kwargs:
     path : str or os.PathLike
         Destination file; its folder is created if needed.
     payload : Any
-        Anything `json.dump` accepts (with `json_kwargs`).
+        Anything `equilibria.plain.to_plain` converts (numpy scalars and arrays, tuples, paths
+        and results with a ``to_dict()`` become plain JSON values first, so an upstream change
+        of a return type cannot break a write), or, when `json_kwargs` holds a ``default=``
+        hook, anything `json.dump` accepts with it.
     **json_kwargs
         Passed to `json.dump`, e.g. ``indent=2``.
 
@@ -153,6 +158,7 @@ def atomic_write_json(path: str | os.PathLike[str], payload: Any, **json_kwargs:
     Path
         `path`.
     """
+    plain = payload if "default" in json_kwargs else to_plain(payload)
     with atomic_write(path, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, **json_kwargs)
+        json.dump(plain, handle, **json_kwargs)
     return Path(path)

@@ -177,7 +177,8 @@ def is_symmetric(competition: Competition, rtol: float = 1e-10) -> bool:
     if sp.issparse(competition):
         diff = competition - competition.T
         largest = np.abs(competition.data).max() if competition.nnz else 0.0
-        return diff.nnz == 0 or float(np.abs(diff.data).max()) <= rtol * max(largest, 1e-300)
+        return bool(diff.nnz == 0
+                    or float(np.abs(diff.data).max()) <= rtol * max(float(largest), 1e-300))
     largest = float(np.abs(competition).max()) if competition.size else 0.0
     return bool(np.abs(competition - competition.T).max(initial=0.0)
                 <= rtol * max(largest, 1e-300))

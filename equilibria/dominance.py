@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from equilibria import competition as comp
+from equilibria.errors import check_count, check_tol
 from equilibria.game import ParticipationGame
+from equilibria.plain import to_plain
 
 
 def dominated_players(game: ParticipationGame) -> np.ndarray:
@@ -81,10 +83,10 @@ class DominanceResult:
         return float((self.upper - self.lower).max())
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        return {"lower": self.lower.tolist(), "upper": self.upper.tolist(),
-                "rounds": self.rounds, "converged": self.converged,
-                "eliminated": self.eliminated.tolist(), "width": self.width}
+        """JSON-ready dictionary of plain Python types."""
+        return to_plain({"lower": self.lower, "upper": self.upper, "rounds": self.rounds,
+                         "converged": self.converged, "eliminated": self.eliminated,
+                         "width": self.width})
 
 
 def iterated_dominance(game: ParticipationGame, *, max_rounds: int = 1000,
@@ -102,6 +104,8 @@ def iterated_dominance(game: ParticipationGame, *, max_rounds: int = 1000,
     tol : float, default 1e-12
         Stop when no bound moves by more than `tol`.
     """
+    max_rounds = check_count(max_rounds, "max_rounds", 1)
+    tol = check_tol(tol)
     lo, hi = game.bounds
     n = game.n_players
     lower, upper = np.full(n, lo), np.full(n, hi)

@@ -6,6 +6,7 @@ Conventions), so that users never see a raw traceback from deep inside numpy.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -23,12 +24,32 @@ class UnknownMethodError(ValueError):
     """A solver, payoff or option name is not one of the known names."""
 
 
+class UnknownOptionError(UnknownMethodError, TypeError):
+    """A keyword option the chosen method does not take (a TypeError too, as Python's own)."""
+
+
 class NotPotentialGameError(ValueError):
     """A potential was asked of a game whose competition matrix is not symmetric."""
 
 
+class InvalidOptionError(ValueError):
+    """A solver's numeric option (tol, max_iter, max_seconds, damping, step...) is out of range."""
+
+
 class DegenerateGameWarning(UserWarning):
     """nashpy reported a degenerate bimatrix game; some equilibria may be missing."""
+
+
+class IncompleteSearchWarning(UserWarning):
+    """A finite-game method missed equilibria that a complete method found on the same game."""
+
+
+class SolverStoppedWarning(UserWarning):
+    """A solver ran out of its iteration, pivot or time budget before it finished."""
+
+
+class SingularSystemWarning(UserWarning):
+    """A linear system inside a solver was singular; a least-squares solution was used."""
 
 
 def as_finite_vector(value: Any, name: str, n: int | None = None) -> np.ndarray:
@@ -105,3 +126,54 @@ def check_profile(s: Any, n: int, bounds: tuple[float, float], name: str = "s",
                                   f"[{array.min():g}, {array.max():g}]. Clip it with "
                                   "numpy.clip(s, lo, hi) if that is what you mean")
     return np.clip(array, lo, hi)
+
+
+def check_tol(tol: Any, name: str = "tol") -> float:
+    """Return `tol` as a float, raising `InvalidOptionError` unless it is finite and >= 0."""
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not np.isfinite(tol) \
+            or tol < 0:
+        raise InvalidOptionError(f"{name} must be a finite number >= 0; got {tol!r}")
+    return float(tol)
+
+
+def check_count(value: Any, name: str, minimum: int = 0) -> int:
+    """Return `value` as an int, raising `InvalidOptionError` unless it is an integer >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidOptionError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_seconds(value: Any, name: str = "max_seconds") -> float | None:
+    """Return a time budget: None (no budget) or a finite number > 0, else `InvalidOptionError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
+            or value <= 0:
+        raise InvalidOptionError(f"{name} must be None or a finite number of seconds > 0; got "
+                                 f"{value!r}")
+    return float(value)
+
+
+def check_positive(value: Any, name: str, upper: float | None = None) -> float:
+    """Return `value` as a float in (0, upper] (or (0, inf)), else `InvalidOptionError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
+            or value <= 0 or (upper is not None and value > upper):
+        where = f"(0, {upper:g}]" if upper is not None else "(0, inf), finite"
+        raise InvalidOptionError(f"{name} must lie in {where}; got {value!r}")
+    return float(value)
+
+
+def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
+    """``numpy.random.default_rng(rng)``, seeded 0 for None; `InvalidOptionError` otherwise.
+
+    Accepts None, a non-negative int seed, a numpy Generator or anything else
+    `numpy.random.default_rng` takes (a SeedSequence, a BitGenerator).
+    """
+    if isinstance(rng, bool | float | str):
+        raise InvalidOptionError(f"{name} must be None, a non-negative int seed or a "
+                                 f"numpy.random.Generator; got {rng!r}")
+    try:
+        return np.random.default_rng(0 if rng is None else rng)
+    except (TypeError, ValueError) as error:
+        raise InvalidOptionError(f"{name} must be None, a non-negative int seed or a "
+                                 f"numpy.random.Generator; got {rng!r}") from error

@@ -256,12 +256,12 @@ class ParticipationGame:
 
         Raises
         ------
-        ValueError
+        InvalidGameError
             For N above `DENSE_JACOBIAN_LIMIT`; use `jacobian_operator` instead.
         """
         n = self.n_players
         if n > DENSE_JACOBIAN_LIMIT:
-            raise ValueError(f"jacobian() would materialize a {n} x {n} matrix; use "
+            raise InvalidGameError(f"jacobian() would materialize a {n} x {n} matrix; use "
                              "jacobian_operator() for large games")
         J = -comp.to_dense(self.competition, n)
         J[np.diag_indices(n)] = -2.0 * self.quadratic_cost

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from equilibria.callable_game import ContinuousGame
+from equilibria.errors import check_tol
 
 
 def nash_gap(game: ContinuousGame, s: Any, *, relative: bool = True,
@@ -66,6 +67,5 @@ def is_equilibrium(game: ContinuousGame, s: Any, tol: float = 1e-8) -> bool:
     tol : float, default 1e-8
         Tolerance relative to the payoff scale; must be >= 0.
     """
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0; got {tol}")
+    check_tol(tol)
     return nash_gap(game, s) <= tol

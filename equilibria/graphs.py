@@ -25,6 +25,14 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from equilibria.competition import LowRank
+from equilibria.errors import (
+    InvalidGameError,
+    UnknownMethodError,
+    as_generator,
+    check_count,
+    check_seconds,
+    check_tol,
+)
 from equilibria.game import ParticipationGame
 from equilibria.gap import nash_gap
 
@@ -111,7 +119,7 @@ def components(game: ParticipationGame, *, tol: float = 0.0,
         player. Without competition every player is a singleton.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}; got {backend!r}")
+        raise UnknownMethodError(f"backend must be one of {list(BACKENDS)}; got {backend!r}")
     _check_game(game)
     n = game.n_players
     if game.competition is None:
@@ -184,8 +192,11 @@ def solve_by_components(game: ParticipationGame, method: str = "best_response", 
 
     _check_game(game)
     check_method(method, options)  # here too: singletons never reach `solve`
+    tol = check_tol(tol)
+    max_iter = check_count(max_iter, "max_iter")
+    max_seconds = check_seconds(max_seconds)
     clock = time.perf_counter()
-    generator = np.random.default_rng(rng if rng is not None else 0)
+    generator = as_generator(rng)
     start = initial_profile(game, s0, generator)
     if game.competition is None:  # no one interacts: skip building N singleton arrays
         singles, groups = np.arange(game.n_players), []
@@ -226,7 +237,8 @@ def solve_by_components(game: ParticipationGame, method: str = "best_response", 
         profile=profile, converged=bool(converged), iterations=int(iterations), nash_gap=gap,
         history=np.array([gap]), method=f"{method}+components", message=message,
         seconds=time.perf_counter() - clock,
-        trajectory=_assemble(start, tracks) if record else None)
+        trajectory=_assemble(start, tracks) if record else None,
+        stop_reason="converged" if converged else "components")
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -264,7 +276,7 @@ def _edges(game: ParticipationGame, tol: float) -> tuple[np.ndarray, np.ndarray,
 def _lowrank_edges(R: LowRank, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = R.shape[0]
     if n > LOWRANK_GRAPH_LIMIT:
-        raise ValueError(f"the LowRank competition has N = {n} players, above "
+        raise InvalidGameError(f"the LowRank competition has N = {n} players, above "
                          f"LOWRANK_GRAPH_LIMIT = {LOWRANK_GRAPH_LIMIT}: its interaction graph "
                          "may need N^2 / 2 edges. Analyse the factors instead: players whose "
                          "factor rows have disjoint supports do not interact, so the connected "
@@ -291,5 +303,4 @@ def _check_game(game: Any) -> None:
 
 
 def _check_tol(tol: float) -> None:
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0; got {tol}")
+    check_tol(tol)

@@ -27,10 +27,28 @@ import scipy.sparse.linalg as spla
 from equilibria import competition as comp
 from equilibria.callable_game import ContinuousGame
 from equilibria.competition import LowRank
+from equilibria.errors import (
+    InvalidGameError,
+    UnknownMethodError,
+    as_generator,
+    check_count,
+    check_positive,
+    check_tol,
+)
 from equilibria.game import ParticipationGame
+from equilibria.plain import to_plain
 
 #: Largest block for which full spectra are computed; above it, extreme eigenvalues only.
 FULL_SPECTRUM_LIMIT = 2000
+
+#: Largest operator ARPACK fails on that is still expanded to a dense matrix as the fallback.
+DENSE_FALLBACK_LIMIT = 6000
+
+#: ARPACK's "which" for each extreme eigenvalue asked of `extreme_eigenvalue`.
+_WHICH = {"largest_real": "LR", "smallest_real": "SR", "largest_magnitude": "LM"}
+
+#: Operators smaller than this always take the dense path (ARPACK needs k < n - 1, ncv <= n).
+_ARPACK_MIN_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,8 @@ class StabilityReport:
         return self.is_monotone
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (complex eigenvalues as [real, imag] pairs)."""
-        return {
+        """JSON-ready dictionary of plain Python types (eigenvalues as [real, imag] pairs)."""
+        return to_plain({
             "eigenvalues": [[float(z.real), float(z.imag)] for z in self.eigenvalues],
             "eigenvalues_complete": self.eigenvalues_complete,
             "locally_stable": self.locally_stable,
@@ -93,7 +111,7 @@ class StabilityReport:
             "strictly_complementary": self.strictly_complementary,
             "n_free": self.n_free, "n_at_lower": self.n_at_lower, "n_at_upper": self.n_at_upper,
             "classification": self.classification,
-        }
+        })
 
 
 def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> StabilityReport:
@@ -110,6 +128,7 @@ def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> Sta
         its gradient counts as nonzero above ``tol * payoff_scale``.
     """
     s = game.check(s)
+    tol = check_tol(tol)
     lo, hi = game.bounds
     g = game.pseudo_gradient(s)
     width, scale = hi - lo, game.payoff_scale()
@@ -138,9 +157,9 @@ def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> Sta
         eigenvalues=eigenvalues,
         eigenvalues_complete=complete,
         locally_stable=classification == "stable",
-        br_spectral_radius=_best_response_radius(game, s, free),
-        is_potential=potential,
-        is_monotone=is_monotone(game, s),
+        br_spectral_radius=float(_best_response_radius(game, s, free)),
+        is_potential=bool(potential),
+        is_monotone=bool(is_monotone(game, s)),
         strictly_complementary=strictly_complementary,
         n_free=int(free.size),
         n_at_lower=int(at_lower.sum()),
@@ -169,11 +188,85 @@ def _free_block_eigenvalues(game: ContinuousGame, s: np.ndarray,
             return np.linalg.eigvalsh(block).astype(complex), True
         return np.linalg.eigvals(block).astype(complex), True
     operator = _free_operator(game, free, negate=False)
-    if game.is_potential:
-        values = spla.eigsh(operator, k=1, which="LA", return_eigenvectors=False)
-    else:
-        values = spla.eigs(operator, k=1, which="LR", return_eigenvectors=False)
-    return np.asarray(values, dtype=complex), False
+    value = extreme_eigenvalue(operator, "largest_real", symmetric=game.is_potential)
+    return np.array([value], dtype=complex), False
+
+
+def extreme_eigenvalue(operator: spla.LinearOperator, which: str, *,
+                       symmetric: bool = False) -> complex:
+    """One extreme eigenvalue of a square operator, robust to tiny and zero operators.
+
+    ARPACK (`scipy.sparse.linalg.eigsh` / `eigs` with k=1) needs ``k < n`` (``k < n - 1``
+    for eigs), fails with "starting vector is zero" on the zero operator and may not
+    converge. So: up to `FULL_SPECTRUM_LIMIT` rows (and always below 10) the operator is
+    expanded and its whole spectrum computed densely; a zero operator (checked on a random
+    Gaussian vector, which a nonzero linear map sends to zero with probability 0) has
+    eigenvalue 0; otherwise ARPACK runs from a fixed start vector and, on no convergence,
+    again with a larger Krylov space; if that fails too the operator is expanded densely up to
+    `DENSE_FALLBACK_LIMIT` rows.
+
+    Parameters
+    ----------
+    operator : scipy.sparse.linalg.LinearOperator
+        Square, real.
+    which : {"largest_real", "smallest_real", "largest_magnitude"}
+    symmetric : bool, default False
+        The operator is symmetric (real eigenvalues; eigsh and eigvalsh are used).
+
+    Returns
+    -------
+    complex
+        The eigenvalue (a real one as ``complex(x, 0)``).
+
+    Raises
+    ------
+    UnknownMethodError
+        For an unknown `which`.
+    RuntimeError
+        When ARPACK fails twice on an operator above `DENSE_FALLBACK_LIMIT` rows.
+    """
+    if which not in _WHICH:
+        raise UnknownMethodError(f"which must be one of {sorted(_WHICH)}; got {which!r}")
+    n = operator.shape[0]
+    if n == 0:
+        raise InvalidGameError("operator is empty; an extreme eigenvalue needs at least one row")
+    if n <= max(FULL_SPECTRUM_LIMIT, _ARPACK_MIN_SIZE):
+        return _dense_extreme(operator, which, symmetric)
+    probe = np.random.default_rng(0).standard_normal(n)
+    if not np.any(operator.matvec(probe)):
+        return complex(0.0)
+    arpack_which = _WHICH[which]
+    if symmetric:
+        arpack_which = {"LR": "LA", "SR": "SA"}.get(arpack_which, arpack_which)
+    failure: Exception | None = None
+    for ncv, maxiter in ((min(n, 20), 10 * n), (min(n, 80), 100 * n)):
+        try:
+            if symmetric:
+                values = spla.eigsh(operator, k=1, which=arpack_which, v0=probe, ncv=ncv,
+                                    maxiter=maxiter, return_eigenvectors=False)
+            else:
+                values = spla.eigs(operator, k=1, which=arpack_which, v0=probe, ncv=ncv,
+                                   maxiter=maxiter, return_eigenvectors=False)
+            return complex(np.asarray(values).ravel()[0])
+        except (spla.ArpackNoConvergence, spla.ArpackError) as error:
+            failure = error
+    if n <= DENSE_FALLBACK_LIMIT:
+        return _dense_extreme(operator, which, symmetric)
+    raise RuntimeError(f"ARPACK did not find the {which.replace('_', ' ')} eigenvalue of a "
+                       f"{n} x {n} operator ({failure}); this size is above "
+                       f"DENSE_FALLBACK_LIMIT = {DENSE_FALLBACK_LIMIT}, so no dense fallback")
+
+
+def _dense_extreme(operator: spla.LinearOperator, which: str, symmetric: bool) -> complex:
+    """`extreme_eigenvalue` by expanding the operator into a dense matrix."""
+    matrix = operator.matmat(np.eye(operator.shape[0]))
+    values = np.linalg.eigvalsh(0.5 * (matrix + matrix.T)).astype(complex) if symmetric \
+        else np.linalg.eigvals(matrix).astype(complex)
+    if which == "largest_real":
+        return complex(values[np.argmax(values.real)])
+    if which == "smallest_real":
+        return complex(values[np.argmin(values.real)])
+    return complex(values[np.argmax(np.abs(values))])
 
 
 def _free_operator(game: ParticipationGame, free: np.ndarray,
@@ -226,8 +319,7 @@ def _best_response_radius(game: ContinuousGame, s: np.ndarray, free: np.ndarray)
         return inverse * game.competition_product(full)[responsive]
 
     operator = spla.LinearOperator((responsive.size,) * 2, matvec=matvec, dtype=np.float64)
-    values = spla.eigs(operator, k=1, which="LM", return_eigenvectors=False)
-    return float(np.abs(values).max())
+    return float(abs(extreme_eigenvalue(operator, "largest_magnitude")))
 
 
 def is_monotone(game: ContinuousGame, s: Any = None) -> bool:
@@ -257,7 +349,7 @@ def is_monotone(game: ContinuousGame, s: Any = None) -> bool:
         (n, n), dtype=np.float64,
         matvec=lambda v: q2 * np.ravel(v) + 0.5 * (comp.matvec(R, np.ravel(v))
                                                    + comp.rmatvec(R, np.ravel(v))))
-    smallest = spla.eigsh(operator, k=1, which="SA", return_eigenvectors=False)[0]
+    smallest = extreme_eigenvalue(operator, "smallest_real", symmetric=True).real
     return bool(smallest > 0)
 
 
@@ -278,7 +370,7 @@ def _low_rank_positive_definite(q2: np.ndarray, R: LowRank) -> bool:
         operator = spla.LinearOperator(
             (n, n), dtype=np.float64,
             matvec=lambda v: D * np.ravel(v) + c * (F @ (F.T @ np.ravel(v))))
-        return bool(spla.eigsh(operator, k=1, which="SA", return_eigenvectors=False)[0] > 0)
+        return bool(extreme_eigenvalue(operator, "smallest_real", symmetric=True).real > 0)
     C = np.eye(F.shape[1]) / c + F.T @ (F / D[:, None])
     eigen = np.linalg.eigvalsh(0.5 * (C + C.T))
     tiny = 1e-12 * max(np.abs(eigen).max(), 1e-300)
@@ -315,10 +407,10 @@ class PerturbationReport:
         return float(self.return_distances.max(initial=0.0))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        return {"radius": self.radius, "return_distances": self.return_distances.tolist(),
-                "converged": self.converged.tolist(), "returned": self.returned,
-                "max_return_distance": self.max_return_distance}
+        """JSON-ready dictionary of plain Python types."""
+        return to_plain({"radius": self.radius, "return_distances": self.return_distances,
+                         "converged": self.converged, "returned": self.returned,
+                         "max_return_distance": self.max_return_distance})
 
 
 def perturbation_test(game: ContinuousGame, s: Any, *, radius: float = 0.05, trials: int = 8,
@@ -344,13 +436,13 @@ def perturbation_test(game: ContinuousGame, s: Any, *, radius: float = 0.05, tri
     """
     from equilibria.solvers import solve
 
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"radius must be a finite number > 0; got {radius}")
-    if int(trials) != trials or trials < 1:
-        raise ValueError(f"trials must be a positive integer; got {trials}")
+    radius = check_positive(radius, "radius")
+    trials = check_count(trials, "trials", 1)
+    tol = check_tol(tol)
+    return_tol = check_positive(return_tol, "return_tol")
     s = game.check(s)
     lo, hi = game.bounds
-    generator = np.random.default_rng(rng if rng is not None else 0)
+    generator = as_generator(rng)
     distances, converged = np.empty(trials), np.empty(trials, dtype=bool)
     for k in range(trials):
         start = np.clip(s + generator.uniform(-radius, radius, s.shape) * (hi - lo), lo, hi)

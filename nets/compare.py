@@ -61,8 +61,10 @@ class ComparisonRow:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dictionary (one CSV row)."""
-        return dataclasses.asdict(self)
+        """Plain dictionary of plain Python types (one CSV row)."""
+        from equilibria.plain import to_plain
+
+        return to_plain(dataclasses.asdict(self))
 
 
 def _default_model(bundle: DataBundle, seed: int) -> nn.Sequential:

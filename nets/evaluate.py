@@ -80,8 +80,10 @@ class Evaluation:
     n_examples: int
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a plain dict (JSON friendly)."""
-        return asdict(self)
+        """Return the fields as a dict of plain Python types (JSON friendly)."""
+        from equilibria.plain import to_plain
+
+        return to_plain(asdict(self))
 
 
 @dataclass(frozen=True)

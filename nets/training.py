@@ -155,8 +155,10 @@ class PruningConfig:
                                "'activations'")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        return dataclasses.asdict(self)
+        """JSON-ready dictionary of plain Python types."""
+        from equilibria.plain import to_plain
+
+        return to_plain(dataclasses.asdict(self))
 
 
 def _paper(name: str, beta: float, gamma: float) -> PruningConfig:
@@ -188,10 +190,10 @@ class EpochRecord:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        record = dataclasses.asdict(self)
-        record["active_per_layer"] = list(self.active_per_layer)
-        return record
+        """JSON-ready dictionary of plain Python types (``active_per_layer`` as a list)."""
+        from equilibria.plain import to_plain
+
+        return to_plain(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,10 +229,13 @@ class PruningResult:
                                    on_empty=on_empty)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (without the network)."""
-        return {"config": self.config.to_dict(), "participation": self.participation.tolist(),
-                "history": [r.to_dict() for r in self.history], "sparsity": self.sparsity,
-                "resumed_from_epoch": self.resumed_from_epoch}
+        """JSON-ready dictionary of plain Python types (without the network)."""
+        from equilibria.plain import to_plain
+
+        return to_plain({"config": self.config.to_dict(), "participation": self.participation,
+                         "history": [r.to_dict() for r in self.history],
+                         "sparsity": self.sparsity,
+                         "resumed_from_epoch": self.resumed_from_epoch})
 
 
 @dataclass

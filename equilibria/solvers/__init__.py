@@ -11,7 +11,11 @@ Methods (one algorithm per module):
 ``"newton"``              semismooth Newton / active set (ParticipationGame only)
 ========================  =========================================================
 
-Every method stops on the certificate, the relative Nash gap (`equilibria.nash_gap`).
+Every method stops on the certificate, the relative Nash gap (`equilibria.nash_gap`), or on
+its budgets (``max_iter``, ``max_seconds``), and says which in ``stop_reason``. Fictitious
+play on a game with numeric best responses (any game but a ParticipationGame, e.g. a
+`CallableGame`) converges like O(1/k) at a scalar search per player and iteration, so it gets
+a time budget by default: `NUMERIC_FICTITIOUS_PLAY_SECONDS`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from typing import Any
 import numpy as np
 
 from equilibria.callable_game import ContinuousGame
-from equilibria.errors import UnknownMethodError
+from equilibria.errors import (
+    InvalidProfileError,
+    UnknownMethodError,
+    UnknownOptionError,
+    as_generator,
+    check_count,
+    check_positive,
+    check_seconds,
+    check_tol,
+)
 from equilibria.game import ParticipationGame
 from equilibria.solvers._loop import Step, iterate
 from equilibria.solvers.best_response import ORDERS, SCHEMES, gauss_seidel_step, jacobi_step
@@ -39,7 +52,15 @@ METHODS: dict[str, tuple[str, ...]] = {
     "newton": (),
 }
 
-__all__ = ["METHODS", "EquilibriumResult", "check_method", "initial_profile", "solve"]
+#: Default ``max_seconds`` of fictitious play on a game with numeric best responses.
+NUMERIC_FICTITIOUS_PLAY_SECONDS = 10.0
+
+#: The default of `solve`'s ``max_seconds``: no budget, except `NUMERIC_FICTITIOUS_PLAY_SECONDS`
+#: for fictitious play on a game that is not a ParticipationGame.
+DEFAULT_BUDGET = "default"
+
+__all__ = ["DEFAULT_BUDGET", "METHODS", "NUMERIC_FICTITIOUS_PLAY_SECONDS", "EquilibriumResult",
+           "check_method", "initial_profile", "solve"]
 
 
 def check_method(method: str, options: dict[str, Any]) -> None:
@@ -48,8 +69,8 @@ def check_method(method: str, options: dict[str, Any]) -> None:
         raise UnknownMethodError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
     unknown = set(options) - set(METHODS[method])
     if unknown:
-        raise TypeError(f"method {method!r} takes options {METHODS[method] or 'none'}; got "
-                        f"unexpected {sorted(unknown)}")
+        raise UnknownOptionError(f"method {method!r} takes options "
+                                 f"{METHODS[method] or 'none'}; got unexpected {sorted(unknown)}")
 
 
 def initial_profile(game: ContinuousGame, s0: Any,
@@ -61,7 +82,7 @@ def initial_profile(game: ContinuousGame, s0: Any,
         return np.full(game.n_players, hi)
     if isinstance(s0, str):
         if s0 != "random":
-            raise ValueError(f"s0 must be None, 'random' or a profile; got {s0!r}")
+            raise InvalidProfileError(f"s0 must be None, 'random' or a profile; got {s0!r}")
         generator = rng if rng is not None else np.random.default_rng(0)
         return generator.uniform(lo, hi, game.n_players)
     return game.check(s0, "s0").copy()
@@ -71,14 +92,12 @@ def _make_step(game: ContinuousGame, method: str, options: dict[str, Any],
                rng: np.random.Generator) -> Step:
     if method == "best_response":
         scheme = options.get("scheme", "gauss_seidel")
-        damping = float(options.get("damping", 1.0))
+        damping = check_positive(options.get("damping", 1.0), "damping", upper=1.0)
         order = options.get("order", "cyclic")
         if scheme not in SCHEMES:
             raise UnknownMethodError(f"scheme must be one of {SCHEMES}; got {scheme!r}")
         if order not in ORDERS:
             raise UnknownMethodError(f"order must be one of {ORDERS}; got {order!r}")
-        if not 0.0 < damping <= 1.0:
-            raise ValueError(f"damping must lie in (0, 1]; got {damping}")
         if scheme == "jacobi":
             return jacobi_step(game, damping)
         return gauss_seidel_step(game, damping, order, rng)
@@ -94,8 +113,8 @@ def _make_step(game: ContinuousGame, method: str, options: dict[str, Any],
     if step is None:
         factor = 1.0 if method == "projected_gradient" else 0.9
         step = factor / max(lipschitz_constant(game), 1e-300)
-    elif not (np.isfinite(step) and step > 0):
-        raise ValueError(f"step must be a finite number > 0; got {step}")
+    else:
+        step = check_positive(step, "step")
     if method == "projected_gradient":
         return projected_gradient_step(game, float(step))
     return extragradient_step(game, float(step))
@@ -103,7 +122,7 @@ def _make_step(game: ContinuousGame, method: str, options: dict[str, Any],
 
 def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None,
           tol: float = 1e-8, max_iter: int = 10_000, rng: Any = None, record: bool = False,
-          decompose: bool = False, max_seconds: float | None = None,
+          decompose: bool = False, max_seconds: float | None | str = DEFAULT_BUDGET,
           **options: Any) -> EquilibriumResult:
     """Find a Nash equilibrium of `game`, certified by its relative Nash gap.
 
@@ -115,9 +134,9 @@ def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None
     s0 : None, "random" or array_like, optional
         Starting profile; None starts every player at hi (Algorithm 1 starts at s = 1).
     tol : float, default 1e-8
-        Stop when the relative Nash gap is at most `tol`.
+        Stop when the relative Nash gap is at most `tol`; finite and >= 0.
     max_iter : int, default 10_000
-        Iterations (sweeps, steps) before giving up.
+        Iterations (sweeps, steps) before giving up; an integer >= 0.
     rng : numpy.random.Generator or int, optional
         Randomness for ``s0="random"`` and ``order="random"``; seeded 0 when omitted.
     record : bool, default False
@@ -125,8 +144,11 @@ def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None
     decompose : bool, default False
         Solve each connected component of the interaction graph on its own
         (`equilibria.graphs.solve_by_components`); same equilibrium for a unique one.
-    max_seconds : float, optional
-        Wall-clock budget; the result says when it ran out.
+    max_seconds : float, None or "default"
+        Wall-clock budget in seconds (> 0), or None for none; the result says when it ran
+        out (``stop_reason="max_seconds"``, ``converged=False``). The default,
+        `DEFAULT_BUDGET`, is no budget, except `NUMERIC_FICTITIOUS_PLAY_SECONDS` for
+        fictitious play on a game that is not a ParticipationGame (a `CallableGame`).
     **options
         Method options (`METHODS` lists them per method).
 
@@ -137,14 +159,25 @@ def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None
     Raises
     ------
     UnknownMethodError
-        For an unknown method or option value; TypeError for an option the method lacks.
+        For an unknown method or option value; `UnknownOptionError` (also a TypeError) for
+        an option the method lacks.
+    InvalidOptionError
+        For a tol, max_iter, max_seconds, damping or step out of range.
+    InvalidProfileError
+        For an `s0` that is not a profile in the box.
     """
     check_method(method, options)
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0; got {tol}")
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer; got {max_iter}")
-    generator = np.random.default_rng(rng if rng is not None else 0)
+    tol = check_tol(tol)
+    max_iter = check_count(max_iter, "max_iter")
+    note = ""
+    if isinstance(max_seconds, str) and max_seconds == DEFAULT_BUDGET:
+        max_seconds = None
+        if method == "fictitious_play" and not isinstance(game, ParticipationGame):
+            max_seconds = NUMERIC_FICTITIOUS_PLAY_SECONDS
+            note = (" (the default budget of fictitious play on a game with numeric best "
+                    "responses; pass max_seconds=None for none)")
+    max_seconds = check_seconds(max_seconds)
+    generator = as_generator(rng)
     if decompose:
         from equilibria.graphs import solve_by_components
 
@@ -155,5 +188,5 @@ def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None
     step = _make_step(game, method, options, generator)
     label = method if method != "best_response" else \
         f"best_response[{options.get('scheme', 'gauss_seidel')}]"
-    return iterate(game, step, start, method=label, tol=tol, max_iter=int(max_iter),
-                   record=record, max_seconds=max_seconds)
+    return iterate(game, step, start, method=label, tol=tol, max_iter=max_iter,
+                   record=record, max_seconds=max_seconds, budget_note=note)

@@ -16,12 +16,14 @@ Step = Callable[[np.ndarray, int], np.ndarray]
 
 
 def iterate(game: ContinuousGame, step: Step, s0: np.ndarray, *, method: str, tol: float,
-            max_iter: int, record: bool, max_seconds: float | None = None) -> EquilibriumResult:
+            max_iter: int, record: bool, max_seconds: float | None = None,
+            budget_note: str = "") -> EquilibriumResult:
     """Apply `step` until the relative Nash gap is at most `tol`.
 
     The gap is the certificate (DESIGN.md): a solver stops only when the profile it reports
     is an equilibrium up to `tol`, or when it runs out of iterations or time, and then says
-    so in ``converged`` and ``message``.
+    so in ``converged``, ``stop_reason`` and ``message`` (`budget_note` is appended to the
+    message when the time budget ran out, e.g. to say it was a default).
     """
     start = time.perf_counter()
     s = s0
@@ -29,16 +31,16 @@ def iterate(game: ContinuousGame, step: Step, s0: np.ndarray, *, method: str, to
     history = [gap]
     trajectory = [s.copy()] if record else None
     k = 0
-    stop = f"reached max_iter={max_iter}"
+    stop, reason = f"reached max_iter={max_iter}", "max_iter"
     while gap > tol:
         if k >= max_iter:
             break
         if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            stop = f"ran out of max_seconds={max_seconds:g}"
+            stop, reason = f"ran out of max_seconds={max_seconds:g}{budget_note}", "max_seconds"
             break
         s = step(s, k)
         if not np.all(np.isfinite(s)):
-            stop = f"the iterate became non-finite at iteration {k + 1}"
+            stop, reason = f"the iterate became non-finite at iteration {k + 1}", "non_finite"
             break
         k += 1
         gap = nash_gap(game, s)
@@ -48,10 +50,11 @@ def iterate(game: ContinuousGame, step: Step, s0: np.ndarray, *, method: str, to
     converged = gap <= tol
     if converged:
         message = f"relative Nash gap {gap:.3g} <= tol={tol:g} after {k} iterations"
+        reason = "converged"
     else:
         message = f"{stop} after {k} iterations with relative Nash gap {gap:.3g} > tol={tol:g}"
     return EquilibriumResult(
         profile=s, converged=bool(converged), iterations=k, nash_gap=float(gap),
         history=np.asarray(history), method=method, message=message,
         seconds=time.perf_counter() - start,
-        trajectory=None if trajectory is None else np.asarray(trajectory))
+        trajectory=None if trajectory is None else np.asarray(trajectory), stop_reason=reason)

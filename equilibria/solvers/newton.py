@@ -20,12 +20,15 @@ The free-player solve uses the competition's structure: dense LU, sparse LU
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from equilibria import competition as comp
 from equilibria.competition import LowRank
+from equilibria.errors import SingularSystemWarning
 from equilibria.game import ParticipationGame
 from equilibria.solvers._loop import Step
 from equilibria.solvers.projected_gradient import lipschitz_constant
@@ -38,7 +41,11 @@ def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray)
     """Solve ``(2 diag(q) + R)[free, free] x = rhs`` with the competition's structure.
 
     Falls back to least squares (dense) or MINRES / LSQR (operators) when the block is
-    singular, so the Newton step is always defined.
+    singular, so the Newton step is always defined. Singular blocks are common (beta = 0
+    gives q = 0, and duplicate players give rank-deficient competition): scipy's
+    ``MatrixRankWarning`` from the sparse LU is caught and the fallback is taken silently,
+    as for the dense LU; one `SingularSystemWarning` is issued only when the least-squares
+    fallback itself returns a non-finite step.
     """
     q2 = 2.0 * game.quadratic_cost[free]
     R = game.competition
@@ -49,11 +56,18 @@ def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray)
     if sp.issparse(R):
         block = sp.csc_matrix(sp.diags(q2) + R[free][:, free])
         try:
-            x = spla.spsolve(block, rhs)
-        except RuntimeError:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", spla.MatrixRankWarning)
+                x = spla.spsolve(block, rhs)
+        except (RuntimeError, spla.MatrixRankWarning):
             x = np.full_like(rhs, np.nan)
         if not np.all(np.isfinite(x)):
             x = spla.lsqr(block, rhs, atol=1e-14, btol=1e-14)[0]
+        if not np.all(np.isfinite(x)):
+            warnings.warn(SingularSystemWarning(
+                f"the Newton system of {free.size} free players is singular and least squares "
+                "gave a non-finite step; the solver falls back to projected gradient steps"),
+                stacklevel=2)
         return np.asarray(x, dtype=np.float64)
     block = comp.principal_dense(R, free)
     block[np.diag_indices_from(block)] = q2

@@ -7,6 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from equilibria.plain import to_plain
+
+#: Every value `EquilibriumResult.stop_reason` takes.
+STOP_REASONS: tuple[str, ...] = ("converged", "max_iter", "max_seconds", "non_finite",
+                                 "components")
+
 
 @dataclass(frozen=True)
 class EquilibriumResult:
@@ -32,6 +38,11 @@ class EquilibriumResult:
         Wall-clock time spent in the solver.
     trajectory : ndarray of shape (iterations + 1, N) or None
         Every iterate, when ``record=True``.
+    stop_reason : str
+        Why the solver stopped, one of `STOP_REASONS`: ``"converged"`` (the gap reached
+        tol), ``"max_iter"``, ``"max_seconds"`` (the time budget ran out) or
+        ``"non_finite"`` (the iterate overflowed); ``"components"`` when `solve_by_components`
+        assembled the result and some component did not converge.
     """
 
     profile: np.ndarray
@@ -43,10 +54,16 @@ class EquilibriumResult:
     message: str
     seconds: float = 0.0
     trajectory: np.ndarray | None = None
+    stop_reason: str = "converged"
+
+    def __post_init__(self) -> None:
+        if self.stop_reason not in STOP_REASONS:
+            raise ValueError(f"stop_reason must be one of {STOP_REASONS}; got "
+                             f"{self.stop_reason!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (arrays become lists)."""
-        return {
+        """JSON-ready dictionary of plain Python types (arrays become lists)."""
+        return to_plain({
             "profile": self.profile.tolist(),
             "converged": self.converged,
             "iterations": self.iterations,
@@ -56,4 +73,5 @@ class EquilibriumResult:
             "message": self.message,
             "seconds": self.seconds,
             "trajectory": None if self.trajectory is None else self.trajectory.tolist(),
-        }
+            "stop_reason": self.stop_reason,
+        })

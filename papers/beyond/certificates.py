@@ -307,11 +307,12 @@ class Certificate:
         def pairs(values: np.ndarray | None) -> list[list[float]] | None:
             return None if values is None else [[float(z.real), float(z.imag)] for z in values]
 
-        return {**self.to_row(),
-                "nearest_profile": None if self.nearest_profile is None
-                else self.nearest_profile.tolist(),
-                "eigenvalues_at_s": pairs(self.eigenvalues_at_s),
-                "eigenvalues_at_nearest": pairs(self.eigenvalues_at_nearest)}
+        from equilibria.plain import to_plain
+
+        return to_plain({**self.to_row(),
+                         "nearest_profile": self.nearest_profile,
+                         "eigenvalues_at_s": pairs(self.eigenvalues_at_s),
+                         "eigenvalues_at_nearest": pairs(self.eigenvalues_at_nearest)})
 
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> Certificate:

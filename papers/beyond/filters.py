@@ -276,8 +276,10 @@ class FilterRow:
     key: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        return dataclasses.asdict(self)
+        """JSON-ready dictionary of plain Python types."""
+        from equilibria.plain import to_plain
+
+        return to_plain(dataclasses.asdict(self))
 
 
 def filter_rows(results: Sequence[Mapping[str, Any]],

@@ -199,8 +199,10 @@ class InitScore:
     margin: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        return dataclasses.asdict(self)
+        """JSON-ready dictionary of plain Python types."""
+        from equilibria.plain import to_plain
+
+        return to_plain(dataclasses.asdict(self))
 
 
 def competition_matrices(pair: TeacherStudent, inputs: torch.Tensor,
@@ -501,8 +503,10 @@ class RunRow:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary."""
-        return dataclasses.asdict(self)
+        """JSON-ready dictionary of plain Python types."""
+        from equilibria.plain import to_plain
+
+        return to_plain(dataclasses.asdict(self))
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:

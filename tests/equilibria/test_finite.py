@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from equilibria import finite
 from equilibria.errors import DegenerateGameWarning, InvalidProfileError, UnknownMethodError
 from equilibria.finite import (
     METHODS,
@@ -401,11 +402,11 @@ def test_zero_game_crash_of_vertex_enumeration_becomes_a_warning() -> None:
 def test_failed_verification_is_dropped_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     _, pair = _redundant_pair()
 
-    def bogus(self: nashpy.Game, **kwargs: object):  # not an equilibrium: both keep
+    def bogus(A: np.ndarray, B: np.ndarray, budget: object):  # not an equilibrium: both keep
         yield np.array([0.0, 1.0]), np.array([0.0, 1.0])
         yield np.array([1.0, 0.0]), np.array([0.0, 1.0])  # a real one
 
-    monkeypatch.setattr(nashpy.Game, "support_enumeration", bogus)
+    monkeypatch.setattr(finite, "_support_enumeration", bogus)
     with pytest.warns(DegenerateGameWarning, match="dropped 1 strategy pair"):
         found = solve_pair(pair, "support_enumeration")
     assert len(found) == 1

@@ -1,0 +1,22 @@
+"""Shared helpers of the bad-input tests (issue 9): one line, naming the argument."""
+
+from __future__ import annotations
+
+__all__ = ["assert_one_line"]
+
+
+def assert_one_line(message: str, *names: str) -> None:
+    """Assert that `message` is one non-empty line and names every one of `names`.
+
+    Parameters
+    ----------
+    message : str
+        An error message (``str(error)``) or a CLI's stderr; one trailing newline is allowed.
+    *names : str
+        Argument names (or other words) the message must contain, case-sensitively.
+    """
+    text = message[:-1] if message.endswith("\n") else message
+    assert text.strip(), "the message is empty"
+    assert "\n" not in text, f"the message has {text.count(chr(10)) + 1} lines: {message!r}"
+    for name in names:
+        assert name in text, f"the message does not name {name!r}: {message!r}"
