@@ -732,13 +732,16 @@ def _verified_equilibria(A: np.ndarray, B: np.ndarray, method: str, tol: float,
         except _NASHPY_FAILURES as error:
             text = " ".join(str(error).split())
             problems.append(f"nashpy's {method} failed ({type(error).__name__}: {text})")
+    warned: dict[str, int] = {}  # each distinct warning once, with its count
     for record in caught:
         if issubclass(record.category, (RuntimeWarning, UserWarning)):
             text = " ".join(str(record.message).split())
-            problems.append(f"nashpy warned: {text}")
+            warned[text] = warned.get(text, 0) + 1
         else:
             warnings.warn_explicit(record.message, record.category, record.filename,
                                    record.lineno)
+    problems.extend(f"nashpy warned: {text}" + (f" ({count} times)" if count > 1 else "")
+                    for text, count in warned.items())
     m, n = A.shape
     scale = _scale(A, B)
     found: list[tuple[np.ndarray, np.ndarray, float]] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["assert_one_line"]
+__all__ = ["assert_one_line", "error_line"]
 
 
 def assert_one_line(message: str, *names: str) -> None:
@@ -20,3 +20,18 @@ def assert_one_line(message: str, *names: str) -> None:
     assert "\n" not in text, f"the message has {text.count(chr(10)) + 1} lines: {message!r}"
     for name in names:
         assert name in text, f"the message does not name {name!r}: {message!r}"
+
+
+def error_line(stderr: str, prog: str) -> str:
+    """The one error line `prog` wrote to `stderr` after a run that started working.
+
+    A command that started work writes progress lines to stderr first (`nets.progress`: stderr
+    is not a terminal under pytest). Asserts that no traceback was printed and that exactly
+    one line is the error, ``"<prog>: error: ..."``, and that it is the last line.
+    """
+    lines = stderr.strip().splitlines()
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in lines if line.startswith(f"{prog}: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], lines
+    assert errors[0].startswith(f"{prog}: error: "), errors[0]
+    return errors[0]
