@@ -4,8 +4,15 @@ The ``type=`` callables raise `argparse.ArgumentTypeError` (shown by argparse as
 usage error naming the option) on text they cannot use:
 
 - `comma_floats`, `comma_ints`, `comma_names`: comma-separated lists;
+- `comma_seeds`: the ``--seeds`` of every command that takes several, ``0,1,2``;
 - `out_dir`, `out_file`: an ``--out`` folder or file, checked before any work starts;
 - `positive_int`, `positive_float`: counts and rates.
+
+One spelling per meaning across every command: lists are comma-separated (``--seeds 0,1,2``,
+``--sparsities 0.5,0.8``), never space-separated; ``--limit N`` keeps the first N train and test
+examples (`nets.data.load`'s ``limit``; `analysis.RunConfig` stores it as ``data_limit``);
+``--out`` is the output folder or file; ``--epochs``, ``--threads`` and ``--workers`` mean
+the same in every command (docs/design.md, "Command line").
 
 `require_data` checks, before any run, that the data files a command will read are there and
 well formed. `OneLineParser` prints every usage error as one line (`one_line` joins a
@@ -22,8 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-__all__ = ["OneLineParser", "comma_floats", "comma_ints", "comma_names", "one_line", "out_dir",
-           "out_file", "positive_float", "positive_int", "require_data"]
+__all__ = ["OneLineParser", "comma_floats", "comma_ints", "comma_names", "comma_seeds",
+           "non_negative_int", "one_line", "out_dir", "out_file", "positive_float",
+           "positive_int", "require_data"]
 
 _T = TypeVar("_T")
 
@@ -52,6 +60,15 @@ def comma_ints(text: str) -> tuple[int, ...]:
 def comma_names(text: str) -> tuple[str, ...]:
     """``"random, taylor"`` -> ``("random", "taylor")``."""
     return _comma_list(text, str, "names")
+
+
+def comma_seeds(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> ``(0, 1, 2)``: distinct integers >= 0, the ``--seeds`` of every command."""
+    seeds = comma_ints(text)
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct comma-separated integers >= 0, e.g. 0,1,2; got {text!r}")
+    return seeds
 
 
 # ---------------------------------------------------------------------------- one-line errors
@@ -160,6 +177,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from error
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0, e.g. for ``--workers`` (0: run in this process)."""
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from error
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
     return value
 
 

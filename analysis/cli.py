@@ -67,11 +67,9 @@ class CommandError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pruning-game`` console script; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("PRUNING_GAME_DEBUG", "") not in ("", "0")
-    argv = [arg for arg in argv if arg != "--debug"]
+def parser() -> OneLineParser:
+    """The ``pruning-game`` command line: ``demo``, ``train`` and ``reproduce`` hand the rest
+    of the line to their own parsers (`parsers` lists every one)."""
     parser = OneLineParser(prog="pruning-game", description="Neural-network pruning as a game.",
                            epilog="--debug (anywhere) or PRUNING_GAME_DEBUG=1: show the "
                                   "traceback of an unexpected error")
@@ -85,9 +83,42 @@ def main(argv: list[str] | None = None) -> int:
     _compare_parser(commands)
     _sweep_parser(commands)
     _solve_parser(commands)
-    args, rest = parser.parse_known_args(argv)
+    return parser
+
+
+def parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command line of the project by its name (``"compare"``, ``"reproduce pareto"``).
+
+    Built without running anything; the tests use it to hold every command to one spelling of
+    each flag (``--seeds 0,1,2``, ``--limit N``; docs/design.md, "Command line"). Importing the
+    study modules imports torch.
+    """
+    import importlib
+
+    from analysis import demo, train
+
+    top = parser()
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in top._actions:  # argparse has no public accessor for its subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            found.update((name, sub) for name, sub in action.choices.items()
+                         if name not in ("demo", "train", "reproduce"))
+    found["demo"], found["train"] = demo.parser(), train.parser()
+    for study, module_name in STUDIES.items():
+        module = importlib.import_module(module_name)
+        found[f"reproduce {study}"] = module.parser()
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pruning-game`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("PRUNING_GAME_DEBUG", "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]
+    parser_ = parser()
+    args, rest = parser_.parse_known_args(argv)
     if args.command is None:
-        parser.print_help(sys.stderr)
+        parser_.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     if args.command in ("demo", "train", "reproduce"):  # their own parsers take the rest
         def handler(_: argparse.Namespace) -> int:
@@ -98,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(importlib.import_module(f"analysis.{args.command}").main(rest) or 0)
     else:
         if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+            parser_.error(f"unrecognized arguments: {' '.join(rest)}")
         handler = args.handler
     prog = f"pruning-game {args.command}"
     if args.command == "reproduce" and rest and rest[0] in STUDIES:
@@ -204,14 +235,17 @@ def _compare_parser(commands: Any) -> None:
                         help="comma-separated method names, or 'all' (default)")
     parser.add_argument("--sparsities", default="0.5,0.7,0.8,0.9,0.95",
                         help="comma-separated target sparsities in [0, 1)")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2 "
+                                                      "(default 0)")
     parser.add_argument("--granularity", choices=("structured", "unstructured"),
                         default="structured")
     parser.add_argument("--schedule", default="one_shot",
                         help="one_shot, iterative, progressive or at_init")
-    parser.add_argument("--epochs", type=int, default=10, help="training budget in epochs")
-    parser.add_argument("--lr", type=float, default=3e-3, help="weight learning rate")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=positive_int, default=10,
+                        help="training budget in epochs (default 10)")
+    parser.add_argument("--lr", type=positive_float, default=3e-3,
+                        help="weight learning rate (default 0.003)")
+    parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--out", type=out_file, default=None,
                         help="write the table as CSV here (a file; checked before any run)")
     parser.set_defaults(handler=_compare)

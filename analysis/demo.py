@@ -13,6 +13,7 @@ Run ``python -m analysis.demo --help`` for the options.
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from analysis.arguments import OneLineParser, out_dir
+from analysis.arguments import OneLineParser, out_dir, positive_float, positive_int
 from analysis.plots import participation_histogram, training_dynamics
 from equilibria import (
     LowRank,
@@ -47,8 +48,9 @@ def write_json(payload: Any, path: Path) -> None:
     atomic_write_json(path, payload, indent=2)
 
 
-def solver_table(n_players: int, budget: float, seed: int = 0) -> list[dict[str, Any]]:
-    """Solve one network-like game with every solver; print and return the rows."""
+def solver_table(n_players: int, max_seconds: float, seed: int = 0) -> list[dict[str, Any]]:
+    """Solve one network-like game with every solver, each within `max_seconds` (`solve`'s
+    wall-clock limit); print and return the rows."""
     rng = np.random.default_rng(seed)
     rank = 32
     theta = (rng.standard_normal((n_players, rank)) + 0.5 * rng.standard_normal(rank))
@@ -64,7 +66,7 @@ def solver_table(n_players: int, budget: float, seed: int = 0) -> list[dict[str,
                ("best_response", {"scheme": "jacobi"}), ("projected_gradient", {}),
                ("extragradient", {}), ("fictitious_play", {}))
     for method, options in solvers:
-        result = solve(game, method, tol=1e-8, max_seconds=budget, max_iter=10**6, **options)
+        result = solve(game, method, tol=1e-8, max_seconds=max_seconds, max_iter=10**6, **options)
         active = int((result.profile > 1e-9).sum())
         print(f"{result.method:<28}{'yes' if result.converged else 'no':>10}"
               f"{result.nash_gap:>15.2e}{result.iterations:>12}{result.seconds:>9.2f}"
@@ -152,22 +154,29 @@ def pruning_demo(out: Path, epochs: int) -> dict[str, Any]:
             "removed": removed_eval.to_dict(), "kept_widths": kept}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The ``pruning-game demo`` command line."""
     parser = OneLineParser(prog="pruning-game demo", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=out_dir, default="results/demo",
                         help="folder for figures, JSON and the training checkpoint (checked "
                              "before any work)")
-    parser.add_argument("--epochs", type=int, default=DEMO_CONFIG["epochs"],
+    parser.add_argument("--epochs", type=positive_int, default=DEMO_CONFIG["epochs"],
                         help="training epochs (default %(default)s)")
     parser.add_argument("--players", type=int, default=10_000,
                         help="players of the solver demo game (default %(default)s)")
-    parser.add_argument("--budget", type=float, default=3.0,
-                        help="seconds each solver may take in part 1 (default %(default)s)")
-    args = parser.parse_args(argv)
-    if args.epochs < 1 or args.players < 2 or args.budget <= 0:
-        parser.error("--epochs must be >= 1, --players >= 2 and --budget > 0")
+    parser.add_argument("--max-seconds", type=positive_float, default=3.0,
+                        help="seconds each solver may take in part 1 (the solvers' "
+                             "max_seconds; default %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.players < 2:
+        cli.error("argument --players: must be >= 2")
     started = time.perf_counter()
-    rows = solver_table(args.players, args.budget)
+    rows = solver_table(args.players, args.max_seconds)
     summary = pruning_demo(args.out, args.epochs)
     summary["solvers"] = rows
     write_json(summary, args.out / "summary.json")

@@ -17,7 +17,7 @@ shared mean direction (units of a layer are correlated), benefits are heavy-tail
 gradient inner products, ``q_i = beta ||theta_i||^2``, ``c_i = gamma``,
 ``R = eta (Theta Theta^T - diag)`` (Shah & Khan 2025, Eq. 9-10).
 
-Usage: ``python bench/solvers.py [--quick] [--budget SECONDS] [--repeats K]``.
+Usage: ``python bench/solvers.py [--quick] [--max-seconds SECONDS] [--repeats K]``.
 """
 
 from __future__ import annotations
@@ -185,13 +185,13 @@ def part_c(n: int, tol: float, budget: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a CI smoke run)")
-    parser.add_argument("--budget", type=float, default=None,
+    parser.add_argument("--max-seconds", type=float, default=None,
                         help="seconds per solve before giving up (default 60, quick 5)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="repeats for the ratios in (b) (default 3, quick 1)")
     parser.add_argument("--tol", type=float, default=1e-8, help="relative Nash gap")
     args = parser.parse_args()
-    budget = args.budget or (5.0 if args.quick else 60.0)
+    budget = args.max_seconds or (5.0 if args.quick else 60.0)
     repeats = args.repeats or (1 if args.quick else 3)
     print(f"python {platform.python_version()}, numpy {np.__version__}, cpus {os.cpu_count()}")
     started = time.perf_counter()

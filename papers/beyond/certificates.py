@@ -52,7 +52,13 @@ from typing import Any
 
 import numpy as np
 
-from analysis.arguments import OneLineParser, comma_ints, out_dir, require_data
+from analysis.arguments import (
+    OneLineParser,
+    comma_seeds,
+    out_dir,
+    positive_int,
+    require_data,
+)
 from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS
 from analysis.tables import to_csv
 from equilibria import (
@@ -603,23 +609,16 @@ def _figures(records: Mapping[tuple[str, int], Mapping[str, Any]], configs: Mapp
     return solver_rows, paths
 
 
-def _seeds(text: str) -> list[int]:
-    seeds = list(comma_ints(text))
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"--seeds must list distinct integers; got {text!r}")
-    return seeds
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the study; print the Markdown table; return 0."""
+def parser() -> argparse.ArgumentParser:
+    """The command line of `main` (``pruning-game reproduce certificates``)."""
     parser = OneLineParser(prog="pruning-game reproduce certificates",
                            description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="digits",
                         help="dataset for nets.data.load (default %(default)s)")
     parser.add_argument("--root", default=None, help="dataset folder (fashion-mnist, mnist)")
-    parser.add_argument("--seeds", type=_seeds, default=None,
+    parser.add_argument("--seeds", type=comma_seeds, default=None,
                         help="comma-separated seeds (default 0,1,2; 0 with --quick)")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=positive_int, default=None,
                         help=f"training epochs of every configuration (default {FULL_EPOCHS}; "
                              f"{QUICK_EPOCHS} with --quick)")
     parser.add_argument("--out", type=out_dir, default="results/beyond/certificates",
@@ -627,14 +626,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help=f"toy size: MLP widths {QUICK_WIDTHS}, {QUICK_LIMIT} examples, "
                              f"{QUICK_EPOCHS} epochs, one seed, short solver budgets")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=positive_int, default=1,
                         help="torch CPU threads (default %(default)s)")
-    args = parser.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        parser.error(f"--epochs must be a positive integer; got {args.epochs}")
-    if args.threads < 1:
-        parser.error(f"--threads must be a positive integer; got {args.threads}")
-    require_data(parser, args.data, args.root)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the study; print the Markdown table; return 0."""
+    cli = parser()
+    args = cli.parse_args(argv)
+    require_data(cli, args.data, args.root)
     import torch
 
     from nets import data

@@ -40,8 +40,8 @@ each round, median of ``--latency-repeats`` rounds after warm-up, one torch thre
 
 Commands (numbers in papers/beyond/README.md, section (e)):
 
-    python -m papers.beyond.filters                        # full: digits, seeds 0 1 2, ~9 min
-    python -m papers.beyond.filters --data fashion-mnist --data-limit 10000 --out ...
+    python -m papers.beyond.filters                        # full: digits, seeds 0,1,2, ~9 min
+    python -m papers.beyond.filters --data fashion-mnist --limit 10000 --out ...
     python -m papers.beyond.filters --quick --out /tmp/filters   # toy size (CI, ~20 s)
     pruning-game reproduce filters                         # the same as the first line
 
@@ -71,7 +71,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.arguments import OneLineParser, out_dir, require_data  # noqa: E402
+from analysis.arguments import (  # noqa: E402
+    OneLineParser,
+    comma_floats,
+    comma_names,
+    comma_seeds,
+    non_negative_int,
+    out_dir,
+    positive_int,
+    require_data,
+)
 from analysis.plots import save_figure  # noqa: E402
 from analysis.runner import RunConfig  # noqa: E402
 from analysis.sweeps import local_executor, sweep  # noqa: E402
@@ -95,7 +104,7 @@ GAME: dict[str, Any] = {"payoff": "taylor", "alpha": 1.0, "beta": 0.0,
 #: LeNet-5 on digits: 96% test accuracy).
 BUDGET: dict[str, Any] = {"epochs": 30, "batch_size": 128, "lr": 3e-3, "optimizer": "adam"}
 #: Toy size of ``--quick``.
-QUICK: dict[str, Any] = {"seeds": (0,), "epochs": 1, "data_limit": 200,
+QUICK: dict[str, Any] = {"seeds": (0,), "epochs": 1, "limit": 200,
                          "methods": ("random", "taylor"), "sparsities": (0.5,),
                          "gammas": (0.2,), "latency_repeats": 5}
 #: Prefix of the sweep tags, so a tag names the method and the operating point.
@@ -400,7 +409,7 @@ def filters_figure(rows: Sequence[FilterRow], title: str, path: str | Path) -> P
 
 
 # ---------------------------------------------------------------------------- command line
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="pruning-game reproduce filters",
         description="Filters as players on the LeNet-5-style CNN: equilibrium pruning against "
@@ -408,26 +417,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", default="digits",
                         help="digits (bundled, default), fashion-mnist or mnist")
     parser.add_argument("--root", default=None, help="directory of the IDX files")
-    parser.add_argument("--data-limit", type=int, default=None,
+    parser.add_argument("--limit", type=positive_int, default=None,
                         help="keep the first N train and test examples")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=BUDGET["epochs"])
-    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
-                        help="structured baselines (default: %(default)s)")
-    parser.add_argument("--sparsities", type=float, nargs="+",
-                        default=list(DEFAULT_SPARSITIES), help="target filter sparsities")
-    parser.add_argument("--gammas", type=float, nargs="+", default=list(DEFAULT_GAMMAS),
-                        help="L1 costs of the emergent equilibrium runs")
+    parser.add_argument("--seeds", type=comma_seeds, default=(0, 1, 2),
+                        help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument("--epochs", type=positive_int, default=BUDGET["epochs"],
+                        help="training epochs of every method (default %(default)s)")
+    parser.add_argument("--methods", type=comma_names, default=DEFAULT_METHODS,
+                        help="comma-separated structured baselines (default "
+                             f"{','.join(DEFAULT_METHODS)})")
+    parser.add_argument("--sparsities", type=comma_floats, default=DEFAULT_SPARSITIES,
+                        help="comma-separated target filter sparsities (default "
+                             f"{','.join(map(str, DEFAULT_SPARSITIES))})")
+    parser.add_argument("--gammas", type=comma_floats, default=DEFAULT_GAMMAS,
+                        help="comma-separated L1 costs of the emergent equilibrium runs "
+                             f"(default {','.join(map(str, DEFAULT_GAMMAS))})")
     parser.add_argument("--matched-gamma", type=float, default=None,
                         help="the emergent run whose sparsity the baselines match (default "
                              "0.2 if in --gammas, else the largest)")
     parser.add_argument("--ranked-gamma", type=float, default=0.1,
                         help="gamma of the ranked equilibrium runs (default 0.1)")
-    parser.add_argument("--latency-batch", type=int, default=256)
-    parser.add_argument("--latency-repeats", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes (default 1; 0 = in this process)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    parser.add_argument("--latency-batch", type=positive_int, default=256)
+    parser.add_argument("--latency-repeats", type=positive_int, default=200)
+    parser.add_argument("--workers", type=non_negative_int, default=1,
+                        help="worker processes (default 1); 0 runs in this process")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="torch threads per worker (default 1)")
     parser.add_argument("--quick", action="store_true",
                         help="toy size: 1 seed, 1 epoch, 200 examples, random and taylor at "
                              "0.5, gamma 0.2 (options given beside it are kept)")
@@ -447,29 +462,29 @@ def _matched_gamma(gammas: Sequence[float], requested: float | None) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Run the sweep (resumable), measure latencies, write ``filters.csv``,
     ``filters_summary.csv`` and ``filters.png`` to ``--out`` and print the Markdown tables."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
     if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
-        defaults = _parser().parse_args([])
-        for name in ("seeds", "epochs", "data_limit", "methods", "sparsities", "gammas",
+        defaults = cli.parse_args([])
+        for name in ("seeds", "epochs", "limit", "methods", "sparsities", "gammas",
                      "latency_repeats"):
             if getattr(args, name) == getattr(defaults, name):
                 setattr(args, name, QUICK[name])
     try:
         matched_gamma = _matched_gamma(args.gammas, args.matched_gamma)
     except ValueError as error:
-        parser.error(str(error))
-    require_data(parser, args.data, args.root)
+        cli.error(str(error))
+    require_data(cli, args.data, args.root)
     out = Path(args.out)
     started = time.perf_counter()
-    phase1 = equilibrium_configs(args.data, args.root, limit=args.data_limit, seeds=args.seeds,
+    phase1 = equilibrium_configs(args.data, args.root, limit=args.limit, seeds=args.seeds,
                                  epochs=args.epochs, gammas=args.gammas,
                                  ranked_gamma=args.ranked_gamma, sparsities=args.sparsities)
     with local_executor(args.workers, args.threads) as pool:
         first = sweep(phase1, out, executor=pool)
         matched = {int(r["config"]["seed"]): float(r["achieved_sparsity"]) for r in first
                    if r["config"]["tag"] == f"{EMERGENT}|gamma={matched_gamma:g}"}
-        phase2 = baseline_configs(matched, args.data, args.root, limit=args.data_limit,
+        phase2 = baseline_configs(matched, args.data, args.root, limit=args.limit,
                                   epochs=args.epochs, methods=args.methods,
                                   sparsities=args.sparsities)
         second = sweep(phase2, out, executor=pool)

@@ -72,7 +72,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from analysis.arguments import OneLineParser, out_dir  # noqa: E402
+from analysis.arguments import (  # noqa: E402
+    OneLineParser,
+    comma_floats,
+    comma_seeds,
+    out_dir,
+    positive_int,
+)
 from analysis.plots import save_figure  # noqa: E402
 from analysis.tables import mean_std, to_csv, to_markdown  # noqa: E402
 from equilibria.spec import PAYOFFS  # noqa: E402
@@ -719,19 +725,21 @@ def overlap_figure(rows: Sequence[RunRow], trajectories: dict[str, np.ndarray],
 
 
 # ---------------------------------------------------------------------------- command line
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="pruning-game reproduce overlap",
         description="Competition from parameter overlap against activation overlap on the "
                     "teacher-student net with planted duplicate units: does it prune "
                     "duplicates first?")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)),
-                        help="teacher/data seeds (default 0..9)")
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs (default 5)")
-    parser.add_argument("--etas", type=float, nargs="+", default=list(DEFAULT_ETAS),
-                        help="competition weights for both overlaps (default 1 3 10 30)")
-    parser.add_argument("--jitters", type=float, nargs="+", default=list(DEFAULT_JITTERS),
-                        help="start perturbations of s (default 0 0.05)")
+    parser.add_argument("--seeds", type=comma_seeds, default=tuple(range(10)),
+                        help="comma-separated teacher/data seeds (default 0,1,...,9)")
+    parser.add_argument("--epochs", type=positive_int, default=5,
+                        help="training epochs (default 5)")
+    parser.add_argument("--etas", type=comma_floats, default=DEFAULT_ETAS,
+                        help="comma-separated competition weights for both overlaps (default "
+                             "1,3,10,30)")
+    parser.add_argument("--jitters", type=comma_floats, default=DEFAULT_JITTERS,
+                        help="comma-separated start perturbations of s (default 0,0.05)")
     parser.add_argument("--teacher-hidden", type=int, default=Setup.teacher_hidden)
     parser.add_argument("--duplicates", type=int, default=Setup.duplicates)
     parser.add_argument("--n-samples", type=int, default=Setup.n_samples)
@@ -743,7 +751,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--figure-eta", type=float, default=None,
                         help="eta of the trajectory panels (default: the second eta, or the "
                              "only one)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="torch threads (default 1)")
     parser.add_argument("--quick", action="store_true",
                         help="toy size (1 seed, eta 3, jitter 0.05, 1 epoch, 600 examples; "
                              "options given beside it are kept)")
@@ -755,18 +764,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the study, write ``overlap.csv``, ``overlap_init.csv`` and ``overlap.png`` to
     ``--out`` and print the Markdown summary."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
     if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
-        defaults = _parser().parse_args([])
+        defaults = cli.parse_args([])
         for name in ("seeds", "etas", "jitters", "epochs", "n_samples"):
             if getattr(args, name) == getattr(defaults, name):
                 setattr(args, name, QUICK[name])
-    if args.threads < 1:
-        parser.error(f"argument --threads: must be >= 1; got {args.threads}")
     if any(eta <= 0 for eta in args.etas):
-        parser.error(f"argument --etas: must be > 0 (eta = 0 is the 'none' control, always "
-                     f"run); got {args.etas}")
+        cli.error(f"argument --etas: must be > 0 (eta = 0 is the 'none' control, always "
+                     f"run); got {','.join(map(str, args.etas))}")
     setup = Setup(teacher_hidden=args.teacher_hidden, duplicates=args.duplicates,
                   n_samples=args.n_samples, logit_scale=args.logit_scale)
     game = {"payoff": args.payoff, "alpha": args.alpha, "beta": args.beta,

@@ -48,9 +48,11 @@ from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
     comma_floats,
-    comma_ints,
     comma_names,
+    comma_seeds,
+    non_negative_int,
     out_dir,
+    positive_int,
     require_data,
 )
 from analysis.demo import DEMO_CONFIG
@@ -208,11 +210,11 @@ def parser() -> argparse.ArgumentParser:
                         description=__doc__.splitlines()[0])
     cli.add_argument("--data", default="digits", help="nets.data.load name (default %(default)s)")
     cli.add_argument("--root", default=None, help="folder of the IDX files (MNIST-like data)")
-    cli.add_argument("--seeds", type=comma_ints, default=(0, 1, 2),
+    cli.add_argument("--seeds", type=comma_seeds, default=(0, 1, 2),
                      help="comma-separated seeds (default 0,1,2)")
     cli.add_argument("--sparsities", type=comma_floats, default=DEFAULT_SPARSITIES,
                      help="comma-separated target sparsities (default 0.5,0.7,0.8,0.9,0.95)")
-    cli.add_argument("--epochs", type=int, default=None,
+    cli.add_argument("--epochs", type=positive_int, default=None,
                      help=f"shared training epochs (default {DEFAULT_EPOCHS}; 1 with --quick)")
     cli.add_argument("--methods", type=comma_names, default=None,
                      help="comma-separated nets.baselines.REGISTRY names (default: all)")
@@ -222,10 +224,10 @@ def parser() -> argparse.ArgumentParser:
                      help="gamma values of the emergent equilibrium grid (default 0.03,0.1,0.3)")
     cli.add_argument("--out", type=out_dir, default="results/beyond/pareto",
                      help="output folder: the sweep's store, CSVs, figure (default %(default)s)")
-    cli.add_argument("--workers", type=int, default=None,
+    cli.add_argument("--workers", type=non_negative_int, default=None,
                      help="worker processes (default 1); 0 runs in this process (the "
                           "default with --quick)")
-    cli.add_argument("--threads", type=int, default=1,
+    cli.add_argument("--threads", type=positive_int, default=1,
                      help="torch threads per worker (default %(default)s)")
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 1 epoch, 2 targets, 1 seed, "
@@ -246,8 +248,6 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs = args.epochs or QUICK["epochs"]
     epochs = args.epochs or DEFAULT_EPOCHS
     workers = args.workers if args.workers is not None else (0 if args.quick else 1)
-    if epochs < 1 or workers < 0 or args.threads < 1:
-        cli.error("--epochs and --threads must be >= 1 and --workers >= 0")
     try:
         runs = configs(args.data, args.root, seeds=args.seeds, sparsities=args.sparsities,
                        epochs=epochs, methods=args.methods, betas=args.betas,

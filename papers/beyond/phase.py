@@ -33,7 +33,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from analysis import RunConfig, sweep
-from analysis.arguments import OneLineParser, comma_floats, comma_ints, out_dir, require_data
+from analysis.arguments import (
+    OneLineParser,
+    comma_floats,
+    comma_seeds,
+    non_negative_int,
+    out_dir,
+    positive_int,
+    require_data,
+)
 from analysis.plots import phase_diagram
 from analysis.sweeps import local_executor
 from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
@@ -128,20 +136,20 @@ def parser() -> argparse.ArgumentParser:
                         description=__doc__.splitlines()[0])
     cli.add_argument("--data", default="digits", help="nets.data.load name (default %(default)s)")
     cli.add_argument("--root", default=None, help="folder of the IDX files (MNIST-like data)")
-    cli.add_argument("--seeds", type=comma_ints, default=(0, 1),
+    cli.add_argument("--seeds", type=comma_seeds, default=(0, 1),
                      help="comma-separated seeds (default 0,1)")
     cli.add_argument("--betas", type=comma_floats, default=BETAS,
                      help="beta values of the grid (default 0,0.003,0.01,0.03,0.1,0.3)")
     cli.add_argument("--gammas", type=comma_floats, default=GAMMAS,
                      help="gamma values of the grid (default 0,0.003,0.01,0.03,0.1,0.3)")
-    cli.add_argument("--epochs", type=int, default=None,
+    cli.add_argument("--epochs", type=positive_int, default=None,
                      help=f"training epochs (default {DEFAULT_EPOCHS}; 1 with --quick)")
     cli.add_argument("--out", type=out_dir, default="results/beyond/phase",
                      help="output folder: the sweep's store, CSVs, figure (default %(default)s)")
-    cli.add_argument("--workers", type=int, default=None,
+    cli.add_argument("--workers", type=non_negative_int, default=None,
                      help="worker processes (default 1); 0 runs in this process (the "
                           "default with --quick)")
-    cli.add_argument("--threads", type=int, default=1,
+    cli.add_argument("--threads", type=positive_int, default=1,
                      help="torch threads per worker (default %(default)s)")
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 1 epoch, 2 x 2 grid, 1 seed")
@@ -160,8 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs = args.epochs or QUICK["epochs"]
     epochs = args.epochs or DEFAULT_EPOCHS
     workers = args.workers if args.workers is not None else (0 if args.quick else 1)
-    if epochs < 1 or workers < 0 or args.threads < 1:
-        cli.error("--epochs and --threads must be >= 1 and --workers >= 0")
     try:
         runs = configs(args.data, args.root, seeds=args.seeds, betas=args.betas,
                        gammas=args.gammas, epochs=epochs,

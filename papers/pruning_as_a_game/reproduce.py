@@ -45,6 +45,8 @@ from analysis.arguments import (
     OneLineParser,
     comma_ints,
     comma_names,
+    comma_seeds,
+    non_negative_int,
     out_dir,
     positive_int,
     require_data,
@@ -218,7 +220,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--readings", type=_readings, default=("paper", "loss_descent"),
                    help="benefit readings of Eq. 9, comma-separated, from "
                         f"{','.join(READINGS)} (default paper,loss_descent)")
-    p.add_argument("--seeds", type=comma_ints, default=(0,),
+    p.add_argument("--seeds", type=comma_seeds, default=(0,),
                    help="comma-separated seeds (default 0)")
     p.add_argument("--epochs", type=positive_int, default=20, help="default 20, as in the paper")
     p.add_argument("--batch-size", type=positive_int, default=128,
@@ -241,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
                                                 "layer by layer")
     p.add_argument("--no-section-92", dest="section_92", action="store_false",
                    help="skip the L1-only runs of the section 9.2 probe")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=non_negative_int, default=None,
                    help="parallel worker processes with one torch thread each (default: one "
                         "per core; 0 runs in this process, the default with --quick)")
     p.add_argument("--quick", action="store_true",
@@ -272,8 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run the reproduction; print Table 2 beside the paper's; write tables and figures."""
     cli = parser()
     args = quick_arguments(cli.parse_args(argv))
-    if args.workers is not None and args.workers < 0:
-        cli.error("argument --workers: expected an integer >= 0")
     require_data(cli, args.data, args.root)
     out: Path = args.out
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers

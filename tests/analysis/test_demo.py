@@ -12,7 +12,7 @@ from analysis import cli
 def test_demo_writes_figures_and_a_consistent_summary(tmp_path, capsys):
     threads = torch.get_num_threads()
     try:
-        code = cli.main(["demo", "--epochs", "2", "--players", "300", "--budget", "0.3",
+        code = cli.main(["demo", "--epochs", "2", "--players", "300", "--max-seconds", "0.3",
                          "--out", str(tmp_path)])
     finally:
         torch.set_num_threads(threads)
