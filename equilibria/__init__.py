@@ -1,7 +1,7 @@
 """Games and equilibria of network pruning: numpy, scipy, networkx, nashpy; never torch.
 
 The quadratic participation game of Shah & Khan (2025) and any smooth game users invent,
-solved, certified by the Nash gap and classified by stability (DESIGN.md).
+solved, certified by the Nash gap and classified by stability (docs/design.md).
 """
 
 from equilibria.callable_game import CallableGame, ContinuousGame

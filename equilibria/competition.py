@@ -1,6 +1,6 @@
 """The competition term R of the participation game in three representations.
 
-The game's utility (DESIGN.md; Shah & Khan 2025, Eq. 10) charges player i
+The game's utility (docs/design.md; Shah & Khan 2025, Eq. 10) charges player i
 ``s_i * sum_{j != i} R_ij s_j``. R may be
 
 - a dense ``numpy.ndarray`` of shape (N, N),

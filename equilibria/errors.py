@@ -1,6 +1,6 @@
 """Error and warning types of the equilibria package, and the argument checks that raise them.
 
-Every check names the argument, says what was wrong and what would work (DESIGN.md,
+Every check names the argument, says what was wrong and what would work (docs/design.md,
 Conventions), so that users never see a raw traceback from deep inside numpy.
 """
 

@@ -5,7 +5,7 @@ Fix every player but i and j at a profile s, give i and j a finite set of partic
 
     A[a, b] = U_i(s with s_i = level[a], s_j = level[b]),   B[a, b] = U_j(same profile),
 
-with U the utility of the participation game (DESIGN.md; Shah & Khan 2025, Eq. 8-10). Its Nash
+with U the utility of the participation game (docs/design.md; Shah & Khan 2025, Eq. 8-10). Its Nash
 equilibria, pure and mixed, are computed by nashpy (Knight & Campbell 2018, "Nashpy: A Python
 library for the computation of Nash equilibria", JOSS 3(30), 904) with
 
@@ -228,7 +228,7 @@ def pair_game(game: ParticipationGame, i: int, j: int, s: Any,
     """The two-player game of players i and j with every other player fixed at `s`.
 
     The others are folded into the benefit by ``game.restrict([i, j], s)`` and the payoffs are
-    that sub-game's utilities (DESIGN.md; Shah & Khan 2025, Eq. 8-10) on the grid of levels.
+    that sub-game's utilities (docs/design.md; Shah & Khan 2025, Eq. 8-10) on the grid of levels.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The quadratic participation game (DESIGN.md, "The game"; Shah & Khan 2025, Eq. 8-14).
+"""The quadratic participation game (docs/design.md, "The game"; Shah & Khan 2025, Eq. 8-14).
 
 Each of N players picks a participation s_i in the box [lo, hi] (default [0, 1]) and receives
 
@@ -43,7 +43,7 @@ DENSE_JACOBIAN_LIMIT = 20_000
 class ParticipationGame:
     """Quadratic participation game on the box [lo, hi]^N.
 
-    ``U_i(s) = b_i s_i - q_i s_i^2 - c_i |s_i| - s_i sum_{j != i} R_ij s_j`` (DESIGN.md; the
+    ``U_i(s) = b_i s_i - q_i s_i^2 - c_i |s_i| - s_i sum_{j != i} R_ij s_j`` (docs/design.md; the
     paper's Eq. 8-10 is the instance built by `from_paper`).
 
     Parameters
@@ -160,7 +160,7 @@ class ParticipationGame:
 
     # ------------------------------------------------------------------ payoffs
     def utilities(self, s: Any) -> np.ndarray:
-        """Every player's utility U_i(s) (DESIGN.md; paper Eq. 8)."""
+        """Every player's utility U_i(s) (docs/design.md; paper Eq. 8)."""
         s = self.check(s)
         r = self.competition_product(s)
         return s * (self._net_benefit - self.quadratic_cost * s - r)

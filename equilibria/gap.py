@@ -1,6 +1,6 @@
 """Certificates of equilibrium: the Nash gap and the natural-map (KKT) residual.
 
-- Nash gap (DESIGN.md): ``gap_i(s) = U_i(BR_i(s), s_-i) - U_i(s) >= 0``; s is a Nash
+- Nash gap (docs/design.md): ``gap_i(s) = U_i(BR_i(s), s_-i) - U_i(s) >= 0``; s is a Nash
   equilibrium (paper Eq. 11) iff ``max_i gap_i(s) = 0``. It is reported relative to the game's
   payoff scale (`ParticipationGame.payoff_scale`), so a tolerance means the same thing for a
   game and for the game with every payoff multiplied by 1000.

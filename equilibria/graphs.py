@@ -1,7 +1,7 @@
 """The interaction graph of a participation game, its components, and solving by component.
 
 Player i's utility depends on player j only through the competition term ``-s_i R_ij s_j``
-(DESIGN.md; Shah & Khan 2025, Eq. 10), so the players interact along the edges of the graph
+(docs/design.md; Shah & Khan 2025, Eq. 10), so the players interact along the edges of the graph
 with an edge {i, j} whenever ``R_ij != 0`` or ``R_ji != 0``. Players in different connected
 components never affect each other's payoffs: the game is the product of its components'
 sub-games, a profile is a Nash equilibrium exactly when its restriction to every component is

@@ -1,4 +1,4 @@
-"""From network statistics to a participation game (the specification layer; DESIGN.md).
+"""From network statistics to a participation game (the specification layer; docs/design.md).
 
 `NetworkStatistics` holds, in numpy arrays only, what `nets.stats.collect` measures on a real
 network; `build_game` turns it into a `ParticipationGame` under one explicit reading of the

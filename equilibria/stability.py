@@ -1,4 +1,4 @@
-"""Stability and uniqueness of an equilibrium (DESIGN.md, "The game").
+"""Stability and uniqueness of an equilibrium (docs/design.md, "The game").
 
 At a profile s the players split into those held at a bound with the pseudo-gradient pointing
 out of the box (strictly complementary) and the free ones. Around s the projected gradient

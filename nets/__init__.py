@@ -1,5 +1,5 @@
 """PyTorch bridge: players on real networks, statistics, equilibrium-driven training,
-applying participation, evaluation, datasets and models (DESIGN.md); named configurations
+applying participation, evaluation, datasets and models (docs/design.md); named configurations
 in `presets` (``nets.preset("demo")``)."""
 
 from nets import data, models, presets, stats

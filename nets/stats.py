@@ -1,4 +1,4 @@
-"""Network statistics that the participation game is built from (DESIGN.md, "Payoffs built
+"""Network statistics that the participation game is built from (docs/design.md, "Payoffs built
 from network statistics").
 
 `collect` measures, on real batches and at the gated network's current participation s, every
@@ -205,7 +205,7 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
       (Molchanov et al. 2017, "Pruning convolutional neural networks for resource efficient
       inference", ICLR; Molchanov et al. 2019, "Importance estimation for neural network
       pruning", CVPR), with a_i the gate's output. With ``taylor_mode="per_example"`` (the
-      default, as in Molchanov et al. 2017 and DESIGN.md's ``sum_batch |a_i dL/da_i|``) it is
+      default, as in Molchanov et al. 2017 and docs/design.md's ``sum_batch |a_i dL/da_i|``) it is
       ``sum_b | sum_spatial a_i dL/da_i |``; with ``"batch"`` it is
       ``| sum_b sum_spatial a_i dL/da_i |``, which equals ``|s_i dloss_ds[i]|``. For a
       mean-reduced loss ``dL/da_i`` of example b is ``1/B`` times the gradient of that

@@ -1,4 +1,4 @@
-"""`solve`: one entry point for every equilibrium solver (DESIGN.md, Public API).
+"""`solve`: one entry point for every equilibrium solver (docs/design.md, "equilibria").
 
 Methods (one algorithm per module):
 

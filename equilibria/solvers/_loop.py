@@ -20,7 +20,7 @@ def iterate(game: ContinuousGame, step: Step, s0: np.ndarray, *, method: str, to
             budget_note: str = "") -> EquilibriumResult:
     """Apply `step` until the relative Nash gap is at most `tol`.
 
-    The gap is the certificate (DESIGN.md): a solver stops only when the profile it reports
+    The gap is the certificate (docs/design.md): a solver stops only when the profile it reports
     is an equilibrium up to `tol`, or when it runs out of iterations or time, and then says
     so in ``converged``, ``stop_reason`` and ``message`` (`budget_note` is appended to the
     message when the time budget ran out, e.g. to say it was a default).

@@ -1,4 +1,4 @@
-"""The equilibria core never imports torch, nets or analysis (DESIGN.md, Layout)."""
+"""The equilibria core never imports torch, nets or analysis (docs/design.md, Layout)."""
 
 from __future__ import annotations
 
