@@ -169,26 +169,24 @@ def out_file(text: str | os.PathLike[str]) -> Path:
 
 
 # ---------------------------------------------------------------------------- numbers
-def positive_int(text: str) -> int:
-    """An integer >= 1, e.g. for ``--epochs`` or ``--limit``."""
+def _int_at_least(text: str, minimum: int, expected: str) -> int:
     try:
         value = int(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from error
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from error
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1, e.g. for ``--epochs`` or ``--limit``."""
+    return _int_at_least(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
-    """An integer >= 0, e.g. for ``--workers`` (0: run in this process)."""
-    try:
-        value = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from error
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
-    return value
+    """An integer >= 0, e.g. for ``--workers`` (0: run in this process) or ``--seed``."""
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def positive_float(text: str) -> float:

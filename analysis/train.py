@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 from analysis.arguments import (
     OneLineParser,
     comma_ints,
+    non_negative_int,
     one_line,
     out_dir,
     positive_float,
@@ -105,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="weight learning rate")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", type=out_dir, default=None,
                    help="output folder (default results/train/<config>); checked before any "
                         "work, and a different run already in it is refused")
@@ -118,17 +119,6 @@ def parser() -> argparse.ArgumentParser:
     game.add_argument("--include-outgoing", action="store_true", default=None,
                       help="theta_i includes the outgoing weights")
     return p
-
-
-def _seed(text: str) -> int:
-    """A seed: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from error
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
-    return value
 
 
 def run_differences(recorded: dict[str, Any], requested: dict[str, Any]) -> list[str]:
