@@ -36,6 +36,14 @@ class InvalidOptionError(ValueError):
     """A solver's numeric option (tol, max_iter, max_seconds, damping, step...) is out of range."""
 
 
+class GameFileError(InvalidGameError):
+    """A game file is truncated, corrupt, of an unknown format or holds no valid game."""
+
+
+class GameFileNotFoundError(FileNotFoundError):
+    """No game file at the path given."""
+
+
 class GameTypeError(TypeError):
     """A function that needs a ParticipationGame (or a PairGame) was given another object."""
 
