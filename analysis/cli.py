@@ -33,8 +33,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from analysis.arguments import (
     OneLineParser,
     one_line,
@@ -418,9 +416,11 @@ def _run_sweep(args: argparse.Namespace, configs: list[Any]) -> list[dict[str, A
 def _solve_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "solve", help="solve, certify and classify a game from a JSON or NPZ file",
-        description="Read a participation game (keys: benefit, quadratic_cost, linear_cost, "
-                    "competition as an N x N matrix or factors + scale for LowRank, bounds), "
-                    "solve it, certify it by its Nash gap and classify its stability.")
+        description="Read a participation game (equilibria.io's layout; keys: benefit, "
+                    "quadratic_cost, linear_cost, competition as an N x N matrix, factors + "
+                    "scale for LowRank or competition_data/indices/indptr/shape for CSR, "
+                    "bounds), solve it, certify it by its Nash gap and classify its "
+                    "stability.")
     parser.add_argument("game", type=Path, help="a .json or .npz file")
     parser.add_argument("--method", default="newton",
                         help="solver (equilibria.METHODS; default newton)")
@@ -444,71 +444,38 @@ def _read_json(path: Path, what: str) -> Any:
         raise CommandError(f"{what} {path} is not valid JSON: {error}") from error
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an NPZ archive; `CommandError` for a truncated or corrupt file."""
-    import zipfile
-    import zlib
-
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as error:
-        raise CommandError(f"game file {path} is not a readable NPZ archive "
-                           f"({type(error).__name__}: {one_line(str(error))}); write it with "
-                           "numpy.savez") from error
-
-
 def read_game(path: Path) -> Any:
-    """A ParticipationGame from a JSON or NPZ file (see the ``solve`` command's help).
+    """A ParticipationGame from a JSON or NPZ file (`equilibria.io`; see ``solve``'s help).
 
     Raises
     ------
     CommandError
-        For a missing, unreadable, truncated or corrupt file, or one whose contents are not a
-        valid game (the message names the file and what is wrong).
+        For an unreadable, truncated or corrupt file, or one whose contents are not a valid
+        game (`equilibria.io.GameFileError`'s one line: the file and what is wrong).
+    FileNotFoundError
+        When there is no file at `path`.
     """
-    from equilibria import LowRank, ParticipationGame
+    from equilibria.errors import GameFileError
+    from equilibria.io import load_game
 
-    if not path.exists():
-        raise FileNotFoundError(f"no game file at {path}")
-    if path.suffix == ".json":
-        spec = _read_json(path, "game file")
-    elif path.suffix == ".npz":
-        if not path.is_file():
-            raise CommandError(f"game file {path} is a folder; give a .npz file")
-        spec = _read_npz(path)
-    else:
-        raise CommandError(f"{path} must end in .json or .npz")
-    if not isinstance(spec, dict) or "benefit" not in spec:
-        raise CommandError(f"{path} must hold at least a 'benefit' array")
     try:
-        competition = spec.get("competition")
-        if isinstance(competition, dict):
-            if "factors" not in competition:
-                raise CommandError(f"{path}: a low-rank 'competition' needs 'factors' (an N x k "
-                                   "array) and optionally 'scale'")
-            competition = LowRank(np.asarray(competition["factors"], dtype=float),
-                                  float(competition.get("scale", 1.0)))
-        elif "factors" in spec:
-            competition = LowRank(np.asarray(spec["factors"], dtype=float),
-                                  float(np.asarray(spec.get("scale", 1.0))))
-        bounds = tuple(np.asarray(spec.get("bounds", (0.0, 1.0)), dtype=float).tolist())
-        return ParticipationGame(spec["benefit"], spec.get("quadratic_cost", 0.0),
-                                 spec.get("linear_cost", 0.0), competition, bounds)
-    except (TypeError, ValueError) as error:
-        raise CommandError(f"game file {path}: {one_line(str(error))}") from error
+        return load_game(path)
+    except GameFileError as error:
+        raise CommandError(one_line(str(error))) from error
 
 
 def _solve(args: argparse.Namespace) -> int:
-    from equilibria import analyze_stability, kkt_residual, solve
+    from equilibria import solve
+    from equilibria.certify import certify_profile
 
     game = read_game(args.game)
     result = solve(game, args.method, tol=args.tol, max_iter=args.max_iter)
-    report = analyze_stability(game, result.profile)
+    check = certify_profile(game, result.profile)
+    report = check.stability
     lo = game.bounds[0]
     summary = {
         "players": game.n_players, "method": result.method, "converged": result.converged,
-        "relative_nash_gap": result.nash_gap, "kkt_residual": kkt_residual(game, result.profile),
+        "relative_nash_gap": result.nash_gap, "kkt_residual": check.kkt_residual,
         "iterations": result.iterations, "seconds": result.seconds,
         "at_lower_bound": int((result.profile <= lo).sum()),
         "stability": report.classification, "unique": report.unique,

@@ -203,8 +203,10 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
 
 def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: Any
                  ) -> dict[str, Any]:
-    """Nash gap and stability of the final participation on the final game."""
-    from equilibria import analyze_stability, kkt_residual, nash_gap, solve
+    """Nash gap and stability of the final participation on the final game
+    (`equilibria.certify.certify_profile`), and Newton's equilibrium from it."""
+    from equilibria import solve
+    from equilibria.certify import SOLVE_TOL, certify_profile
     from nets.progress import progress_bar
 
     with progress_bar(3, "certificate", unit="step") as bar:
@@ -212,16 +214,16 @@ def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: An
         bar.set_postfix_str(f"final game of {game.n_players} players from {len(loader)} "
                             "batches")
         bar.update(1)
-        report = analyze_stability(game, participation)
-        bar.set_postfix_str(f"stability: {report.classification}")
+        check = certify_profile(game, participation)
+        bar.set_postfix_str(f"stability: {check.stability.classification}")
         bar.update(1)
-        nearest = solve(game, "newton", s0=participation, tol=1e-10)
+        nearest = solve(game, "newton", s0=participation, tol=SOLVE_TOL)
         bar.set_postfix_str("nearest equilibrium solved")
         bar.update(1)
     epsilon = trainer.config.epsilon
-    return {"relative_nash_gap": nash_gap(game, participation),
-            "kkt_residual": kkt_residual(game, participation),
-            "stability": report.classification, "unique_certified": report.unique,
+    return {"relative_nash_gap": check.nash_gap, "kkt_residual": check.kkt_residual,
+            "stability": check.stability.classification,
+            "unique_certified": check.stability.unique,
             "nearest_equilibrium_converged": nearest.converged,
             "nearest_equilibrium_distance": float(np.abs(nearest.profile - participation).max()),
             "nearest_equilibrium_pruned": int((nearest.profile < epsilon).sum()),

@@ -1,7 +1,8 @@
 """Games and equilibria of network pruning: numpy, scipy, networkx, nashpy; never torch.
 
 The quadratic participation game of Shah & Khan (2025) and any smooth game users invent,
-solved, certified by the Nash gap and classified by stability (docs/design.md).
+solved, certified by the Nash gap and classified by stability (docs/design.md). Certificates of a
+profile live in `equilibria.certify`, game files in `equilibria.io`.
 """
 
 from equilibria.callable_game import CallableGame, ContinuousGame
@@ -9,10 +10,15 @@ from equilibria.competition import LowRank
 from equilibria.dominance import DominanceResult, dominated_players, iterated_dominance
 from equilibria.errors import (
     DegenerateGameWarning,
+    EigenvalueSearchError,
+    GameFileError,
+    GameFileNotFoundError,
+    GameTypeError,
     IncompleteSearchWarning,
     InvalidGameError,
     InvalidOptionError,
     InvalidProfileError,
+    NotPlainError,
     NotPotentialGameError,
     SingularSystemWarning,
     SolverStoppedWarning,
@@ -38,13 +44,18 @@ __all__ = [
     "ContinuousGame",
     "DegenerateGameWarning",
     "DominanceResult",
+    "EigenvalueSearchError",
     "EquilibriumResult",
+    "GameFileError",
+    "GameFileNotFoundError",
+    "GameTypeError",
     "IncompleteSearchWarning",
     "InvalidGameError",
     "InvalidOptionError",
     "InvalidProfileError",
     "LowRank",
     "NetworkStatistics",
+    "NotPlainError",
     "NotPotentialGameError",
     "ParticipationGame",
     "PerturbationReport",

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from equilibria.errors import InvalidOptionError
 from equilibria.plain import to_plain
 
 __all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "current_umask"]
@@ -97,7 +98,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w",
     ...     np.savez(handle, x=x)
     """
     if "w" not in mode or any(flag in mode for flag in "rax"):
-        raise ValueError(f"mode must be a write mode such as 'w' or 'wb'; got {mode!r}")
+        raise InvalidOptionError(f"mode must be a write mode such as 'w' or 'wb'; got {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

@@ -71,11 +71,6 @@ class LowRank:
         """Number of factor columns d."""
         return self.factors.shape[1]
 
-    @property
-    def diagonal_removed(self) -> np.ndarray:
-        """The entries ``scale * ||F_i||^2`` that the operator leaves out of F F^T."""
-        return self.scale * self._row_sq  # type: ignore[attr-defined]
-
     def matvec(self, s: np.ndarray) -> np.ndarray:
         """Return ``R s`` in O(N d)."""
         return self.scale * (self.factors @ (self.factors.T @ s) - self._row_sq * s)  # type: ignore[attr-defined]

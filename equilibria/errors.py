@@ -36,6 +36,26 @@ class InvalidOptionError(ValueError):
     """A solver's numeric option (tol, max_iter, max_seconds, damping, step...) is out of range."""
 
 
+class GameFileError(InvalidGameError):
+    """A game file is truncated, corrupt, of an unknown format or holds no valid game."""
+
+
+class GameFileNotFoundError(FileNotFoundError):
+    """No game file at the path given."""
+
+
+class GameTypeError(TypeError):
+    """A function that needs a ParticipationGame (or a PairGame) was given another object."""
+
+
+class NotPlainError(TypeError):
+    """`equilibria.plain.to_plain` met a value it cannot turn into plain Python types."""
+
+
+class EigenvalueSearchError(RuntimeError):
+    """ARPACK found no extreme eigenvalue of an operator too large for the dense fallback."""
+
+
 class DegenerateGameWarning(UserWarning):
     """nashpy reported a degenerate bimatrix game; some equilibria may be missing."""
 

@@ -47,6 +47,7 @@ from nashpy.algorithms import support_enumeration
 
 from equilibria.errors import (
     DegenerateGameWarning,
+    GameTypeError,
     IncompleteSearchWarning,
     InvalidGameError,
     InvalidProfileError,
@@ -261,7 +262,7 @@ def pair_game(game: ParticipationGame, i: int, j: int, s: Any,
            [0.9, 0.1]])
     """
     if not isinstance(game, ParticipationGame):
-        raise TypeError(f"game must be a ParticipationGame; got {type(game).__name__}")
+        raise GameTypeError(f"game must be a ParticipationGame; got {type(game).__name__}")
     n = game.n_players
     for name, value in (("i", i), ("j", j)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -592,8 +593,8 @@ def solve_pair(pair: PairGame, method: str = "vertex_enumeration", *, tol: float
         For a method not in `METHODS`; `InvalidOptionError` for a bad budget or tol.
     """
     if not isinstance(pair, PairGame):
-        raise TypeError(f"pair must be a PairGame (build one with pair_game); got "
-                        f"{type(pair).__name__}")
+        raise GameTypeError(f"pair must be a PairGame (build one with pair_game); got "
+                            f"{type(pair).__name__}")
     solution = bimatrix_solution(pair.row_payoffs, pair.col_payoffs, method, tol=tol,
                                  max_seconds=max_seconds, max_pivots=max_pivots)
     _warn(solution)

@@ -246,10 +246,6 @@ class ParticipationGame:
         r = self.competition_product(s)
         return float(s @ (self._net_benefit - self.quadratic_cost * s) - 0.5 * s @ r)
 
-    def potential_gradient(self, s: np.ndarray) -> np.ndarray:
-        """Gradient of the potential; equals the pseudo-gradient when R is symmetric."""
-        return self.pseudo_gradient(s)
-
     # ------------------------------------------------------------------ linearization
     def jacobian(self, s: Any = None) -> np.ndarray:
         """Dense Jacobian of the pseudo-gradient, ``J = -2 diag(q) - R`` (constant in s).

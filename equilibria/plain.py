@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from equilibria.errors import NotPlainError
+
 __all__ = ["PLAIN_TYPES", "is_plain", "to_plain"]
 
 #: The leaf types a plain value may hold (besides lists and str-keyed dicts of them).
@@ -42,7 +44,7 @@ def to_plain(value: Any) -> Any:
 
     Raises
     ------
-    TypeError
+    NotPlainError
         For a value of any other type, naming the type: a plain form is never guessed.
 
     Examples
@@ -80,9 +82,9 @@ def to_plain(value: Any) -> Any:
         if callable(to_dict):
             return to_plain(to_dict())
         return to_plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
-    raise TypeError(f"to_plain cannot convert a {type(value).__module__}."
-                    f"{type(value).__qualname__}; give the result a to_dict() or convert the "
-                    "field at its source")
+    raise NotPlainError(f"to_plain cannot convert a {type(value).__module__}."
+                        f"{type(value).__qualname__}; give the result a to_dict() or convert "
+                        "the field at its source")
 
 
 def is_plain(value: Any) -> bool:

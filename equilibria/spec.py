@@ -117,11 +117,6 @@ class NetworkStatistics:
         """Number of players N."""
         return self.layer.size
 
-    @property
-    def layer_sizes(self) -> np.ndarray:
-        """Players per layer."""
-        return np.bincount(self.layer)
-
     def save(self, path: str | os.PathLike) -> None:
         """Write to a ``.npz`` file atomically (temporary file, then rename)."""
         arrays: dict[str, Any] = {"layer": self.layer, "grad_inner": self.grad_inner,

@@ -28,6 +28,7 @@ from equilibria import competition as comp
 from equilibria.callable_game import ContinuousGame
 from equilibria.competition import LowRank
 from equilibria.errors import (
+    EigenvalueSearchError,
     InvalidGameError,
     UnknownMethodError,
     as_generator,
@@ -252,9 +253,10 @@ def extreme_eigenvalue(operator: spla.LinearOperator, which: str, *,
             failure = error
     if n <= DENSE_FALLBACK_LIMIT:
         return _dense_extreme(operator, which, symmetric)
-    raise RuntimeError(f"ARPACK did not find the {which.replace('_', ' ')} eigenvalue of a "
-                       f"{n} x {n} operator ({failure}); this size is above "
-                       f"DENSE_FALLBACK_LIMIT = {DENSE_FALLBACK_LIMIT}, so no dense fallback")
+    raise EigenvalueSearchError(f"ARPACK did not find the {which.replace('_', ' ')} eigenvalue "
+                                f"of a {n} x {n} operator ({failure}); this size is above "
+                                f"DENSE_FALLBACK_LIMIT = {DENSE_FALLBACK_LIMIT}, so no dense "
+                                "fallback")
 
 
 def _dense_extreme(operator: spla.LinearOperator, which: str, symmetric: bool) -> complex:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from equilibria.errors import InvalidOptionError
 from equilibria.plain import to_plain
 
 #: Every value `EquilibriumResult.stop_reason` takes.
@@ -58,8 +59,8 @@ class EquilibriumResult:
 
     def __post_init__(self) -> None:
         if self.stop_reason not in STOP_REASONS:
-            raise ValueError(f"stop_reason must be one of {STOP_REASONS}; got "
-                             f"{self.stop_reason!r}")
+            raise InvalidOptionError(f"stop_reason must be one of {STOP_REASONS}; got "
+                                     f"{self.stop_reason!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of plain Python types (arrays become lists)."""

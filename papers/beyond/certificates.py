@@ -17,6 +17,10 @@ asks of the FINAL s on the FINAL game (statistics averaged over the whole traini
 (iv)  how far is the nearest equilibrium from s, how many players does each prune
       (s < epsilon), and how much do the two pruned sets agree (Jaccard)?
 
+The certificate itself is `equilibria.certify.certify` (re-exported here with its pieces);
+this module holds the study: the training runs, their stored games (`equilibria.io`), the
+tables and the figures.
+
 Every configuration is trained for the same number of epochs (default 200 on digits: 2,200
 steps of Algorithm 1, about a quarter of the paper's 20 MNIST epochs) on the demo's MLP
 64-128-64-10. It also solves the demo configuration's final game (seed 0) with every solver of
@@ -61,28 +65,33 @@ from analysis.arguments import (
 )
 from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS
 from analysis.tables import to_csv
-from equilibria import (
-    METHODS,
-    EquilibriumResult,
-    ParticipationGame,
-    analyze_stability,
-    kkt_residual,
-    nash_gap,
-    solve,
+from equilibria import METHODS, EquilibriumResult, ParticipationGame
+from equilibria.atomic import atomic_write_json
+from equilibria.certify import (  # the study's certificate; re-exported for its readers
+    DISTINCT_TOL,
+    EQUILIBRIUM_TOL,
+    NEAREST_METHODS,
+    SOLVE_TOL,
+    Certificate,
+    SolveBudget,
+    certify,
+    distinct_profiles,
+    first_equilibrium,
+    jaccard,
+    nearest_equilibrium,
+    polish,
+    solve_within,
+    solver_starts,
 )
-from equilibria import competition as comp
-from equilibria.atomic import atomic_write, atomic_write_json
+from equilibria.io import read_game_file, save_game
 
-#: Relative Nash gap at or below which the final s counts as an equilibrium (question i).
-EQUILIBRIUM_TOL = 1e-6
-#: Tolerance (relative Nash gap) of every solve: an equilibrium "found" is certified to it.
-SOLVE_TOL = 1e-10
-#: Max-norm distance above which two certified equilibria count as distinct (question iii).
-DISTINCT_TOL = 1e-4
-#: Solvers tried from s for the nearest equilibrium, Newton first (question ii, iv).
-NEAREST_METHODS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("newton", {}), ("best_response", {"scheme": "gauss_seidel"}),
-    ("projected_gradient", {}), ("extragradient", {}))
+__all__ = [  # the certificate itself lives in equilibria.certify; re-exported here
+    "CERTIFICATE_VERSION", "DISTINCT_TOL", "EQUILIBRIUM_TOL", "NEAREST_METHODS", "SOLVE_TOL",
+    "Certificate", "Setup", "SolveBudget", "certify", "distinct_profiles", "first_equilibrium",
+    "jaccard", "load_run_game", "main", "markdown_table", "nearest_equilibrium", "polish",
+    "run_one", "save_run_game", "solver_comparison", "solver_starts", "study_configs",
+    "train_final_game"]
+
 #: Bumped when `certify` changes, so stored certificates are recomputed (not the training).
 CERTIFICATE_VERSION = 3
 QUICK_WIDTHS = (16, 8)
@@ -124,316 +133,6 @@ def study_configs(epochs: int | None = None) -> dict[str, Any]:
     return configs
 
 
-# ---------------------------------------------------------------------------- certificates
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Jaccard index ``|A & B| / |A | B|`` of two boolean masks (1.0 when both are empty)."""
-    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
-    if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape; got {a.shape} and {b.shape}")
-    union = int((a | b).sum())
-    return 1.0 if union == 0 else float((a & b).sum()) / union
-
-
-def distinct_profiles(profiles: Sequence[np.ndarray],
-                      tol: float = DISTINCT_TOL) -> list[np.ndarray]:
-    """Greedy representatives of `profiles`: each one farther than `tol` (max-norm) from the
-    representatives before it."""
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0; got {tol}")
-    kept: list[np.ndarray] = []
-    for profile in profiles:
-        if all(float(np.abs(profile - other).max()) > tol for other in kept):
-            kept.append(np.asarray(profile))
-    return kept
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Work limits of every solve.
-
-    Attributes
-    ----------
-    max_iter : int
-        Iteration cap of the first-order solvers (deterministic).
-    newton_max_iter : int
-        Iteration cap of Newton, which either converges in a few steps or cycles.
-    max_seconds : float
-        Wall-clock safety net per solve (the result's message says when it was hit).
-    random_starts : int
-        Uniform random starts of the uniqueness search, besides zeros, ones and s.
-    """
-
-    max_iter: int = 20_000
-    newton_max_iter: int = 200
-    max_seconds: float = 60.0
-    random_starts: int = 3
-
-    def __post_init__(self) -> None:
-        for name in ("max_iter", "newton_max_iter"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        if not (np.isfinite(self.max_seconds) and self.max_seconds > 0):
-            raise ValueError(f"max_seconds must be a finite number > 0; got {self.max_seconds}")
-        if not isinstance(self.random_starts, int) or self.random_starts < 0:
-            raise ValueError(f"random_starts must be an integer >= 0; got {self.random_starts}")
-
-    def iterations(self, method: str) -> int:
-        """The iteration cap of `method` (Gauss-Seidel sweeps are capped at a quarter)."""
-        if method == "newton":
-            return self.newton_max_iter
-        return max(1, self.max_iter // 4) if method == "best_response" else self.max_iter
-
-
-def _solve(game: ParticipationGame, method: str, options: Mapping[str, Any], start: np.ndarray,
-           budget: Budget) -> EquilibriumResult:
-    return solve(game, method, s0=start, tol=SOLVE_TOL, max_iter=budget.iterations(method),
-                 max_seconds=budget.max_seconds, **options)
-
-
-def polish(game: ParticipationGame, result: EquilibriumResult,
-           budget: Budget) -> EquilibriumResult:
-    """Refine a certified equilibrium with Newton from its own profile.
-
-    On an ill-conditioned game (``J + J^T`` nearly singular) a profile with relative Nash gap
-    below `SOLVE_TOL` can still lie more than `DISTINCT_TOL` from the exact equilibrium, which
-    would count one equilibrium twice. Newton from a nearby profile finds the active set and
-    solves the linear first-order conditions (Eq. 13/18 set to zero on the free players)
-    exactly; its profile replaces the original when it certifies a gap no larger. An
-    unconverged `result` is returned unchanged.
-    """
-    if not result.converged:
-        return result
-    refined = solve(game, "newton", s0=result.profile, tol=1e-15,
-                    max_iter=budget.newton_max_iter, max_seconds=budget.max_seconds)
-    if refined.nash_gap > max(result.nash_gap, 1e-15):
-        return result
-    return dataclasses.replace(result, profile=refined.profile, nash_gap=refined.nash_gap,
-                               message=f"{result.message}; polished by Newton "
-                                       f"({refined.iterations} steps)")
-
-
-Attempt = tuple[EquilibriumResult | None, tuple[EquilibriumResult, ...]]
-
-
-def nearest_equilibrium(game: ParticipationGame, s: np.ndarray, budget: Budget) -> Attempt:
-    """The closest (max-norm) certified equilibrium reached from s by `NEAREST_METHODS`.
-
-    Newton (``solve(game, "newton", s0=s)``) first; Gauss-Seidel best response, projected
-    gradient (the continuous limit of Algorithm 1's s-step, Eq. 17) and extragradient from the
-    same start too, since Newton may cycle on a non-monotone game. Every certified result is
-    `polish`-ed.
-
-    Returns
-    -------
-    (EquilibriumResult or None, tuple of EquilibriumResult)
-        The closest certified result (None if no solver certifies) and every solve tried.
-    """
-    tried = tuple(polish(game, _solve(game, m, o, s, budget), budget)
-                  for m, o in NEAREST_METHODS)
-    found = [r for r in tried if r.converged]
-    if not found:
-        return None, tried
-    distances = [float(np.abs(r.profile - s).max()) for r in found]
-    # Ties (the same equilibrium reached by several solvers) go to the earliest method.
-    best = next(r for r, d in zip(found, distances, strict=True)
-                if d <= min(distances) + DISTINCT_TOL)
-    return best, tried
-
-
-def first_equilibrium(game: ParticipationGame, start: np.ndarray, budget: Budget) -> Attempt:
-    """The first certified equilibrium from `start` in the order of `NEAREST_METHODS`
-    (None if none certifies), and every solve tried."""
-    tried: list[EquilibriumResult] = []
-    for method, options in NEAREST_METHODS:
-        tried.append(polish(game, _solve(game, method, options, start, budget), budget))
-        if tried[-1].converged:
-            return tried[-1], tuple(tried)
-    return None, tuple(tried)
-
-
-def solver_starts(s: np.ndarray, n_random: int, rng: np.random.Generator,
-                  bounds: tuple[float, float]) -> dict[str, np.ndarray]:
-    """Starting profiles for the uniqueness search: lo, hi, s and `n_random` uniform draws."""
-    lo, hi = bounds
-    starts = {"zeros": np.full(s.shape, lo), "ones": np.full(s.shape, hi), "s": s.copy()}
-    for k in range(n_random):
-        starts[f"random{k}"] = rng.uniform(lo, hi, s.shape)
-    return starts
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """Answers (i)-(iv) for one final participation s on its final game.
-
-    Scalars go to the CSV (`to_row`); `nearest_profile` and the spectra are kept for figures
-    and checks. Distances are max-norm; "pruned" means s < epsilon.
-    """
-
-    n_players: int
-    nash_gap: float
-    kkt_residual: float
-    is_equilibrium: bool
-    stability_at_s: str
-    max_real_eig_at_s: float
-    free_at_s: int
-    monotone: bool
-    potential: bool
-    starts: int
-    starts_converged: int
-    distinct_equilibria: int
-    stable_equilibria: int
-    newton_converged: bool
-    newton_distance: float
-    stability_at_newton: str
-    nearest_method: str
-    nearest_nash_gap: float
-    nearest_distance: float
-    nearest_mean_distance: float
-    stability_at_nearest: str
-    max_real_eig_at_nearest: float
-    pruned_at_s: int
-    pruned_at_nearest: int
-    jaccard: float
-    solves: int
-    solves_out_of_time: int
-    seconds: float
-    nearest_profile: np.ndarray | None = dataclasses.field(default=None, repr=False)
-    eigenvalues_at_s: np.ndarray | None = dataclasses.field(default=None, repr=False)
-    eigenvalues_at_nearest: np.ndarray | None = dataclasses.field(default=None, repr=False)
-
-    def to_row(self) -> dict[str, Any]:
-        """The scalar answers (one CSV row without the run's labels)."""
-        skip = {"nearest_profile", "eigenvalues_at_s", "eigenvalues_at_nearest"}
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name not in skip}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (arrays as lists, eigenvalues as [real, imag] pairs)."""
-        def pairs(values: np.ndarray | None) -> list[list[float]] | None:
-            return None if values is None else [[float(z.real), float(z.imag)] for z in values]
-
-        from equilibria.plain import to_plain
-
-        return to_plain({**self.to_row(),
-                         "nearest_profile": self.nearest_profile,
-                         "eigenvalues_at_s": pairs(self.eigenvalues_at_s),
-                         "eigenvalues_at_nearest": pairs(self.eigenvalues_at_nearest)})
-
-    @classmethod
-    def from_dict(cls, payload: Mapping[str, Any]) -> Certificate:
-        """Inverse of `to_dict`."""
-        def complex_array(values: Any) -> np.ndarray | None:
-            return None if values is None else np.array([complex(re, im) for re, im in values],
-                                                         dtype=complex)
-
-        fields = {f.name for f in dataclasses.fields(cls)}
-        data = {k: v for k, v in payload.items() if k in fields}
-        data["nearest_profile"] = None if payload.get("nearest_profile") is None \
-            else np.asarray(payload["nearest_profile"], dtype=float)
-        data["eigenvalues_at_s"] = complex_array(payload.get("eigenvalues_at_s"))
-        data["eigenvalues_at_nearest"] = complex_array(payload.get("eigenvalues_at_nearest"))
-        return cls(**data)
-
-
-def _max_real(values: np.ndarray) -> float:
-    return float(values.real.max()) if values.size else float("nan")
-
-
-def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int = 0,
-            budget: Budget | None = None) -> Certificate:
-    """Certify a participation profile s on `game`: equilibrium, stability, uniqueness.
-
-    Parameters
-    ----------
-    game : ParticipationGame
-        The final game (Shah & Khan 2025, Eq. 8-10 or another benefit reading).
-    s : array_like of shape (N,)
-        The final participation of Algorithm 1.
-    epsilon : float, default 0.01
-        Prune threshold (the paper's step 3): a player is pruned when its s < epsilon.
-    seed : int, default 0
-        Seeds the random solver starts.
-    budget : Budget, optional
-        Wall-clock safety net and the number of random starts.
-
-    Returns
-    -------
-    Certificate
-        (i) relative Nash gap (Eq. 11) and max-norm natural-map residual of s, and whether
-        the gap is <= `EQUILIBRIUM_TOL`; (ii) ``analyze_stability`` at s and at the nearest
-        equilibrium (the closest one any solver certified from s) and at Newton's
-        (``solve(game, "newton", s0=s)``, which can land on an unstable one); (iii) Rosen's
-        monotonicity certificate (J + J^T negative definite with J = -2 diag(q) - R, Eq.
-        13/18), the number of distinct certified equilibria found from every start and how
-        many of them are classified stable; (iv) the nearest equilibrium's distance, pruned
-        counts and Jaccard.
-        When no solver certifies an equilibrium from s, the nearest-equilibrium fields are NaN
-        and ``nearest_method`` is ``"none"``.
-    """
-    if not isinstance(game, ParticipationGame):
-        raise TypeError(f"game must be an equilibria.ParticipationGame; got "
-                        f"{type(game).__name__}")
-    if not (np.isfinite(epsilon) and epsilon > 0):
-        raise ValueError(f"epsilon must be a finite number > 0; got {epsilon}")
-    budget = budget or Budget()
-    started = time.perf_counter()
-    s = game.check(s)
-    gap = float(nash_gap(game, s))
-    at_s = analyze_stability(game, s)
-    nearest, tried = nearest_equilibrium(game, s, budget)
-    rng = np.random.default_rng(seed)
-    starts = solver_starts(s, budget.random_starts, rng, game.bounds)
-    attempts = [first_equilibrium(game, start, budget) for start in starts.values()]
-    found = [result for result, _ in attempts]
-    tried = tried + tuple(r for _, more in attempts for r in more)
-    certified = [r.profile for r in found if r is not None]
-    if nearest is not None:
-        certified.append(nearest.profile)
-    distinct = distinct_profiles(certified)
-    newton = tried[0]  # solve(game, "newton", s0=s), polished
-    newton_fields = dict(
-        newton_converged=newton.converged,
-        newton_distance=float(np.abs(newton.profile - s).max()) if newton.converged
-        else float("nan"),
-        stability_at_newton=analyze_stability(game, newton.profile).classification
-        if newton.converged else "none")
-    pruned_s = s < epsilon
-    if nearest is None:
-        nan = float("nan")
-        near_fields = dict(nearest_method="none", nearest_nash_gap=nan, nearest_distance=nan,
-                           nearest_mean_distance=nan, stability_at_nearest="none",
-                           max_real_eig_at_nearest=nan, pruned_at_nearest=-1, jaccard=nan,
-                           nearest_profile=None, eigenvalues_at_nearest=None)
-    else:
-        at_nearest = analyze_stability(game, nearest.profile)
-        difference = np.abs(nearest.profile - s)
-        pruned_nearest = nearest.profile < epsilon
-        near_fields = dict(nearest_method=nearest.method, nearest_nash_gap=nearest.nash_gap,
-                           nearest_distance=float(difference.max()),
-                           nearest_mean_distance=float(difference.mean()),
-                           stability_at_nearest=at_nearest.classification,
-                           max_real_eig_at_nearest=_max_real(at_nearest.eigenvalues),
-                           pruned_at_nearest=int(pruned_nearest.sum()),
-                           jaccard=jaccard(pruned_s, pruned_nearest),
-                           nearest_profile=nearest.profile,
-                           eigenvalues_at_nearest=at_nearest.eigenvalues)
-    return Certificate(
-        n_players=game.n_players, nash_gap=gap,
-        kkt_residual=kkt_residual(game, s, ord=np.inf),
-        is_equilibrium=gap <= EQUILIBRIUM_TOL, stability_at_s=at_s.classification,
-        max_real_eig_at_s=_max_real(at_s.eigenvalues), free_at_s=at_s.n_free,
-        monotone=at_s.is_monotone, potential=at_s.is_potential, starts=len(starts),
-        starts_converged=sum(r is not None for r in found),
-        distinct_equilibria=len(distinct),
-        stable_equilibria=sum(analyze_stability(game, p).classification == "stable"
-                              for p in distinct),
-        pruned_at_s=int(pruned_s.sum()), **newton_fields,
-        solves=len(tried), solves_out_of_time=sum("max_seconds" in r.message for r in tried),
-        seconds=time.perf_counter() - started, eigenvalues_at_s=at_s.eigenvalues,
-        **near_fields)
-
-
 # ---------------------------------------------------------------------------- storage
 def write_json(payload: Any, path: Path) -> None:
     """Write JSON atomically (temporary file, then rename)."""
@@ -447,27 +146,21 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     to_csv(rows, path, list(rows[0]), drop=())
 
 
-def save_game(path: Path, game: ParticipationGame, s: np.ndarray, meta: Mapping[str, Any]) -> None:
-    """Store the final game (dense competition) and the final s in one .npz, atomically."""
-    n = game.n_players
-    arrays = {"benefit": game.benefit, "quadratic_cost": game.quadratic_cost,
-              "linear_cost": np.broadcast_to(game.linear_cost, (n,)).astype(float),
-              "competition": comp.to_dense(game.competition, n),
-              "bounds": np.asarray(game.bounds, dtype=float), "participation": s,
-              "meta": np.asarray(json.dumps(dict(meta), sort_keys=True))}
-    with atomic_write(path, "wb") as handle:
-        np.savez(handle, **arrays)
+def save_run_game(path: Path, game: ParticipationGame, s: np.ndarray,
+                  meta: Mapping[str, Any]) -> None:
+    """Store a run's final game (dense competition) and final s in one .npz, atomically
+    (`equilibria.io.save_game`)."""
+    save_game(path, game, arrays={"participation": s}, meta=meta, dense=True)
 
 
-def load_game(path: Path) -> tuple[ParticipationGame, np.ndarray, dict[str, Any]]:
-    """Inverse of `save_game`: (game, s, meta). A zero competition matrix becomes None."""
-    with np.load(path, allow_pickle=False) as stored:
-        competition = stored["competition"]
-        game = ParticipationGame(stored["benefit"], stored["quadratic_cost"],
-                                 stored["linear_cost"],
-                                 competition if np.any(competition) else None,
-                                 tuple(float(b) for b in stored["bounds"]))
-        return game, stored["participation"].copy(), json.loads(str(stored["meta"]))
+def load_run_game(path: Path) -> tuple[ParticipationGame, np.ndarray, dict[str, Any]]:
+    """Inverse of `save_run_game`: (game, s, meta). A zero competition matrix becomes None."""
+    stored = read_game_file(path)
+    game = stored.game
+    if game.competition is not None and not np.any(game.competition):
+        game = ParticipationGame(game.benefit, game.quadratic_cost, game.linear_cost, None,
+                                 game.bounds)
+    return game, stored.arrays["participation"].copy(), stored.meta
 
 
 # ---------------------------------------------------------------------------- training
@@ -505,7 +198,7 @@ def train_final_game(config: Any, bundle: Any, widths: Sequence[int]) -> tuple[
 
 
 def run_one(key: str, config: Any, setup: Setup, bundle_loader: Any, out: Path,
-            budget: Budget) -> dict[str, Any]:
+            budget: SolveBudget) -> dict[str, Any]:
     """Train (or reload), certify (or reload) one configuration/seed; returns its CSV row."""
     stem = out / "runs" / f"{key}_seed{config.seed}"
     identity = {"key": key, "config": config.to_dict(), "data": setup.data,
@@ -516,11 +209,11 @@ def run_one(key: str, config: Any, setup: Setup, bundle_loader: Any, out: Path,
         record = json.loads(record_path.read_text())
         if record.get("identity") == certified_identity:
             return record
-    stored = load_game(game_path) if game_path.exists() else None
+    stored = load_run_game(game_path) if game_path.exists() else None
     if stored is None or stored[2].get("identity") != identity:
         game, s, summary = train_final_game(config, bundle_loader(), setup.widths)
-        save_game(game_path, game, s, {"identity": identity, **summary})
-    game, s, meta = load_game(game_path)
+        save_run_game(game_path, game, s, {"identity": identity, **summary})
+    game, s, meta = load_run_game(game_path)
     certificate = certify(game, s, epsilon=config.epsilon, seed=config.seed, budget=budget)
     record = {"identity": certified_identity, "row": {
         "config": key, "name": config.name, "payoff": config.payoff, "beta": config.beta,
@@ -533,7 +226,7 @@ def run_one(key: str, config: Any, setup: Setup, bundle_loader: Any, out: Path,
 
 # ---------------------------------------------------------------------------- report
 def solver_comparison(game: ParticipationGame, start: np.ndarray,
-                      budget: Budget) -> dict[str, EquilibriumResult]:
+                      budget: SolveBudget) -> dict[str, EquilibriumResult]:
     """Every solver of `equilibria.METHODS` from the same start (best response in both its
     Gauss-Seidel and Jacobi schemes), to the study's tolerance."""
     runs: dict[str, EquilibriumResult] = {}
@@ -541,7 +234,7 @@ def solver_comparison(game: ParticipationGame, start: np.ndarray,
         schemes = ({"scheme": "gauss_seidel"}, {"scheme": "jacobi"}) \
             if method == "best_response" else ({},)
         for options in schemes:
-            result = _solve(game, method, options, start, budget)
+            result = solve_within(game, method, options, start, budget)
             runs[result.method] = result
     return runs
 
@@ -576,7 +269,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]],
 
 
 def _figures(records: Mapping[tuple[str, int], Mapping[str, Any]], configs: Mapping[str, Any],
-             seed: int, out: Path, budget: Budget) -> tuple[list[dict[str, Any]], list[Path]]:
+             seed: int, out: Path, budget: SolveBudget) -> tuple[list[dict[str, Any]], list[Path]]:
     from analysis.plots import solver_convergence, stability_spectra
 
     spectra = {}
@@ -594,7 +287,7 @@ def _figures(records: Mapping[tuple[str, int], Mapping[str, Any]], configs: Mapp
     stability_spectra(spectra, paths[0],
                       title=f"Spectra of J_FF on the final game (seed {seed})")
     key = "demo" if "demo" in configs else next(iter(configs))
-    game, s, _ = load_game(out / "runs" / f"{key}_seed{seed}.npz")
+    game, s, _ = load_run_game(out / "runs" / f"{key}_seed{seed}.npz")
     runs = solver_comparison(game, s, budget)
     solver_convergence(
         runs, paths[1], tol=SOLVE_TOL, xscale="log",
@@ -646,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else FULL_EPOCHS)
     setup = Setup(args.data, args.root, QUICK_WIDTHS if args.quick else tuple(DEMO_WIDTHS),
                   QUICK_LIMIT if args.quick else None)
-    budget = Budget(max_iter=1000, newton_max_iter=50, max_seconds=5.0, random_starts=1) \
-        if args.quick else Budget()
+    budget = SolveBudget(max_iter=1000, newton_max_iter=50, max_seconds=5.0, random_starts=1) \
+        if args.quick else SolveBudget()
     bundle_cache: list[Any] = []
 
     def bundle() -> Any:

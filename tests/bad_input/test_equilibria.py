@@ -29,7 +29,8 @@ from equilibria.errors import (
     UnknownOptionError,
 )
 from equilibria.finite import bimatrix_equilibria, bimatrix_gap, pair_game, solve_pair
-from equilibria.graphs import components, interaction_graph, solve_by_components
+from equilibria.graphs import components, interaction_graph
+from equilibria.solvers.components import solve_by_components
 from tests.bad_input.conftest import assert_one_line
 
 R2 = [[0.0, 0.3], [0.3, 0.0]]

@@ -106,7 +106,7 @@ def _slow_callable_game(n: int = 30) -> CallableGame:
 
 
 def test_fictitious_play_on_a_callable_game_stops_by_default_and_says_so(monkeypatch):
-    import equilibria.solvers as solvers
+    import equilibria.solvers.dispatch as solvers  # where solve reads its default budget
 
     monkeypatch.setattr(solvers, "NUMERIC_FICTITIOUS_PLAY_SECONDS", 0.5)
     result = solve(_slow_callable_game(), "fictitious_play", tol=1e-14)

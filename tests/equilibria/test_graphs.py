@@ -1,4 +1,5 @@
-"""Tests of equilibria.graphs: the interaction graph, its components, solving by component."""
+"""Tests of equilibria.graphs (the interaction graph, its components) and of
+equilibria.solvers.components (solving by component)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from equilibria.competition import LowRank
 from equilibria.errors import UnknownMethodError
 from equilibria.game import ParticipationGame
 from equilibria.gap import nash_gap
-from equilibria.graphs import components, interaction_graph, solve_by_components
+from equilibria.graphs import components, interaction_graph
+from equilibria.solvers.components import solve_by_components
 
 # players of block A, block B, and two players who compete with no one, interleaved so that
 # the components are not contiguous ranges

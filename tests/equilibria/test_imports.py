@@ -7,7 +7,8 @@ import sys
 
 
 def test_importing_equilibria_never_imports_torch():
-    code = ("import sys, equilibria, equilibria.finite, equilibria.graphs, equilibria.spec; "
+    code = ("import sys, equilibria, equilibria.finite, equilibria.graphs, equilibria.spec, "
+            "equilibria.certify, equilibria.io, equilibria.solvers.components; "
             "bad = [m for m in ('torch', 'nets', 'analysis') if m in sys.modules]; "
             "print(','.join(bad))")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
