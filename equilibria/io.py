@@ -1,7 +1,7 @@
 """Game files: a `ParticipationGame` saved as JSON or NPZ and read back, bit for bit.
 
 One layout serves both formats (the ``solve`` command reads it, the certificates study writes
-it). The keys are the game's fields (DESIGN.md, "The game"):
+it). The keys are the game's fields (docs/design.md, "The game"):
 
 ``benefit``, ``quadratic_cost``, ``linear_cost``
     arrays of shape (N,) (the costs may be scalars; ``quadratic_cost`` and ``linear_cost``

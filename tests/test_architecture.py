@@ -1,4 +1,4 @@
-"""The package import graph has no cycle, and the layers import one way (DESIGN.md, Layout).
+"""The package import graph has no cycle, and the layers import one way (docs/design.md, "Layout").
 
 Layers: papers -> analysis -> nets -> equilibria (bench measures nets and equilibria).
 
