@@ -27,7 +27,8 @@ from nets.baselines.base import (
     select_units,
 )
 from nets.gates import attach_gates
-from nets.training import EquilibriumPruning, PruningConfig, _datasets
+from nets.loop import datasets
+from nets.training import EquilibriumPruning, PruningConfig
 
 #: The configuration used when none is given: the demo's (loss-descent benefit with competition
 #: from activation correlation; see docs/explanation/digits-dynamics.md).
@@ -70,7 +71,7 @@ class EquilibriumPruner(Pruner):
         pruned = apply_participation(gated, torch.where(keep, s, torch.zeros_like(s)),
                                      mode="remove", threshold=threshold,
                                      on_empty="keep_strongest")
-        train_set, _ = _datasets(data)
+        train_set, _ = datasets(data)
         steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
         remaining = attach_gates(pruned, budget.level).n_players
         return PruneOutcome(self.name, granularity, schedule, sparsity,

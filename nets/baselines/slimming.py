@@ -28,30 +28,14 @@ sparsity; each layer keeps at least its largest |gamma|).
 
 from __future__ import annotations
 
-import copy
-import time
 from typing import Any
 
 import torch
 from torch import nn
 
-from nets.baselines.base import (
-    SCOPES,
-    Budget,
-    PruneOutcome,
-    Pruner,
-    PruningError,
-    StepCounter,
-    check_optional_sparsity,
-    gate_optimizer,
-    non_negative,
-    remove_units,
-    select_units,
-    split_epochs,
-    train,
-)
+from nets.baselines.base import SCOPES, Budget, PruningError, non_negative, split_epochs
+from nets.baselines.penalized import GatePenaltyPruner
 from nets.gates import GatedNetwork, ParticipationGate, attach_gates
-from nets.training import _datasets
 
 
 class ScaleGate(nn.Module):
@@ -135,7 +119,7 @@ def l1_penalty(strength: float):
     return penalty
 
 
-class SlimmingPruner(Pruner):
+class SlimmingPruner(GatePenaltyPruner):
     """L1-penalized unit scales, then removal of the smallest |gamma| (structured only).
 
     Parameters
@@ -153,9 +137,7 @@ class SlimmingPruner(Pruner):
     name = "slimming"
     citation = ("Liu et al. 2017, Learning efficient convolutional networks through network "
                 "slimming (ICCV)")
-    granularities = ("structured",)
-    schedules = ("one_shot",)
-    emergent = True
+    gate_type = ScaleGate
 
     def __init__(self, strength: float = 1e-4, threshold: float = 1e-2, scope: str = "global",
                  gate_lr: float | None = None) -> None:
@@ -170,37 +152,30 @@ class SlimmingPruner(Pruner):
                 raise PruningError("gate_lr must be > 0 or None")
         self.gate_lr = gate_lr
 
-    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
-              *, granularity: str = "structured", schedule: str = "one_shot"
-              ) -> PruneOutcome:
-        self.check(sparsity, granularity, schedule)
-        check_optional_sparsity(sparsity)
-        started = time.perf_counter()
-        train_set, _ = _datasets(data)
-        counter = StepCounter()
+    def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
+        return with_scale_gates(model, budget.level)
+
+    def penalty(self) -> Any:
+        return l1_penalty(self.strength)
+
+    def phases(self, budget: Budget, sparsity: float | None) -> tuple[int, int]:
         pre, (finetune,) = split_epochs(budget.epochs, 1)
-        with torch.random.fork_rng():
-            torch.manual_seed(budget.seed)
-            gated = with_scale_gates(copy.deepcopy(model), budget.level)
-            train(gated, train_set, budget, pre, counter,
-                  regularizer=l1_penalty(self.strength),
-                  optimizer=gate_optimizer(gated, ScaleGate, budget, self.gate_lr))
-            gamma = scales(gated)
-            gated = fold_scales(gated)
-            if sparsity is None:
-                keep = gamma.abs() >= self.threshold
-                for info in gated.layers:  # never empty a layer
-                    if not bool(keep[info.players].any()):
-                        keep[info.offset + int(torch.argmax(gamma[info.players].abs()))] = True
-            else:
-                keep = select_units(gated, gamma.abs().double(), sparsity, self.scope)
-            pruned = remove_units(gated, keep)
-            train(pruned, train_set, budget, finetune, counter, first_epoch=pre)
-        kept = [info.n_units for info in attach_gates(pruned, budget.level).layers]
-        return PruneOutcome(
-            self.name, granularity, schedule, None if sparsity is None else float(sparsity),
-            1.0 - sum(kept) / gated.n_players, pruned, counter.steps,
-            time.perf_counter() - started,
-            {"scales": gamma, "kept_per_layer": kept, "strength": self.strength,
-             "threshold": self.threshold if sparsity is None else None, "scope": self.scope,
-             "epochs": {"penalized": pre, "finetune": finetune}})
+        return pre, finetune
+
+    def read(self, gated: GatedNetwork) -> torch.Tensor:
+        return scales(gated)
+
+    def ranking(self, values: torch.Tensor) -> torch.Tensor:
+        return values.abs()
+
+    def emergent_keep(self, values: torch.Tensor) -> torch.Tensor:
+        return values.abs() >= self.threshold
+
+    def fold(self, gated: GatedNetwork, values: torch.Tensor, budget: Budget) -> GatedNetwork:
+        return fold_scales(gated)
+
+    def details(self, values: torch.Tensor, keep: torch.Tensor, kept: list[int],
+                sparsity: float | None, epochs: dict[str, int]) -> dict[str, Any]:
+        return {"scales": values, "kept_per_layer": kept, "strength": self.strength,
+                "threshold": self.threshold if sparsity is None else None,
+                "scope": self.scope, "epochs": epochs}

@@ -26,7 +26,6 @@ budget. These rounds are not `Budget.rounds`, which counts the pruning rounds of
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 import torch
@@ -36,16 +35,13 @@ from nets.baselines.base import (
     Budget,
     PruneOutcome,
     ScorePruner,
-    StepCounter,
     prunable_layers,
     schedule_targets,
     scoring_batches,
-    train,
 )
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
 from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
-from nets.training import _datasets
 
 
 class SynFlowPruner(ScorePruner):
@@ -95,13 +91,9 @@ class SynFlowPruner(ScorePruner):
             return super().prune(model, data, sparsity, budget, granularity=granularity,
                                  schedule=schedule)
         self.check(sparsity, granularity, schedule, model)
-        started = time.perf_counter()
-        train_set, _ = _datasets(data)
-        counter = StepCounter()
-        with torch.random.fork_rng():
-            torch.manual_seed(budget.seed)
+        with self.run(data, budget) as run:
             work = copy.deepcopy(model)
-            batches = scoring_batches(train_set, budget, n_batches=1)
+            batches = scoring_batches(run.train_set, budget, n_batches=1)
             steps = schedule_targets(float(sparsity), self.iterations, "iterative")
             details: dict[str, Any] = {"rounds": 1, "targets": [float(sparsity)],
                                        "scope": self.scope, "iterations": self.iterations}
@@ -109,6 +101,6 @@ class SynFlowPruner(ScorePruner):
                 if granularity == "structured" else None
             for target in steps:
                 work = self.prune_round(work, target, players, batches, granularity, budget)
-            train(work, train_set, budget, budget.epochs, counter)
+            run.train(work, budget.epochs)
         return self.outcome(work, granularity, schedule, float(sparsity), players, budget,
-                            counter.steps, time.perf_counter() - started, details)
+                            run.steps, run.seconds, details)
