@@ -46,6 +46,7 @@ from nets.baselines.base import select_units
 from nets.data import DATASET_NAMES, load
 from nets.evaluate import evaluate
 from nets.gates import attach_gates
+from nets.loop import TrainingConfig, training_fields
 from nets.plain import train_plain
 from nets.training import EquilibriumPruning, PruningConfig
 
@@ -56,14 +57,15 @@ __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConf
 MODELS = ("mlp", "lenet5")
 #: Methods handled by `run` itself; every other method is a `nets.baselines.REGISTRY` name.
 METHODS_BUILTIN = ("dense", "equilibrium")
+#: The `nets.loop.TrainingConfig` fields that are method options here, in ``pruning``: they
+#: matter for ``method="dense"`` and ``"equilibrium"`` only (the optimizer's).
+DENSE_FIELDS = ("weight_decay", "momentum")
 #: `PruningConfig` fields that are `RunConfig` fields (one budget for every method), so they
-#: may not appear in ``pruning``.
-SHARED_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "seed", "level")
+#: may not appear in ``pruning``: the other `nets.loop.TrainingConfig` fields and ``level``.
+SHARED_FIELDS = (*(name for name in training_fields() if name not in DENSE_FIELDS), "level")
 #: The `PruningConfig` fields ``pruning`` may hold for ``method="equilibrium"``.
 GAME_FIELDS = tuple(f.name for f in dataclasses.fields(PruningConfig)
                     if f.name not in SHARED_FIELDS)
-#: The `pruning` fields that matter for ``method="dense"`` (the optimizer's).
-DENSE_FIELDS = ("weight_decay", "momentum")
 GRANULARITIES = ("structured", "unstructured")
 LEVELS = ("neuron", "filter", "all")
 KEY_LENGTH = 16
@@ -365,17 +367,25 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ method inputs
+    @property
+    def training(self) -> TrainingConfig:
+        """The run's `nets.loop.TrainingConfig`: the shared fields from here, ``weight_decay``
+        and ``momentum`` from ``pruning`` (dense and equilibrium; their defaults otherwise)."""
+        options = self.options if self.method in METHODS_BUILTIN else {}
+        return TrainingConfig(**{name: getattr(self, name) if name not in DENSE_FIELDS
+                                 else options.get(name, getattr(TrainingConfig, name))
+                                 for name in training_fields()})
+
+    def _shared(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SHARED_FIELDS}
+
     def pruning_config(self) -> Any:
         """The `nets.PruningConfig` of a dense or equilibrium run (training fields from here)."""
-        return PruningConfig(**self.options, epochs=self.epochs, batch_size=self.batch_size,
-                             lr=self.lr, optimizer=self.optimizer, seed=self.seed,
-                             level=self.level)
+        return PruningConfig(**self.options, **self._shared())
 
     def budget(self) -> Any:
         """The `nets.baselines.Budget` of a baseline run."""
-        return Budget(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                      optimizer=self.optimizer, seed=self.seed, level=self.level,
-                      rounds=self.rounds)
+        return Budget(**self._shared(), rounds=self.rounds)
 
 
 def _pruning_dict(pruning: Any) -> dict[str, Any]:
