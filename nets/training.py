@@ -25,10 +25,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -46,6 +47,7 @@ from nets.divergence import DivergenceMonitor, TrainingDivergedError
 from nets.evaluate import accuracy_and_loss
 from nets.gates import GatedNetwork, attach_gates
 from nets.loop import (
+    OPTIMIZERS,
     Hooks,
     Step,
     TrainingConfig,
@@ -122,12 +124,17 @@ class PruningConfig(TrainingConfig):
     s_update: str = "simultaneous"
     eval_mode: str = "mask"
 
+    #: The allowed values of the fields that take one of a few (checked on construction;
+    #: ``pruning-game train`` offers them as the flags' choices).
+    choices: ClassVar[Mapping[str, tuple[Any, ...]]] = MappingProxyType({
+        "optimizer": OPTIMIZERS, "payoff": PAYOFFS, "overlap": OVERLAPS, "s_update": S_UPDATES,
+        "eval_mode": EVAL_MODES, "level": LEVELS})
+
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
             raise PruningError(f"name must be a string; got {self.name!r}")
-        choices = {"payoff": PAYOFFS, "overlap": OVERLAPS, "s_update": S_UPDATES,
-                   "eval_mode": EVAL_MODES, "level": LEVELS}
-        for name, allowed in choices.items():
+        for name, allowed in self.choices.items():
+
             check_choice(getattr(self, name), name, allowed)
         super().__post_init__()
         bounds: dict[str, dict[str, Any]] = {

@@ -28,12 +28,13 @@ from nets.baselines.base import (
 )
 from nets.gates import attach_gates
 from nets.loop import datasets
+from nets.presets import EQUILIBRIUM
 from nets.training import EquilibriumPruning, PruningConfig
 
-#: The configuration used when none is given: the demo's (loss-descent benefit with competition
-#: from activation correlation; see docs/explanation/digits-dynamics.md).
-DEFAULT_CONFIG = PruningConfig(name="equilibrium", payoff="loss_descent", beta=0.01, gamma=0.01,
-                               eta=0.1, overlap="activations", participation_lr=0.02)
+#: The configuration used when none is given: `nets.presets.EQUILIBRIUM`, the demo's game
+#: (loss-descent benefit with competition from activation correlation; see
+#: docs/explanation/digits-dynamics.md).
+DEFAULT_CONFIG = EQUILIBRIUM
 
 
 class EquilibriumPruner(Pruner):

@@ -2,7 +2,9 @@
 (issue 10): a resumable sweep finds its old results only under the same keys.
 
 ``data/run_keys.json`` holds the records and keys of `CONFIGS` computed at commit 5d8ad93,
-before the redesign.
+before the redesign; ``data/train_flag_keys.json`` the keys of the runs some
+``pruning-game train`` command lines asked for then (its flags are now generated from the
+fields of `nets.PruningConfig`).
 """
 
 from __future__ import annotations
@@ -54,3 +56,20 @@ def test_the_training_config_of_a_run_takes_weight_decay_and_momentum_from_its_o
     assert config.pruning_config().training == config.training
     baseline = RunConfig(method="l0", epochs=4)
     assert baseline.budget().training == baseline.training == TrainingConfig(epochs=4)
+
+
+def test_train_command_lines_ask_for_the_runs_they_asked_for_before():
+    from analysis.train import _run_config, parser
+
+    cases = json.loads((Path(__file__).parent / "data" / "train_flag_keys.json").read_text(
+        encoding="utf-8"))
+    for case in cases:
+        assert _run_config(parser().parse_args(case["argv"])).key == case["key"], case["argv"]
+
+
+def test_train_has_a_flag_for_every_game_and_training_field():
+    from analysis.runner import GAME_FIELDS, SHARED_FIELDS
+    from analysis.train import parser
+
+    flags = {a.dest for a in parser()._actions}
+    assert set(GAME_FIELDS) - {"name"} <= flags and set(SHARED_FIELDS) <= flags
