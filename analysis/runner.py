@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -86,10 +85,9 @@ def _is_number(value: Any) -> bool:
         not isinstance(value, bool | np.bool_)
 
 
-def _defaults_of(callable_: Any) -> dict[str, Any]:
-    """Keyword defaults of a constructor (for dropping options equal to their default)."""
-    parameters = inspect.signature(callable_).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+def _defaults_of(options: type) -> dict[str, Any]:
+    """The defaults of a pruner's options dataclass (for dropping options equal to them)."""
+    return {f.name: f.default for f in dataclasses.fields(options)}
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -121,10 +119,11 @@ class RunConfig:
         fields other than the shared training fields (`SHARED_FIELDS`), defaulting to
         `PruningConfig`'s (paper-literal); a `PruningConfig` given here contributes only those
         fields, since the training fields come from this config. For "dense": only
-        ``weight_decay`` and ``momentum``. For a baseline: its constructor options (e.g.
-        ``{"scope": "layer"}``, or random's score ``seed``, which is the pruner's own and
-        does not follow ``seed`` below). Entries equal to their default are dropped, so
-        ``{"beta": 0.0}`` and ``{}`` are the same config with the same key.
+        ``weight_decay`` and ``momentum``. For a baseline: the fields of its options dataclass
+        (``Pruner.Options``, e.g. ``{"scope": "layer"}``, or random's score ``seed``, which
+        is the pruner's own and does not follow ``seed`` below). Entries equal to their
+        default are dropped, so ``{"beta": 0.0}`` and ``{}`` are the same config with the
+        same key.
     sparsity : float or None
         Target sparsity in [0, 1) (share of players removed for structured pruning, of weights
         for unstructured); None for emergent sparsity (equilibrium's s < epsilon rule, L0,
@@ -285,7 +284,7 @@ class RunConfig:
             defaults = PruningConfig().to_dict()
             allowed = GAME_FIELDS if self.method == "equilibrium" else DENSE_FIELDS
         else:
-            defaults = _defaults_of(REGISTRY[self.method].__init__)
+            defaults = _defaults_of(REGISTRY[self.method].Options)
             allowed = tuple(defaults)
         for name in options:
             if name in SHARED_FIELDS and self.method in METHODS_BUILTIN:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -106,14 +107,55 @@ class PruneOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Options:
+    """A pruner's options: one frozen dataclass per method (its ``Options``), whose fields
+    are the method's constructor keywords with their defaults, checked on construction
+    (`PruningError` naming the field). This one has none."""
+
+
+def check_scope(scope: Any) -> str:
+    """`scope` if it is one of `SCOPES`, else a `PruningError` naming it."""
+    if scope not in SCOPES:
+        raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
+    return scope
+
+
+@dataclass(frozen=True)
+class ScoreOptions(Options):
+    """Options of a `ScorePruner`.
+
+    Attributes
+    ----------
+    scope : {"global", "layer"}, default "global"
+        Rank all units (or weights) together or per layer.
+    """
+
+    scope: str = "global"
+
+    def __post_init__(self) -> None:
+        check_scope(self.scope)
+
+
 class Pruner(ABC):
-    """A pruning method on the shared harness; subclasses register in `nets.baselines`."""
+    """A pruning method on the shared harness; subclasses register in `nets.baselines`.
+
+    ``Pruner(**options)`` builds the method's `Options` dataclass (``cls.Options``) from the
+    keywords (positional arguments in the fields' order work too) and exposes every option as
+    an attribute (``pruner.scope``); ``pruner.options`` is the dataclass.
+    """
 
     name: ClassVar[str]
     citation: ClassVar[str]
     granularities: ClassVar[tuple[str, ...]] = GRANULARITIES
     schedules: ClassVar[tuple[str, ...]] = ("one_shot",)
     emergent: ClassVar[bool] = False
+    Options: ClassVar[type[Options]] = Options
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        self.options = self.Options(*args, **options)
+        for option in dataclasses.fields(self.options):
+            setattr(self, option.name, getattr(self.options, option.name))
 
     def check(self, sparsity: float | None, granularity: str, schedule: str,
               model: nn.Module | None = None) -> None:
@@ -455,11 +497,8 @@ class ScorePruner(Pruner):
     """
 
     schedules = ("one_shot", "iterative", "progressive")
-
-    def __init__(self, scope: str = "global") -> None:
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.scope = scope
+    Options = ScoreOptions
+    scope: str
 
     def unit_scores(self, gated: GatedNetwork, batches: list[tuple[torch.Tensor, torch.Tensor]]
                     ) -> torch.Tensor:

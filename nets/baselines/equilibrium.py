@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,6 +21,7 @@ from torch import nn
 from nets.apply import apply_participation
 from nets.baselines.base import (
     Budget,
+    Options,
     PruneOutcome,
     Pruner,
     PruningError,
@@ -37,6 +39,19 @@ from nets.training import EquilibriumPruning, PruningConfig
 DEFAULT_CONFIG = EQUILIBRIUM
 
 
+@dataclass(frozen=True)
+class EquilibriumOptions(Options):
+    """`EquilibriumPruner`'s options: the ``config`` of Algorithm 1 (None: `DEFAULT_CONFIG`;
+    its training fields are replaced by the budget's)."""
+
+    config: PruningConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.config is not None and not isinstance(self.config, PruningConfig):
+            raise PruningError(f"config must be a nets.PruningConfig or None; got "
+                               f"{type(self.config).__name__}")
+
+
 class EquilibriumPruner(Pruner):
     """Algorithm 1, then removal of the lowest-participation players (or of s < epsilon)."""
 
@@ -46,11 +61,11 @@ class EquilibriumPruner(Pruner):
     schedules = ("one_shot",)
     emergent = True
 
-    def __init__(self, config: PruningConfig | None = None) -> None:
-        if config is not None and not isinstance(config, PruningConfig):
-            raise PruningError(f"config must be a nets.PruningConfig or None; got "
-                               f"{type(config).__name__}")
-        self.config = config or DEFAULT_CONFIG
+    Options = EquilibriumOptions
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.config: PruningConfig = self.options.config or DEFAULT_CONFIG
 
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
               *, granularity: str = "structured", schedule: str = "one_shot"

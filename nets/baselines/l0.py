@@ -28,14 +28,22 @@ some units whose gate is 0 (dead units; counted in ``details["zero_gate_kept"]``
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from nets.apply import apply_participation
-from nets.baselines.base import SCOPES, Budget, PruningError, non_negative, split_epochs
-from nets.baselines.penalized import GatePenaltyPruner
+from nets.baselines.base import (
+    Budget,
+    Options,
+    PruningError,
+    check_scope,
+    non_negative,
+    split_epochs,
+)
+from nets.baselines.penalized import GatePenaltyPruner, check_gate_lr
 from nets.gates import GatedNetwork, ParticipationGate, attach_gates
 
 #: Hard-concrete constants of Louizos et al. (2018): temperature and stretch interval.
@@ -123,6 +131,26 @@ def l0_penalty(strength: float):
     return penalty
 
 
+@dataclass(frozen=True)
+class L0Options(Options):
+    """`L0Pruner`'s options (see there)."""
+
+    strength: float = 1e-2
+    droprate_init: float = 0.2
+    scope: str = "global"
+    gate_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strength", non_negative(self.strength, "strength"))
+        droprate = self.droprate_init
+        if isinstance(droprate, bool) or not isinstance(droprate, int | float) \
+                or not 0.0 < droprate < 1.0:
+            raise PruningError(f"droprate_init must lie in (0, 1); got {droprate!r}")
+        object.__setattr__(self, "droprate_init", float(droprate))
+        check_scope(self.scope)
+        check_gate_lr(self.gate_lr)
+
+
 class L0Pruner(GatePenaltyPruner):
     """Hard-concrete unit gates under an expected-L0 penalty (structured only; emergent).
 
@@ -143,20 +171,9 @@ class L0Pruner(GatePenaltyPruner):
     citation = ("Louizos, Welling & Kingma 2018, Learning sparse neural networks through L0 "
                 "regularization (ICLR)")
     gate_type = HardConcreteGate
-
-    def __init__(self, strength: float = 1e-2, droprate_init: float = 0.2,
-                 scope: str = "global", gate_lr: float | None = None) -> None:
-        self.strength = non_negative(strength, "strength")
-        if isinstance(droprate_init, bool) or not isinstance(droprate_init, int | float) \
-                or not 0.0 < droprate_init < 1.0:
-            raise PruningError(f"droprate_init must lie in (0, 1); got {droprate_init!r}")
-        self.droprate_init = float(droprate_init)
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.scope = scope
-        if gate_lr is not None and non_negative(gate_lr, "gate_lr") == 0:
-            raise PruningError("gate_lr must be > 0 or None")
-        self.gate_lr = gate_lr
+    Options = L0Options
+    strength: float
+    droprate_init: float
 
     def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
         noise = torch.Generator().manual_seed(budget.seed)

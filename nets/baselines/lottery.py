@@ -27,18 +27,20 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from nets.baselines.base import (
-    SCOPES,
     Budget,
+    Options,
     PruneOutcome,
     Pruner,
     PruningError,
     apply_weight_masks,
+    check_scope,
     current_weight_masks,
     finalize_weights,
     prunable_layers,
@@ -96,6 +98,19 @@ def rewind_weights(model: nn.Module, saved: dict[str, torch.Tensor],
                 * getattr(module, base + _MASK_SUFFIX))
 
 
+@dataclass(frozen=True)
+class LotteryOptions(Options):
+    """`LotteryPruner`'s options (see there)."""
+
+    rewind_steps: int = 20
+    scope: str = "global"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rewind_steps", check_int(self.rewind_steps, "rewind_steps",
+                                                           minimum=0))
+        check_scope(self.scope)
+
+
 class LotteryPruner(Pruner):
     """Iterative magnitude pruning with rewinding to step ``rewind_steps``.
 
@@ -114,12 +129,9 @@ class LotteryPruner(Pruner):
                 "hypothesis (ICML)")
     schedules = ("iterative", "one_shot")
 
-    def __init__(self, rewind_steps: int = 20, scope: str = "global") -> None:
-        rewind_steps = check_int(rewind_steps, "rewind_steps", minimum=0)
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.rewind_steps = rewind_steps
-        self.scope = scope
+    Options = LotteryOptions
+    rewind_steps: int
+    scope: str
 
     def check_request(self, model: nn.Module, data: Any, sparsity: float | None,
                       budget: Budget, granularity: str = "structured",

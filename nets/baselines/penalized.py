@@ -27,12 +27,24 @@ from nets.baselines.base import (
     Budget,
     PruneOutcome,
     Pruner,
+    PruningError,
     check_optional_sparsity,
     gate_optimizer,
+    non_negative,
     remove_units,
     select_units,
 )
 from nets.gates import GatedNetwork, attach_gates
+
+
+def check_gate_lr(gate_lr: Any) -> float | None:
+    """`gate_lr` as a float > 0, or None; else a `PruningError` naming it."""
+    if gate_lr is None:
+        return None
+    gate_lr = non_negative(gate_lr, "gate_lr")
+    if gate_lr == 0:
+        raise PruningError("gate_lr must be > 0 or None")
+    return gate_lr
 
 
 def keep_one_per_layer(gated: GatedNetwork, keep: torch.Tensor,

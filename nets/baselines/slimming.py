@@ -28,13 +28,20 @@ sparsity; each layer keeps at least its largest |gamma|).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from nets.baselines.base import SCOPES, Budget, PruningError, non_negative, split_epochs
-from nets.baselines.penalized import GatePenaltyPruner
+from nets.baselines.base import (
+    Budget,
+    Options,
+    check_scope,
+    non_negative,
+    split_epochs,
+)
+from nets.baselines.penalized import GatePenaltyPruner, check_gate_lr
 from nets.gates import GatedNetwork, ParticipationGate, attach_gates
 
 
@@ -119,6 +126,22 @@ def l1_penalty(strength: float):
     return penalty
 
 
+@dataclass(frozen=True)
+class SlimmingOptions(Options):
+    """`SlimmingPruner`'s options (see there)."""
+
+    strength: float = 1e-4
+    threshold: float = 1e-2
+    scope: str = "global"
+    gate_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("strength", "threshold"):
+            object.__setattr__(self, name, non_negative(getattr(self, name), name))
+        check_scope(self.scope)
+        object.__setattr__(self, "gate_lr", check_gate_lr(self.gate_lr))
+
+
 class SlimmingPruner(GatePenaltyPruner):
     """L1-penalized unit scales, then removal of the smallest |gamma| (structured only).
 
@@ -138,19 +161,9 @@ class SlimmingPruner(GatePenaltyPruner):
     citation = ("Liu et al. 2017, Learning efficient convolutional networks through network "
                 "slimming (ICCV)")
     gate_type = ScaleGate
-
-    def __init__(self, strength: float = 1e-4, threshold: float = 1e-2, scope: str = "global",
-                 gate_lr: float | None = None) -> None:
-        self.strength = non_negative(strength, "strength")
-        self.threshold = non_negative(threshold, "threshold")
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.scope = scope
-        if gate_lr is not None:
-            gate_lr = non_negative(gate_lr, "gate_lr")
-            if gate_lr == 0:
-                raise PruningError("gate_lr must be > 0 or None")
-        self.gate_lr = gate_lr
+    Options = SlimmingOptions
+    strength: float
+    threshold: float
 
     def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
         return with_scale_gates(model, budget.level)

@@ -26,6 +26,7 @@ budget. These rounds are not `Budget.rounds`, which counts the pruning rounds of
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ from torch import nn
 from nets.baselines.base import (
     Budget,
     PruneOutcome,
+    ScoreOptions,
     ScorePruner,
     prunable_layers,
     schedule_targets,
@@ -42,6 +44,18 @@ from nets.baselines.base import (
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
 from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
+
+
+@dataclass(frozen=True)
+class SynFlowOptions(ScoreOptions):
+    """`SynFlowPruner`'s options: ``scope`` and the at-init ``iterations`` (>= 1)."""
+
+    iterations: int = 100
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "iterations", check_int(self.iterations, "iterations",
+                                                         minimum=1))
 
 
 class SynFlowPruner(ScorePruner):
@@ -53,9 +67,8 @@ class SynFlowPruner(ScorePruner):
                "conserving synaptic flow (NeurIPS)"
     schedules = ("at_init", "one_shot", "iterative")
 
-    def __init__(self, scope: str = "global", iterations: int = 100) -> None:
-        super().__init__(scope)
-        self.iterations = check_int(iterations, "iterations", minimum=1)
+    Options = SynFlowOptions
+    iterations: int
 
     def products(self, model: nn.Module, batches: Batches) -> list[torch.Tensor]:
         """|theta * dR/dtheta| for every parameter of `model` (in ``parameters()`` order)."""
