@@ -47,6 +47,7 @@ from nets.evaluate import evaluate
 from nets.gates import attach_gates
 from nets.loop import TrainingConfig, training_fields
 from nets.plain import train_plain
+from nets.presets import DEMO_WIDTHS
 from nets.training import EquilibriumPruning, PruningConfig
 
 __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
@@ -503,7 +504,7 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
         For LeNet-5 on data that are not square images.
     """
     if config.model == "mlp":
-        hidden = config.hidden if config.hidden is not None else (128, 64)
+        hidden = config.hidden if config.hidden is not None else DEMO_WIDTHS
         return models.mlp(int(np.prod(input_shape)), hidden, n_classes, seed=config.seed)
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
         raise RunConfigError(f"model='lenet5' needs square images (C, H, H); dataset="

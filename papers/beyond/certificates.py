@@ -53,7 +53,6 @@ from typing import Any
 import numpy as np
 
 from analysis.arguments import OneLineParser, comma_ints, out_dir, require_data
-from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS
 from analysis.tables import to_csv
 from equilibria import (
     METHODS,
@@ -66,6 +65,7 @@ from equilibria import (
 )
 from equilibria import competition as comp
 from equilibria.atomic import atomic_write, atomic_write_json
+from nets.presets import DEMO_CONFIG, DEMO_WIDTHS
 
 #: Relative Nash gap at or below which the final s counts as an equilibrium (question i).
 EQUILIBRIUM_TOL = 1e-6
