@@ -31,16 +31,14 @@ from equilibria import (
     solve,
 )
 from equilibria.atomic import atomic_write_json
+from nets.presets import DEMO_CONFIG, DEMO_WIDTHS
 
-#: The demo's pruning configuration, chosen on digits from the grid recorded in
-#: docs/explanation/digits-dynamics.md: the loss-descent benefit with competition from the
-#: correlation of the units' activations. Without competition every reading we tried either
-#: shrank all participations together (nothing below epsilon) or collapsed the network.
-DEMO_CONFIG: dict[str, Any] = dict(name="loss_descent + activation competition",
-                                   payoff="loss_descent", beta=0.01, gamma=0.01, eta=0.1,
-                                   overlap="activations", participation_lr=0.02, epochs=60,
-                                   batch_size=128, lr=1e-3, seed=0)
-DEMO_WIDTHS = (128, 64)
+# The demo's pruning configuration and widths live in `nets.presets` (re-exported here): chosen
+# on digits from the grid recorded in docs/explanation/digits-dynamics.md, the loss-descent
+# benefit with competition from the correlation of the units' activations. Without
+# competition every reading we tried either shrank all participations together (nothing
+# below epsilon) or collapsed the network.
+__all__ = ["DEMO_CONFIG", "DEMO_WIDTHS", "main", "pruning_demo", "solver_table", "write_json"]
 
 
 def write_json(payload: Any, path: Path) -> None:
@@ -101,9 +99,9 @@ def pruning_demo(out: Path, epochs: int) -> dict[str, Any]:
     model = models.mlp(64, DEMO_WIDTHS, 10, seed=config.seed)
     print(f"\n== 2. Equilibrium-driven pruning of an MLP 64-{'-'.join(map(str, DEMO_WIDTHS))}"
           f"-10 on digits ({len(bundle.train)} train / {len(bundle.test)} test) ==")
-    print("config: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()
-                                 if k in ("payoff", "alpha", "beta", "gamma", "eta", "overlap",
-                                          "participation_lr", "epochs", "optimizer", "lr")))
+    print("config: " + ", ".join(f"{k}={getattr(config, k)}" for k in (
+        "alpha", "beta", "gamma", "eta", "payoff", "overlap", "participation_lr", "optimizer",
+        "lr", "epochs")))
     started = time.perf_counter()
     dense = train_plain(model, bundle, config)
     dense_seconds = time.perf_counter() - started

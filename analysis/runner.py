@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -46,7 +45,9 @@ from nets.baselines.base import select_units
 from nets.data import DATASET_NAMES, load
 from nets.evaluate import evaluate
 from nets.gates import attach_gates
+from nets.loop import TrainingConfig, training_fields
 from nets.plain import train_plain
+from nets.presets import DEMO_WIDTHS
 from nets.training import EquilibriumPruning, PruningConfig
 
 __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
@@ -56,14 +57,15 @@ __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConf
 MODELS = ("mlp", "lenet5")
 #: Methods handled by `run` itself; every other method is a `nets.baselines.REGISTRY` name.
 METHODS_BUILTIN = ("dense", "equilibrium")
+#: The `nets.loop.TrainingConfig` fields that are method options here, in ``pruning``: they
+#: matter for ``method="dense"`` and ``"equilibrium"`` only (the optimizer's).
+DENSE_FIELDS = ("weight_decay", "momentum")
 #: `PruningConfig` fields that are `RunConfig` fields (one budget for every method), so they
-#: may not appear in ``pruning``.
-SHARED_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "seed", "level")
+#: may not appear in ``pruning``: the other `nets.loop.TrainingConfig` fields and ``level``.
+SHARED_FIELDS = (*(name for name in training_fields() if name not in DENSE_FIELDS), "level")
 #: The `PruningConfig` fields ``pruning`` may hold for ``method="equilibrium"``.
 GAME_FIELDS = tuple(f.name for f in dataclasses.fields(PruningConfig)
                     if f.name not in SHARED_FIELDS)
-#: The `pruning` fields that matter for ``method="dense"`` (the optimizer's).
-DENSE_FIELDS = ("weight_decay", "momentum")
 GRANULARITIES = ("structured", "unstructured")
 LEVELS = ("neuron", "filter", "all")
 KEY_LENGTH = 16
@@ -84,10 +86,9 @@ def _is_number(value: Any) -> bool:
         not isinstance(value, bool | np.bool_)
 
 
-def _defaults_of(callable_: Any) -> dict[str, Any]:
-    """Keyword defaults of a constructor (for dropping options equal to their default)."""
-    parameters = inspect.signature(callable_).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+def _defaults_of(options: type) -> dict[str, Any]:
+    """The defaults of a pruner's options dataclass (for dropping options equal to them)."""
+    return {f.name: f.default for f in dataclasses.fields(options)}
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -119,10 +120,11 @@ class RunConfig:
         fields other than the shared training fields (`SHARED_FIELDS`), defaulting to
         `PruningConfig`'s (paper-literal); a `PruningConfig` given here contributes only those
         fields, since the training fields come from this config. For "dense": only
-        ``weight_decay`` and ``momentum``. For a baseline: its constructor options (e.g.
-        ``{"scope": "layer"}``, or random's score ``seed``, which is the pruner's own and
-        does not follow ``seed`` below). Entries equal to their default are dropped, so
-        ``{"beta": 0.0}`` and ``{}`` are the same config with the same key.
+        ``weight_decay`` and ``momentum``. For a baseline: the fields of its options dataclass
+        (``Pruner.Options``, e.g. ``{"scope": "layer"}``, or random's score ``seed``, which
+        is the pruner's own and does not follow ``seed`` below). Entries equal to their
+        default are dropped, so ``{"beta": 0.0}`` and ``{}`` are the same config with the
+        same key.
     sparsity : float or None
         Target sparsity in [0, 1) (share of players removed for structured pruning, of weights
         for unstructured); None for emergent sparsity (equilibrium's s < epsilon rule, L0,
@@ -283,7 +285,7 @@ class RunConfig:
             defaults = PruningConfig().to_dict()
             allowed = GAME_FIELDS if self.method == "equilibrium" else DENSE_FIELDS
         else:
-            defaults = _defaults_of(REGISTRY[self.method].__init__)
+            defaults = _defaults_of(REGISTRY[self.method].Options)
             allowed = tuple(defaults)
         for name in options:
             if name in SHARED_FIELDS and self.method in METHODS_BUILTIN:
@@ -365,17 +367,25 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ method inputs
+    @property
+    def training(self) -> TrainingConfig:
+        """The run's `nets.loop.TrainingConfig`: the shared fields from here, ``weight_decay``
+        and ``momentum`` from ``pruning`` (dense and equilibrium; their defaults otherwise)."""
+        options = self.options if self.method in METHODS_BUILTIN else {}
+        return TrainingConfig(**{name: getattr(self, name) if name not in DENSE_FIELDS
+                                 else options.get(name, getattr(TrainingConfig, name))
+                                 for name in training_fields()})
+
+    def _shared(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SHARED_FIELDS}
+
     def pruning_config(self) -> Any:
         """The `nets.PruningConfig` of a dense or equilibrium run (training fields from here)."""
-        return PruningConfig(**self.options, epochs=self.epochs, batch_size=self.batch_size,
-                             lr=self.lr, optimizer=self.optimizer, seed=self.seed,
-                             level=self.level)
+        return PruningConfig(**self.options, **self._shared())
 
     def budget(self) -> Any:
         """The `nets.baselines.Budget` of a baseline run."""
-        return Budget(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                      optimizer=self.optimizer, seed=self.seed, level=self.level,
-                      rounds=self.rounds)
+        return Budget(**self._shared(), rounds=self.rounds)
 
 
 def _pruning_dict(pruning: Any) -> dict[str, Any]:
@@ -494,7 +504,7 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
         For LeNet-5 on data that are not square images.
     """
     if config.model == "mlp":
-        hidden = config.hidden if config.hidden is not None else (128, 64)
+        hidden = config.hidden if config.hidden is not None else DEMO_WIDTHS
         return models.mlp(int(np.prod(input_shape)), hidden, n_classes, seed=config.seed)
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
         raise RunConfigError(f"model='lenet5' needs square images (C, H, H); dataset="

@@ -25,7 +25,7 @@ and their headers checked before any training starts.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -41,24 +41,26 @@ from analysis.arguments import (
     positive_float,
     positive_int,
 )
-from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS, write_json
+from analysis.demo import write_json
 from analysis.plots import participation_histogram, training_dynamics
-from analysis.runner import RunConfig, build_model
+from analysis.runner import GAME_FIELDS, MODELS, SHARED_FIELDS, RunConfig, build_model
+from nets.presets import DEMO_WIDTHS, PAPER_WIDTHS, PRESETS
+from nets.training import PruningConfig
 
 __all__ = ["CONFIG_NAMES", "RUN_RECORD", "main", "named_config", "parser", "run_differences"]
 
 #: The file in ``--out/checkpoint`` that records the run the checkpoint belongs to.
 RUN_RECORD = "run_config.json"
 
-PAPER_WIDTHS = (512, 256)
-#: Names ``--config`` accepts: the demo's configuration and the paper's Table 1.
-CONFIG_NAMES = ("demo", "very_high_beta", "extreme_beta", "l1_sparsity_strong",
-                "l1_l2_combined")
-#: Game options a flag may override (`nets.PruningConfig` fields), with their types.
-_GAME_FLAGS: dict[str, type] = {
-    "payoff": str, "alpha": float, "beta": float, "gamma": float, "eta": float,
-    "overlap": str, "participation_lr": float, "epsilon": float, "weight_decay": float,
-    "s_update": str, "eval_mode": str}
+#: Names ``--config`` accepts: the demo's configuration and the paper's Table 1
+#: (`nets.presets.PRESETS`).
+CONFIG_NAMES = tuple(PRESETS)
+#: Flags of the run's training fields (`analysis.runner.SHARED_FIELDS`), default: the
+#: configuration's.
+_TRAINING_FLAGS = SHARED_FIELDS
+#: Flags of the game options (`analysis.runner.GAME_FIELDS` but the name, which ``--config``
+#: sets), default: the configuration's.
+_GAME_FLAGS = tuple(name for name in GAME_FIELDS if name != "name")
 
 
 def named_config(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
@@ -69,21 +71,35 @@ def named_config(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     ValueError
         For an unknown name (the message lists `CONFIG_NAMES`).
     """
-    from nets import PAPER_CONFIGS
+    if name not in PRESETS:
+        raise ValueError(f"--config must be one of {CONFIG_NAMES}; got {name!r}")
+    options = {k: v for k, v in PRESETS[name].to_dict().items() if k not in SHARED_FIELDS}
+    return options, DEMO_WIDTHS if name == "demo" else PAPER_WIDTHS
 
-    if name == "demo":
-        options = {k: v for k, v in DEMO_CONFIG.items()
-                   if k not in ("epochs", "batch_size", "lr", "seed")}
-        return options, DEMO_WIDTHS
-    if name in PAPER_CONFIGS:
-        fields = dataclasses.asdict(PAPER_CONFIGS[name])
-        shared = ("epochs", "batch_size", "lr", "optimizer", "seed", "level")
-        return {k: v for k, v in fields.items() if k not in shared}, PAPER_WIDTHS
-    raise ValueError(f"--config must be one of {CONFIG_NAMES}; got {name!r}")
+
+def _add_field_flags(group: Any, names: tuple[str, ...]) -> None:
+    """One flag per `PruningConfig` field in `names`, typed from the field's annotation
+    (`_ARGUMENT_TYPES`), with the field's choices; a flag not given leaves no attribute
+    (``argparse.SUPPRESS``): the configuration's value stays."""
+    hints = typing.get_type_hints(PruningConfig)
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        kind = hints[name]
+        if kind is bool:
+            group.add_argument(flag, action="store_true", default=argparse.SUPPRESS,
+                               help=f"PruningConfig.{name}")
+            continue
+        choices = PruningConfig.choices.get(name)
+        group.add_argument(flag, type=_FIELD_TYPES.get(name, _ARGUMENT_TYPES[kind]),
+                           default=argparse.SUPPRESS, choices=choices,
+                           metavar="{" + ",".join("none" if c is None else c for c in choices)
+                           + "}" if choices else None,
+                           help=f"PruningConfig.{name} (default: the configuration's)")
 
 
 def parser() -> argparse.ArgumentParser:
-    """The ``pruning-game train`` command line."""
+    """The ``pruning-game train`` command line (the training and game flags generated from
+    the fields of `nets.PruningConfig`)."""
     p = OneLineParser(
         prog="pruning-game train",
         description="Train with equilibrium-driven pruning (Algorithm 1 of Shah & Khan 2025), "
@@ -96,29 +112,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="folder of the IDX files")
     p.add_argument("--limit", type=positive_int, default=None,
                    help="keep the first N examples")
-    p.add_argument("--model", choices=("mlp", "lenet5"), default="mlp")
+    p.add_argument("--model", choices=MODELS, default="mlp")
     p.add_argument("--hidden", type=comma_ints, default=None,
                    help="hidden widths, e.g. 512,256 (default: the configuration's)")
-    p.add_argument("--level", choices=("neuron", "filter", "all"), default="neuron",
-                   help="which units are players")
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help="default: 60 for demo, 20 for the paper's configurations")
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="weight learning rate")
-    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", type=out_dir, default=None,
                    help="output folder (default results/train/<config>); checked before any "
                         "work, and a different run already in it is refused")
     p.add_argument("--no-certify", dest="certify", action="store_false",
                    help="skip the certificate of the final participation")
-    game = p.add_argument_group("game options (override the configuration)")
-    for name, kind in _GAME_FLAGS.items():
-        game.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
-                          help=f"PruningConfig.{name}")
-    game.add_argument("--include-outgoing", action="store_true", default=None,
-                      help="theta_i includes the outgoing weights")
+    _add_field_flags(p.add_argument_group("training (override the configuration)"),
+                     _TRAINING_FLAGS)
+    _add_field_flags(p.add_argument_group("game options (override the configuration)"),
+                     _GAME_FLAGS)
     return p
+
+
+def _optional_name(text: str) -> str | None:
+    """A choice that may be None: ``none``, ``None`` or empty mean None."""
+    return None if text in ("none", "None", "") else text
+
+
+#: Argument types of the flags by field type; ``seed`` and ``lr`` have their own bounds.
+_ARGUMENT_TYPES: dict[Any, Any] = {int: positive_int, float: float, str: str,
+                                   str | None: _optional_name}
+_FIELD_TYPES: dict[str, Any] = {"seed": non_negative_int, "lr": positive_float}
 
 
 def run_differences(recorded: dict[str, Any], requested: dict[str, Any]) -> list[str]:
@@ -186,19 +203,13 @@ def _check_data(config: RunConfig) -> None:
 
 def _run_config(args: argparse.Namespace) -> RunConfig:
     options, widths = named_config(args.config)
-    for name in (*_GAME_FLAGS, "include_outgoing"):
-        value = getattr(args, name)
-        if value is not None:
-            options[name] = value
-    if options.get("overlap") in ("none", "None", ""):
-        options["overlap"] = None
-    epochs = args.epochs if args.epochs is not None else (
-        DEMO_CONFIG["epochs"] if args.config == "demo" else 20)
+    given = vars(args)
+    options.update({name: given[name] for name in _GAME_FLAGS if name in given})
+    base = PRESETS[args.config]
+    training = {name: given.get(name, getattr(base, name)) for name in _TRAINING_FLAGS}
     return RunConfig(dataset=args.data, data_root=args.root, data_limit=args.limit,
                      model=args.model, hidden=args.hidden or widths, method="equilibrium",
-                     pruning=options, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
-                     optimizer=args.optimizer, level=args.level, seed=args.seed,
-                     tag=f"train/{args.config}")
+                     pruning=options, **training, tag=f"train/{args.config}")
 
 
 def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: Any

@@ -32,11 +32,12 @@ from nets.baselines.base import GRANULARITIES, SCHEDULES, StepCounter, train
 from nets.checks import PruningError, check_choice, check_int, check_number, check_sequence
 from nets.data import DataBundle
 from nets.evaluate import evaluate
+from nets.presets import COMPARE_SPARSITIES, DEMO_WIDTHS
 from nets.progress import progress_bar
 
 __all__ = ["DEFAULT_SPARSITIES", "ComparisonRow", "compare", "to_csv", "to_markdown"]
 
-DEFAULT_SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
+DEFAULT_SPARSITIES = COMPARE_SPARSITIES
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _default_model(bundle: DataBundle, seed: int) -> nn.Sequential:
     features = 1
     for size in bundle.input_shape:
         features *= size
-    return models.mlp(features, (128, 64), bundle.n_classes, seed=seed)
+    return models.mlp(features, DEMO_WIDTHS, bundle.n_classes, seed=seed)
 
 
 def compare(methods: Iterable[str] | str | None = None, *,

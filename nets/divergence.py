@@ -1,4 +1,4 @@
-"""Divergence detection shared by every training loop (dense, baselines, equilibrium pruning).
+"""Divergence detection of the training loop (`nets.loop.train`: dense, baselines, Algorithm 1).
 
 One `DivergenceMonitor` watches a loop's batch losses and its epochs' training accuracy and
 raises `TrainingDivergedError`, a one-line message naming the learning rate and what to do,

@@ -1,7 +1,8 @@
 """Plain (dense) training: the baseline every pruning result is compared with.
 
-The same data order, optimizer and epochs as `nets.EquilibriumPruning`, without gates or
-participation, so that "dense" in a table means the same budget without pruning.
+The same loop (`nets.loop.train`: data order, optimizer, epochs) as `nets.EquilibriumPruning`,
+without gates or participation, so that "dense" in a table means the same budget without
+pruning.
 """
 
 from __future__ import annotations
@@ -9,15 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
 from nets.divergence import DivergenceMonitor
 from nets.evaluate import accuracy_and_loss
-from nets.progress import progress_bar
-from nets.training import PruningConfig, _datasets, _optimizer_for, flush_denormals
+from nets.loop import Hooks, TrainingConfig, datasets, make_optimizer, train
 
 __all__ = ["PlainResult", "train_plain"]
 
@@ -31,7 +29,7 @@ class PlainResult:
     train_loss: tuple[float, ...]
 
 
-def train_plain(model: nn.Sequential, data: Any, config: PruningConfig, *,
+def train_plain(model: nn.Sequential, data: Any, config: TrainingConfig, *,
                 progress: bool = False) -> PlainResult:
     """Train a copy of `model` with `config`'s optimizer, learning rate, epochs, batch size and
     seed (batch order identical to `EquilibriumPruning` with the same config).
@@ -41,8 +39,8 @@ def train_plain(model: nn.Sequential, data: Any, config: PruningConfig, *,
     model : nn.Sequential
         Not modified.
     data : DataBundle or (train_dataset, test_dataset)
-    config : PruningConfig
-        Only the training fields are used; the game's fields are ignored.
+    config : TrainingConfig
+        Or a `PruningConfig`, whose game fields are ignored.
     progress : bool, default False
         Report each epoch (`nets.progress.progress_bar`) as `EquilibriumPruning.fit` does.
         Off by default: callers run it as the short dense baseline beside a pruning run (in
@@ -55,41 +53,26 @@ def train_plain(model: nn.Sequential, data: Any, config: PruningConfig, *,
         loss over 1000x its start, or accuracy back at chance after clearly above it); the
         message names ``lr``.
     """
-    with flush_denormals():
-        return _train(model, data, config, progress)
-
-
-def _train(model: nn.Sequential, data: Any, config: PruningConfig,
-           progress: bool = False) -> PlainResult:
     import copy
 
-    train_set, test_set = _datasets(data)
+    train_set, test_set = datasets(data)
     model = copy.deepcopy(model)
-    optimizer = _optimizer_for(config, model.parameters())
-    test_loader = DataLoader(test_set, batch_size=512)
-    accuracies, losses = [], []
-    monitor = DivergenceMonitor(config.lr)
-    with progress_bar(config.epochs, "dense", unit="epoch", enabled=progress) as bar, \
-            torch.random.fork_rng():
-        for epoch in range(config.epochs):
-            torch.manual_seed(config.seed * 1_000_003 + epoch)
-            order = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-            loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
-                                generator=order)
-            model.train()
-            total, count = 0.0, 0
-            for inputs, labels in loader:
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(inputs)
-                loss = F.cross_entropy(logits, labels)
-                monitor.batch(float(loss.detach()), logits, labels)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * labels.shape[0]
-                count += labels.shape[0]
-            monitor.end_epoch()
-            losses.append(total / max(count, 1))
-            accuracies.append(accuracy_and_loss(model, test_loader)[0])
-            bar.set_postfix(acc=f"{accuracies[-1]:.3f}")
-            bar.update(1)
-    return PlainResult(model, tuple(accuracies), tuple(losses))
+    optimizer = make_optimizer(config, model.parameters())
+    hooks = _Evaluate(model, DataLoader(test_set, batch_size=512))
+    losses = train(model, train_set, config, optimizer, range(config.epochs),
+                   monitor=DivergenceMonitor(config.lr), hooks=hooks, seed_each_epoch=True,
+                   progress="dense" if progress else None)
+    return PlainResult(model, tuple(hooks.accuracies), tuple(losses))
+
+
+class _Evaluate(Hooks):
+    """Test accuracy after every epoch (the only hook plain training needs)."""
+
+    def __init__(self, model: nn.Module, test_loader: DataLoader) -> None:
+        self.model = model
+        self.test_loader = test_loader
+        self.accuracies: list[float] = []
+
+    def end_epoch(self, epoch: int, train_loss: float) -> dict[str, str]:
+        self.accuracies.append(accuracy_and_loss(self.model, self.test_loader)[0])
+        return {"acc": f"{self.accuracies[-1]:.3f}"}

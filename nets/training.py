@@ -22,14 +22,14 @@ physical removal).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -41,18 +41,27 @@ from equilibria import ParticipationGame, build_game, nash_gap
 from equilibria.atomic import atomic_write
 from equilibria.spec import OVERLAPS, PAYOFFS
 from nets.apply import apply_participation
-from nets.checks import PruningError, check_choice, check_int, check_number
+from nets.checks import PruningError, check_choice, check_number
 from nets.data import DataBundle
 from nets.divergence import DivergenceMonitor, TrainingDivergedError
 from nets.evaluate import accuracy_and_loss
 from nets.gates import GatedNetwork, attach_gates
-from nets.progress import progress_bar
+from nets.loop import (
+    OPTIMIZERS,
+    Hooks,
+    Step,
+    TrainingConfig,
+    datasets,
+    flush_denormals,
+    make_optimizer,
+    train,
+    train_step,
+)
 from nets.stats import batch_game_statistics, collect, group_by_unit
 
 __all__ = ["PAPER_CONFIGS", "EpochRecord", "EquilibriumPruning", "PruningConfig",
-           "PruningResult", "TrainingDivergedError"]
+           "PruningResult", "TrainingConfig", "TrainingDivergedError", "flush_denormals"]
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
 S_UPDATES = ("simultaneous", "sequential")
 EVAL_MODES = ("soft", "mask", "remove")
 LEVELS = ("neuron", "filter", "all")
@@ -60,11 +69,18 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
-class PruningConfig:
+class PruningConfig(TrainingConfig):
     """Every choice of equilibrium-driven pruning (Algorithm 1), paper-literal by default.
+
+    The training fields (epochs, batch_size, optimizer, lr, weight_decay, momentum, seed) are
+    those of `nets.loop.TrainingConfig`, which this class extends; the others are the game's.
 
     Attributes
     ----------
+    epochs, batch_size, optimizer, lr, weight_decay, momentum, seed
+        As in `nets.loop.TrainingConfig` (the paper's 20 epochs of batch 128; Adam, which the
+        paper does not name). The loss depends on s_i theta_i only, so without weight decay
+        the weights can grow to undo a shrinking participation.
     name : str
         A label for reports.
     alpha, beta, gamma, eta : float
@@ -78,18 +94,6 @@ class PruningConfig:
         lr_s of Eq. 17 (the paper's 0.001), >= 0.
     epsilon : float
         Prune threshold in (0, 1) (the paper's 0.01).
-    optimizer : {"adam", "adamw", "sgd"}
-        Weight optimizer (the paper does not say; Adam is the default here).
-    lr : float
-        Weight learning rate, >= 0 (0 freezes the weights).
-    weight_decay : float
-        Weight decay of the optimizer (decoupled for "adamw"), >= 0; 0 in the paper's
-        reading. The loss depends on s_i theta_i only, so without it the weights can grow to
-        undo a shrinking participation.
-    momentum : float
-        SGD momentum, in [0, 1).
-    epochs, batch_size : int
-        The paper's 20 and 128.
     level : {"neuron", "filter", "all"}
         Which units are players (`nets.attach_gates`).
     include_outgoing : bool
@@ -98,8 +102,6 @@ class PruningConfig:
         Whether the s-step reuses the theta-step's gradients or recomputes them afterwards.
     eval_mode : {"soft", "mask", "remove"}
         How test accuracy is measured each epoch.
-    seed : int
-        Seeds batch order and any randomness inside training (>= 0).
 
     Raises
     ------
@@ -117,35 +119,30 @@ class PruningConfig:
     overlap: str | None = None
     participation_lr: float = 0.001
     epsilon: float = 0.01
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    epochs: int = 20
-    batch_size: int = 128
     level: str = "neuron"
     include_outgoing: bool = False
     s_update: str = "simultaneous"
     eval_mode: str = "mask"
-    seed: int = 0
+
+    #: The allowed values of the fields that take one of a few (checked on construction;
+    #: ``pruning-game train`` offers them as the flags' choices).
+    choices: ClassVar[Mapping[str, tuple[Any, ...]]] = MappingProxyType({
+        "optimizer": OPTIMIZERS, "payoff": PAYOFFS, "overlap": OVERLAPS, "s_update": S_UPDATES,
+        "eval_mode": EVAL_MODES, "level": LEVELS})
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
             raise PruningError(f"name must be a string; got {self.name!r}")
-        choices = {"payoff": PAYOFFS, "overlap": OVERLAPS, "optimizer": OPTIMIZERS,
-                   "s_update": S_UPDATES, "eval_mode": EVAL_MODES, "level": LEVELS}
-        for name, allowed in choices.items():
+        for name, allowed in self.choices.items():
+
             check_choice(getattr(self, name), name, allowed)
+        super().__post_init__()
         bounds: dict[str, dict[str, Any]] = {
             "alpha": {}, "beta": {"low": 0.0}, "gamma": {"low": 0.0}, "eta": {"low": 0.0},
-            "participation_lr": {"low": 0.0}, "lr": {"low": 0.0}, "weight_decay": {"low": 0.0},
-            "momentum": {"low": 0.0, "high": 1.0, "high_open": True},
+            "participation_lr": {"low": 0.0},
             "epsilon": {"low": 0.0, "high": 1.0, "low_open": True, "high_open": True}}
         for name, limits in bounds.items():
             object.__setattr__(self, name, check_number(getattr(self, name), name, **limits))
-        for name in ("epochs", "batch_size"):
-            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
-        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
         if not isinstance(self.include_outgoing, bool | np.bool_):
             raise PruningError(f"include_outgoing must be True or False; got "
                                f"{self.include_outgoing!r}")
@@ -269,7 +266,6 @@ class EquilibriumPruning:
         if not isinstance(config, PruningConfig):
             raise TypeError("config must be a PruningConfig (or PAPER_CONFIGS[name])")
         self.config = config
-        self._monitor: DivergenceMonitor | None = None  # set while fit runs
 
     # ------------------------------------------------------------------ the game's s-step
     def participation_gradient(self, gated: GatedNetwork, inputs: torch.Tensor | None = None,
@@ -372,7 +368,8 @@ class EquilibriumPruning:
     # ------------------------------------------------------------------ training
     def fit(self, model: nn.Module | GatedNetwork, data: DataBundle | tuple[Dataset, Dataset],
             *, checkpoint_dir: str | os.PathLike | None = None, progress: bool = True,
-            callback: Callable[[EpochRecord], None] | None = None) -> PruningResult:
+            callback: Callable[[EpochRecord], None] | None = None,
+            on_step: Callable[[Step], None] | None = None) -> PruningResult:
         """Train `model` with Algorithm 1 and return the final participation and history.
 
         Parameters
@@ -388,6 +385,10 @@ class EquilibriumPruning:
             line per epoch and a heartbeat every 30 s on a non-terminal stderr).
         callback : callable, optional
             Called with each EpochRecord (may raise to stop training).
+        on_step : callable, optional
+            Called with a `nets.loop.Step` after every step (the theta step and the s-step of
+            one batch); ``step.model`` is the `GatedNetwork`, so
+            ``step.model.get_participation()`` is s after that step.
 
         Raises
         ------
@@ -400,122 +401,89 @@ class EquilibriumPruning:
 
         Notes
         -----
-        Denormal floats are flushed to zero while training (`flush_denormals`):
-        participations near zero otherwise slow CPU training by 10x or more.
+        Runs on `nets.loop.train` (denormal floats flushed to zero while training:
+        participations near zero otherwise slow CPU training by 10x or more).
         """
-        with flush_denormals():
-            return self._fit(model, data, checkpoint_dir, progress, callback)
-
-    def _fit(self, model: nn.Module | GatedNetwork, data: Any,
-             checkpoint_dir: str | os.PathLike | None, progress: bool,
-             callback: Callable[[EpochRecord], None] | None) -> PruningResult:
         c = self.config
-        train_set, test_set = _datasets(data)
+        train_set, test_set = datasets(data)
         gated = model if isinstance(model, GatedNetwork) else attach_gates(
             model, c.level, include_outgoing=c.include_outgoing)
         gated = _copy_network(gated) if gated is model else gated
-        optimizer = _optimizer(c, gated)
+        optimizer = make_optimizer(c, gated.parameters())
         state = _State()
         checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
         if checkpoint is not None and checkpoint.exists():
             state = _load_checkpoint(checkpoint, c, gated, optimizer)
         resumed = state.epoch
-        test_loader = DataLoader(test_set, batch_size=512)
+        hooks = _AlgorithmHooks(self, gated, optimizer, DataLoader(test_set, batch_size=512),
+                                state, checkpoint, callback)
         monitor = DivergenceMonitor(c.lr, may_collapse=True, first_epoch=state.epoch,
                                     hint=f"or participation_lr (now {c.participation_lr:g})")
-        with progress_bar(c.epochs, c.name, unit="epoch", initial=state.epoch,
-                          enabled=progress) as bar, torch.random.fork_rng():
-            while state.epoch < c.epochs:
-                torch.manual_seed(c.seed * 1_000_003 + state.epoch)
-                self._monitor = monitor  # read by _step (whose signature subclasses share)
-                try:
-                    record = self._epoch(gated, optimizer, train_set, test_loader, state,
-                                         monitor)
-                except TrainingDivergedError as error:
-                    bar.close()
-                    raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
-                                                epoch=error.epoch, step=error.step) from None
-                finally:
-                    self._monitor = None
-                state.history.append(record)
-                state.epoch += 1
-                if checkpoint is not None:
-                    _save_checkpoint(checkpoint, c, gated, optimizer, state)
-                bar.set_postfix(acc=f"{record.test_accuracy:.3f}",
-                                sparsity=f"{record.sparsity:.3f}")
-                bar.update(1)
-                if callback is not None:
-                    callback(record)
+        try:
+            train(gated, train_set, c, optimizer, range(state.epoch, c.epochs),
+                  monitor=monitor, hooks=hooks, seed_each_epoch=True, on_step=on_step,
+                  progress=c.name if progress else None, total_epochs=c.epochs)
+        except TrainingDivergedError as error:
+            raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
+                                        epoch=error.epoch, step=error.step) from None
         return PruningResult(c, gated, gated.get_participation().double().numpy(),
                              tuple(state.history), resumed)
 
-    def _epoch(self, gated: GatedNetwork, optimizer: torch.optim.Optimizer, train_set: Dataset,
-               test_loader: DataLoader, state: _State,
-               monitor: DivergenceMonitor) -> EpochRecord:
-        c = self.config
-        start = time.perf_counter()
-        order = torch.Generator().manual_seed(c.seed * 1_000_003 + state.epoch)
-        loader = DataLoader(train_set, batch_size=c.batch_size, shuffle=True, generator=order)
-        gates = list(gated.gates())
-        gated.train()
-        total, count = 0.0, 0
-        inputs = labels = None
-        for inputs, labels in loader:
-            loss = self._step(gated, gates, optimizer, inputs, labels)
-            total += loss * labels.shape[0]
-            count += labels.shape[0]
-        monitor.end_epoch()
-        s = gated.get_participation()
-        if not torch.all(torch.isfinite(s)):
-            raise TrainingDivergedError(
-                f"training diverged at epoch {state.epoch}: the participation became "
-                f"non-finite; lower participation_lr (now {c.participation_lr:g}) or the "
-                f"learning rate (lr={c.lr:g})", tuple(state.history), lr=c.lr,
-                epoch=state.epoch)
-        gap = float(nash_gap(self.batch_game(gated, inputs, labels), s.double().numpy()))
-        evaluated = gated if c.eval_mode == "soft" else apply_participation(
-            gated, mode=c.eval_mode, threshold=c.epsilon, on_empty="keep_strongest")
-        accuracy, test_loss = accuracy_and_loss(evaluated, test_loader)
-        active = tuple(int((s[info.players] >= c.epsilon).sum()) for info in gated.layers)
-        return EpochRecord(epoch=state.epoch + 1, train_loss=total / max(count, 1),
-                           test_accuracy=accuracy, test_loss=test_loss,
-                           sparsity=float((s < c.epsilon).double().mean()),
-                           mean_participation=float(s.double().mean()),
-                           active_per_layer=active, nash_gap=gap,
-                           seconds=time.perf_counter() - start)
+    def step(self, gated: GatedNetwork, optimizer: torch.optim.Optimizer,
+             inputs: torch.Tensor, labels: torch.Tensor) -> float:
+        """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch, outside `fit`
+        (`nets.loop.train_step` with this method's hooks); returns the batch's loss."""
+        loss = train_step(gated, optimizer, inputs, labels, _StepHooks(self, gated))
+        return float(loss.detach())
 
     def _step(self, gated: GatedNetwork, gates: list, optimizer: torch.optim.Optimizer,
               inputs: torch.Tensor, labels: torch.Tensor) -> float:
-        """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch; during `fit`
-        its `DivergenceMonitor` checks the batch's loss before any step is taken."""
-        c = self.config
-        monitor = getattr(self, "_monitor", None)
-        for gate in gates:
-            gate.participation.requires_grad_(True)
-            gate.participation.grad = None
-        optimizer.zero_grad(set_to_none=True)  # (requires_grad_ on a leaf is a flag flip)
-        logits = gated(inputs)
-        loss = F.cross_entropy(logits, labels)
-        if monitor is not None:
-            monitor.batch(float(loss.detach()), logits, labels)
-        loss.backward()
-        gradient = None
-        if c.s_update == "simultaneous":  # the s-step sees the weights before their step
-            gradient = self._second_pass_gradient(gated, inputs, labels) \
-                if self._needs_second_pass() else self.participation_gradient(gated)
-        optimizer.step()
-        if gradient is None:
-            gradient = self._recomputed_gradient(gated, gates, inputs, labels)
+        """`step` under its old private name (bench/training.py times it); `gates` is unused."""
+        return self.step(gated, optimizer, inputs, labels)
+
+    def s_step(self, gated: GatedNetwork, gradient: torch.Tensor) -> None:
+        """The projected participation step ``s <- clip(s + lr_s * gradient, 0, 1)`` (Eq. 17),
+        gate by gate; the gates stop requiring gradients."""
         with torch.no_grad():
             offset = 0
-            for gate in gates:
+            for gate in gated.gates():
                 n = gate.participation.shape[0]
-                step = c.participation_lr * gradient[offset:offset + n]
+                step = self.config.participation_lr * gradient[offset:offset + n]
                 gate.participation.add_(step.to(gate.participation.dtype)).clamp_(0.0, 1.0)
                 gate.participation.requires_grad_(False)
                 gate.participation.grad = None
                 offset += n
-        return float(loss.detach())
+
+    def epoch_record(self, gated: GatedNetwork, epoch: int, train_loss: float,
+                     last_batch: tuple[torch.Tensor, torch.Tensor], test_loader: DataLoader,
+                     started: float, history: tuple[EpochRecord, ...] = ()) -> EpochRecord:
+        """What epoch `epoch` (0-based) ended with: test accuracy (``config.eval_mode``),
+        sparsity, the Nash gap of s on the last batch's game, the seconds since `started`
+        (a ``time.perf_counter()`` reading).
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the participation is not finite (`history`: the epochs before).
+        """
+        c = self.config
+        s = gated.get_participation()
+        if not torch.all(torch.isfinite(s)):
+            raise TrainingDivergedError(
+                f"training diverged at epoch {epoch}: the participation became "
+                f"non-finite; lower participation_lr (now {c.participation_lr:g}) or the "
+                f"learning rate (lr={c.lr:g})", history, lr=c.lr, epoch=epoch)
+        gap = float(nash_gap(self.batch_game(gated, *last_batch), s.double().numpy()))
+        evaluated = gated if c.eval_mode == "soft" else apply_participation(
+            gated, mode=c.eval_mode, threshold=c.epsilon, on_empty="keep_strongest")
+        accuracy, test_loss = accuracy_and_loss(evaluated, test_loader)
+        active = tuple(int((s[info.players] >= c.epsilon).sum()) for info in gated.layers)
+        return EpochRecord(epoch=epoch + 1, train_loss=train_loss,
+                           test_accuracy=accuracy, test_loss=test_loss,
+                           sparsity=float((s < c.epsilon).double().mean()),
+                           mean_participation=float(s.double().mean()),
+                           active_per_layer=active, nash_gap=gap,
+                           seconds=time.perf_counter() - started)
 
     def _second_pass_gradient(self, gated: GatedNetwork, inputs: torch.Tensor,
                               labels: torch.Tensor) -> torch.Tensor:
@@ -536,20 +504,6 @@ class EquilibriumPruning:
             parameter.grad = None
         F.cross_entropy(gated(inputs), labels).backward()
         return self.participation_gradient(gated)
-
-
-@contextlib.contextmanager
-def flush_denormals() -> Iterator[None]:
-    """Flush denormal floats to zero inside the block, then restore torch's default (off).
-
-    Torch cannot report the current setting, so the block always ends with the default; the
-    flag is process-wide CPU state that other libraries (hypothesis, numpy) also see.
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
 
 
 def _grad(tensor: torch.Tensor) -> torch.Tensor:
@@ -577,31 +531,78 @@ def _per_unit_sum(weight_part: torch.Tensor, bias_part: torch.Tensor | None,
     return total
 
 
-def _datasets(data: Any) -> tuple[Dataset, Dataset]:
-    if isinstance(data, DataBundle):
-        return data.train, data.test
-    if isinstance(data, tuple) and len(data) == 2:
-        return data
-    raise TypeError("data must be a nets.data.DataBundle (nets.data.load(...)) or a pair "
-                    f"(train_dataset, test_dataset); got {type(data).__name__}")
-
-
 def _copy_network(gated: GatedNetwork) -> GatedNetwork:
     return apply_participation(gated, mode="soft")
 
 
-def _optimizer(config: PruningConfig, gated: GatedNetwork) -> torch.optim.Optimizer:
-    return _optimizer_for(config, gated.parameters())
+class _StepHooks(Hooks):
+    """Algorithm 1's actions inside one step of `nets.loop.train_step`."""
+
+    def __init__(self, trainer: EquilibriumPruning, gated: GatedNetwork) -> None:
+        self.trainer = trainer
+        self.gated = gated
+        self.gates = list(gated.gates())
+        self.gradient: torch.Tensor | None = None
+        self.last_batch: Any = None
+
+    def before_batch(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        for gate in self.gates:  # (requires_grad_ on a leaf is a flag flip)
+            gate.participation.requires_grad_(True)
+            gate.participation.grad = None
+
+    def after_backward(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        trainer = self.trainer
+        self.gradient = None
+        if trainer.config.s_update == "simultaneous":  # the s-step sees the weights before
+            self.gradient = trainer._second_pass_gradient(self.gated, inputs, labels) \
+                if trainer._needs_second_pass() else trainer.participation_gradient(self.gated)
+
+    def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        gradient = self.gradient
+        if gradient is None:
+            gradient = self.trainer._recomputed_gradient(self.gated, self.gates, inputs,
+                                                         labels)
+        self.trainer.s_step(self.gated, gradient)
+        self.last_batch = (inputs, labels)
 
 
-def _optimizer_for(config: PruningConfig, parameters: Any) -> torch.optim.Optimizer:
-    """The weight optimizer `config` names (the gates are buffers, never in `parameters`)."""
-    if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
-                           weight_decay=config.weight_decay)
+class _AlgorithmHooks(_StepHooks):
+    """`_StepHooks` plus what `fit` does every epoch: the record, the checkpoint, the
+    progress values and the caller's callback."""
+
+    def __init__(self, trainer: EquilibriumPruning, gated: GatedNetwork,
+                 optimizer: torch.optim.Optimizer, test_loader: DataLoader, state: _State,
+                 checkpoint: Path | None,
+                 callback: Callable[[EpochRecord], None] | None) -> None:
+        super().__init__(trainer, gated)
+        self.optimizer = optimizer
+        self.test_loader = test_loader
+        self.state = state
+        self.checkpoint = checkpoint
+        self.callback = callback
+        self.started = 0.0
+
+    def start_epoch(self, epoch: int) -> None:
+        self.started = time.perf_counter()
+
+    def end_epoch(self, epoch: int, train_loss: float) -> dict[str, str]:
+        state = self.state
+        record = self.trainer.epoch_record(self.gated, epoch, train_loss, self.last_batch,
+                                           self.test_loader, self.started, tuple(state.history))
+        state.history.append(record)
+        state.epoch += 1
+        if self.checkpoint is not None:
+            _save_checkpoint(self.checkpoint, self.trainer.config, self.gated, self.optimizer,
+                             state)
+        return {"acc": f"{record.test_accuracy:.3f}", "sparsity": f"{record.sparsity:.3f}"}
+
+    def after_epoch(self, epoch: int) -> None:
+        if self.callback is not None:
+            self.callback(self.state.history[-1])
+
+
+#: The old private names (bench/training.py imports `_optimizer_for`).
+_optimizer_for = make_optimizer
 
 
 def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,

@@ -8,7 +8,7 @@ pruned model, the sparsity achieved and the training steps spent.
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 from typing import Any
 
 from nets.baselines.activation import ActivationPruner
@@ -48,7 +48,7 @@ def get(name: str, **options: Any) -> Pruner:
     if not isinstance(name, str) or name not in REGISTRY:
         raise PruningError(f"unknown pruning method {name!r}; registered: {sorted(REGISTRY)}")
     cls = REGISTRY[name]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    accepted = [f.name for f in dataclasses.fields(cls.Options)]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise PruningError(f"options {unknown} are not options of method {name!r}; it takes "

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from nets.baselines.base import PruningError, ScorePruner
+from nets.baselines.base import PruningError, ScoreOptions, ScorePruner
 from nets.gates import ELEMENTWISE, GatedNetwork, PlayerLayer
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
@@ -37,6 +38,19 @@ STATISTICS = ("mean", "apoz")
 
 #: Elementwise modules that are not activations (as in `nets.stats`).
 _NOT_ACTIVATIONS = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d)
+
+
+@dataclass(frozen=True)
+class ActivationOptions(ScoreOptions):
+    """`ActivationPruner`'s options (see there)."""
+
+    statistic: str = "mean"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.statistic not in STATISTICS:
+            raise PruningError(f"statistic must be one of {STATISTICS}; got "
+                               f"{self.statistic!r}")
 
 
 class ActivationPruner(ScorePruner):
@@ -56,12 +70,8 @@ class ActivationPruner(ScorePruner):
     citation = "Hu et al. 2016, Network trimming: a data-driven neuron pruning approach " \
                "(arXiv 1607.03250); Molchanov et al. 2017 (ICLR), Sec. 2.2"
     granularities = ("structured",)
-
-    def __init__(self, scope: str = "global", statistic: str = "mean") -> None:
-        super().__init__(scope)
-        if statistic not in STATISTICS:
-            raise PruningError(f"statistic must be one of {STATISTICS}; got {statistic!r}")
-        self.statistic = statistic
+    Options = ActivationOptions
+    statistic: str
 
     def unit_scores(self, gated: GatedNetwork, batches: Batches) -> torch.Tensor:
         if not batches:

@@ -15,24 +15,26 @@ not pruned). Structured results are smaller standard ``nn.Sequential`` models
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 from torch.utils.data import DataLoader, Dataset
 
+from nets import loop
 from nets.apply import apply_participation
 from nets.checks import PruningError, check_choice, check_int, check_number
 from nets.divergence import DivergenceMonitor
 from nets.gates import GatedNetwork, attach_gates
-from nets.training import _datasets, flush_denormals
+from nets.loop import TrainingConfig
 
 GRANULARITIES = ("structured", "unstructured")
 SCHEDULES = ("one_shot", "progressive", "iterative", "at_init")
@@ -42,15 +44,19 @@ OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
-class Budget:
+class Budget(TrainingConfig):
     """The training every method may spend, in epochs of ``batch_size`` batches.
+
+    The training fields are `nets.loop.TrainingConfig`'s (here with 10 epochs by default,
+    Adam or SGD, and a learning rate > 0); ``weight_decay`` (default 0) and ``momentum``
+    (default 0.9, SGD only) reach the optimizer as in `nets.PruningConfig`.
 
     Attributes
     ----------
     epochs : int
         Total epochs for the method (pre-training, pruning rounds and fine-tuning together).
-    batch_size, lr, optimizer, seed
-        As in `nets.PruningConfig`.
+    batch_size, optimizer, lr, weight_decay, momentum, seed
+        As in `nets.loop.TrainingConfig`.
     level : {"neuron", "filter", "all"}
         Which units are players for structured pruning.
     rounds : int
@@ -58,19 +64,15 @@ class Budget:
     """
 
     epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    seed: int = 0
     level: str = "neuron"
     rounds: int = 3
 
+    optimizers: ClassVar[tuple[str, ...]] = OPTIMIZERS
+    lr_positive: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "rounds"):
-            object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
-        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
-        object.__setattr__(self, "lr", check_number(self.lr, "lr", low=0.0, low_open=True))
-        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        super().__post_init__()
+        object.__setattr__(self, "rounds", check_int(self.rounds, "rounds", minimum=1))
         check_choice(self.level, "level", LEVELS)
 
 
@@ -105,14 +107,55 @@ class PruneOutcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Options:
+    """A pruner's options: one frozen dataclass per method (its ``Options``), whose fields
+    are the method's constructor keywords with their defaults, checked on construction
+    (`PruningError` naming the field). This one has none."""
+
+
+def check_scope(scope: Any) -> str:
+    """`scope` if it is one of `SCOPES`, else a `PruningError` naming it."""
+    if scope not in SCOPES:
+        raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
+    return scope
+
+
+@dataclass(frozen=True)
+class ScoreOptions(Options):
+    """Options of a `ScorePruner`.
+
+    Attributes
+    ----------
+    scope : {"global", "layer"}, default "global"
+        Rank all units (or weights) together or per layer.
+    """
+
+    scope: str = "global"
+
+    def __post_init__(self) -> None:
+        check_scope(self.scope)
+
+
 class Pruner(ABC):
-    """A pruning method on the shared harness; subclasses register in `nets.baselines`."""
+    """A pruning method on the shared harness; subclasses register in `nets.baselines`.
+
+    ``Pruner(**options)`` builds the method's `Options` dataclass (``cls.Options``) from the
+    keywords (positional arguments in the fields' order work too) and exposes every option as
+    an attribute (``pruner.scope``); ``pruner.options`` is the dataclass.
+    """
 
     name: ClassVar[str]
     citation: ClassVar[str]
     granularities: ClassVar[tuple[str, ...]] = GRANULARITIES
     schedules: ClassVar[tuple[str, ...]] = ("one_shot",)
     emergent: ClassVar[bool] = False
+    Options: ClassVar[type[Options]] = Options
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        self.options = self.Options(*args, **options)
+        for option in dataclasses.fields(self.options):
+            setattr(self, option.name, getattr(self.options, option.name))
 
     def check(self, sparsity: float | None, granularity: str, schedule: str,
               model: nn.Module | None = None) -> None:
@@ -145,6 +188,17 @@ class Pruner(ABC):
               ) -> PruneOutcome:
         """Train and prune a copy of `model` within `budget` (never modifies `model`)."""
 
+    @staticmethod
+    @contextlib.contextmanager
+    def run(data: Any, budget: Budget) -> Iterator[PruneRun]:
+        """The opening every ``prune`` shares: start the clock, read the training set, count
+        steps, and seed torch with ``budget.seed`` inside a forked generator state (so a run
+        leaves the caller's random state alone)."""
+        run = PruneRun(data, budget)
+        with torch.random.fork_rng():
+            torch.manual_seed(budget.seed)
+            yield run
+
 
 # ---------------------------------------------------------------------------- training
 class StepCounter:
@@ -155,16 +209,34 @@ class StepCounter:
 
 
 def make_optimizer(parameters: Any, budget: Budget) -> torch.optim.Optimizer:
-    """The budget's optimizer over `parameters`."""
-    if budget.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=budget.lr)
-    return torch.optim.SGD(parameters, lr=budget.lr, momentum=0.9)
+    """The budget's optimizer over `parameters` (`nets.loop.make_optimizer`)."""
+    return loop.make_optimizer(budget, parameters)
 
 
 def epoch_loader(train_set: Dataset, budget: Budget, epoch: int) -> DataLoader:
-    """The training batches of one epoch, in a seeded order shared by every method."""
-    order = torch.Generator().manual_seed(budget.seed * 1_000_003 + epoch)
-    return DataLoader(train_set, batch_size=budget.batch_size, shuffle=True, generator=order)
+    """The training batches of one epoch, in a seeded order shared by every method
+    (`nets.loop.epoch_batches`)."""
+    return loop.epoch_batches(train_set, budget.batch_size, budget.seed, epoch)
+
+
+class _BaselineHooks(loop.Hooks):
+    """A regularizer on the loss, a callback after every step, and the step count."""
+
+    def __init__(self, model: nn.Module, counter: StepCounter,
+                 regularizer: Callable[[nn.Module], torch.Tensor] | None,
+                 after_step: Callable[[nn.Module], None] | None) -> None:
+        self.model = model
+        self.counter = counter
+        self.regularizer = regularizer
+        self.callback = after_step
+
+    def loss(self, model: nn.Module, loss: torch.Tensor) -> torch.Tensor:
+        return loss if self.regularizer is None else loss + self.regularizer(model)
+
+    def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        if self.callback is not None:
+            self.callback(self.model)
+        self.counter.steps += 1
 
 
 def train(model: nn.Module, train_set: Dataset, budget: Budget, epochs: int,
@@ -172,7 +244,8 @@ def train(model: nn.Module, train_set: Dataset, budget: Budget, epochs: int,
           regularizer: Callable[[nn.Module], torch.Tensor] | None = None,
           after_step: Callable[[nn.Module], None] | None = None,
           optimizer: torch.optim.Optimizer | None = None) -> torch.optim.Optimizer:
-    """Train `model` for `epochs` epochs with cross-entropy (+ `regularizer(model)`).
+    """Train `model` for `epochs` epochs with cross-entropy (+ `regularizer(model)`), on
+    `nets.loop.train`; `after_step(model)` runs after every optimizer step.
 
     Returns the optimizer (so a caller can keep its state across phases).
 
@@ -187,23 +260,47 @@ def train(model: nn.Module, train_set: Dataset, budget: Budget, epochs: int,
     optimizer = optimizer or make_optimizer(model.parameters(), budget)
     monitor = DivergenceMonitor(budget.lr, may_collapse=regularizer is not None,
                                 first_epoch=first_epoch)
-    model.train()
-    with flush_denormals():
-        for epoch in range(first_epoch, first_epoch + epochs):
-            for inputs, labels in epoch_loader(train_set, budget, epoch):
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(inputs)
-                loss = F.cross_entropy(logits, labels)
-                if regularizer is not None:
-                    loss = loss + regularizer(model)
-                monitor.batch(float(loss.detach()), logits, labels)
-                loss.backward()
-                optimizer.step()
-                if after_step is not None:
-                    after_step(model)
-                counter.steps += 1
-            monitor.end_epoch()
+    loop.train(model, train_set, budget, optimizer, range(first_epoch, first_epoch + epochs),
+               monitor=monitor, hooks=_BaselineHooks(model, counter, regularizer, after_step))
     return optimizer
+
+
+class PruneRun:
+    """What every ``prune`` opens with: the training set, a step counter, the clock, and the
+    phases' epochs counted on (see `Pruner.run`).
+
+    Attributes
+    ----------
+    train_set : Dataset
+    budget : Budget
+    counter : StepCounter
+    epoch : int
+        Epochs trained so far (the next phase's batch order starts there).
+    """
+
+    def __init__(self, data: Any, budget: Budget) -> None:
+        self.started = time.perf_counter()
+        self.train_set, _ = loop.datasets(data)
+        self.budget = budget
+        self.counter = StepCounter()
+        self.epoch = 0
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps so far."""
+        return self.counter.steps
+
+    @property
+    def seconds(self) -> float:
+        """Wall time since the run opened."""
+        return time.perf_counter() - self.started
+
+    def train(self, model: nn.Module, epochs: int, **options: Any) -> torch.optim.Optimizer:
+        """`train` `model` for the next `epochs` epochs of the budget (options as there)."""
+        optimizer = train(model, self.train_set, self.budget, epochs, self.counter,
+                          first_epoch=self.epoch, **options)
+        self.epoch += epochs
+        return optimizer
 
 
 def scoring_batches(train_set: Dataset, budget: Budget, n_batches: int = 4
@@ -400,11 +497,8 @@ class ScorePruner(Pruner):
     """
 
     schedules = ("one_shot", "iterative", "progressive")
-
-    def __init__(self, scope: str = "global") -> None:
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.scope = scope
+    Options = ScoreOptions
+    scope: str
 
     def unit_scores(self, gated: GatedNetwork, batches: list[tuple[torch.Tensor, torch.Tensor]]
                     ) -> torch.Tensor:
@@ -420,30 +514,24 @@ class ScorePruner(Pruner):
               *, granularity: str = "structured", schedule: str = "one_shot"
               ) -> PruneOutcome:
         self.check(sparsity, granularity, schedule, model)
-        started = time.perf_counter()
-        train_set, _ = _datasets(data)
-        counter = StepCounter()
-        with torch.random.fork_rng():
-            torch.manual_seed(budget.seed)
+        with self.run(data, budget) as run:
             work = copy.deepcopy(model)
             targets = schedule_targets(float(sparsity), budget.rounds, schedule)
             if schedule == "at_init":
                 pre, per = 0, [budget.epochs]
             else:
                 pre, per = split_epochs(budget.epochs, len(targets))
-            train(work, train_set, budget, pre, counter)
-            epoch = pre
-            batches = scoring_batches(train_set, budget)
+            run.train(work, pre)
+            batches = scoring_batches(run.train_set, budget)
             details: dict[str, Any] = {"rounds": len(targets), "targets": targets,
                                        "scope": self.scope}
             players = attach_gates(model, budget.level).n_players \
                 if granularity == "structured" else None
             for target, epochs in zip(targets, per, strict=True):
                 work = self.prune_round(work, target, players, batches, granularity, budget)
-                train(work, train_set, budget, epochs, counter, first_epoch=epoch)
-                epoch += epochs
+                run.train(work, epochs)
         return self.outcome(work, granularity, schedule, float(sparsity), players, budget,
-                            counter.steps, time.perf_counter() - started, details)
+                            run.steps, run.seconds, details)
 
     def prune_round(self, work: nn.Sequential, target: float, players: int | None,
                     batches: list[tuple[torch.Tensor, torch.Tensor]], granularity: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,6 +21,7 @@ from torch import nn
 from nets.apply import apply_participation
 from nets.baselines.base import (
     Budget,
+    Options,
     PruneOutcome,
     Pruner,
     PruningError,
@@ -27,12 +29,27 @@ from nets.baselines.base import (
     select_units,
 )
 from nets.gates import attach_gates
-from nets.training import EquilibriumPruning, PruningConfig, _datasets
+from nets.loop import datasets
+from nets.presets import EQUILIBRIUM
+from nets.training import EquilibriumPruning, PruningConfig
 
-#: The configuration used when none is given: the demo's (loss-descent benefit with competition
-#: from activation correlation; see docs/explanation/digits-dynamics.md).
-DEFAULT_CONFIG = PruningConfig(name="equilibrium", payoff="loss_descent", beta=0.01, gamma=0.01,
-                               eta=0.1, overlap="activations", participation_lr=0.02)
+#: The configuration used when none is given: `nets.presets.EQUILIBRIUM`, the demo's game
+#: (loss-descent benefit with competition from activation correlation; see
+#: docs/explanation/digits-dynamics.md).
+DEFAULT_CONFIG = EQUILIBRIUM
+
+
+@dataclass(frozen=True)
+class EquilibriumOptions(Options):
+    """`EquilibriumPruner`'s options: the ``config`` of Algorithm 1 (None: `DEFAULT_CONFIG`;
+    its training fields are replaced by the budget's)."""
+
+    config: PruningConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.config is not None and not isinstance(self.config, PruningConfig):
+            raise PruningError(f"config must be a nets.PruningConfig or None; got "
+                               f"{type(self.config).__name__}")
 
 
 class EquilibriumPruner(Pruner):
@@ -44,11 +61,11 @@ class EquilibriumPruner(Pruner):
     schedules = ("one_shot",)
     emergent = True
 
-    def __init__(self, config: PruningConfig | None = None) -> None:
-        if config is not None and not isinstance(config, PruningConfig):
-            raise PruningError(f"config must be a nets.PruningConfig or None; got "
-                               f"{type(config).__name__}")
-        self.config = config or DEFAULT_CONFIG
+    Options = EquilibriumOptions
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.config: PruningConfig = self.options.config or DEFAULT_CONFIG
 
     def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
               *, granularity: str = "structured", schedule: str = "one_shot"
@@ -70,7 +87,7 @@ class EquilibriumPruner(Pruner):
         pruned = apply_participation(gated, torch.where(keep, s, torch.zeros_like(s)),
                                      mode="remove", threshold=threshold,
                                      on_empty="keep_strongest")
-        train_set, _ = _datasets(data)
+        train_set, _ = datasets(data)
         steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
         remaining = attach_gates(pruned, budget.level).n_players
         return PruneOutcome(self.name, granularity, schedule, sparsity,

@@ -24,11 +24,12 @@ masked score -inf.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from nets.baselines.base import ScorePruner, prunable_layers
+from nets.baselines.base import ScoreOptions, ScorePruner, prunable_layers
 from nets.baselines.scoring import (
     Batches,
     batch_loss,
@@ -41,6 +42,18 @@ from nets.checks import check_number
 from nets.gates import GatedNetwork
 
 
+@dataclass(frozen=True)
+class GraSPOptions(ScoreOptions):
+    """`GraSPPruner`'s options: ``scope`` and the logits' ``temperature`` (> 0)."""
+
+    temperature: float = 200.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "temperature", check_number(
+            self.temperature, "temperature", low=0.0, low_open=True))
+
+
 class GraSPPruner(ScorePruner):
     """theta * (H g) per weight (the negated GraSP score; the lowest are removed), summed over
     a unit's group for structured pruning. `temperature` divides the logits."""
@@ -49,10 +62,8 @@ class GraSPPruner(ScorePruner):
     citation = "Wang et al. 2020, Picking winning tickets before training by preserving " \
                "gradient flow (ICLR)"
     schedules = ("at_init", "one_shot", "iterative")
-
-    def __init__(self, scope: str = "global", temperature: float = 200.0) -> None:
-        super().__init__(scope)
-        self.temperature = check_number(temperature, "temperature", low=0.0, low_open=True)
+    Options = GraSPOptions
+    temperature: float
 
     def products(self, model: nn.Module, batches: Batches) -> list[torch.Tensor]:
         """theta * (H g) for every trainable parameter of `model` (in ``parameters()``

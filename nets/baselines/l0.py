@@ -27,9 +27,8 @@ some units whose gate is 0 (dead units; counted in ``details["zero_gate_kept"]``
 
 from __future__ import annotations
 
-import copy
 import math
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -37,22 +36,15 @@ from torch import nn
 
 from nets.apply import apply_participation
 from nets.baselines.base import (
-    SCOPES,
     Budget,
-    PruneOutcome,
-    Pruner,
+    Options,
     PruningError,
-    StepCounter,
-    check_optional_sparsity,
-    gate_optimizer,
+    check_scope,
     non_negative,
-    remove_units,
-    select_units,
     split_epochs,
-    train,
 )
+from nets.baselines.penalized import GatePenaltyPruner, check_gate_lr
 from nets.gates import GatedNetwork, ParticipationGate, attach_gates
-from nets.training import _datasets
 
 #: Hard-concrete constants of Louizos et al. (2018): temperature and stretch interval.
 BETA, GAMMA, ZETA = 2.0 / 3.0, -0.1, 1.1
@@ -139,7 +131,27 @@ def l0_penalty(strength: float):
     return penalty
 
 
-class L0Pruner(Pruner):
+@dataclass(frozen=True)
+class L0Options(Options):
+    """`L0Pruner`'s options (see there)."""
+
+    strength: float = 1e-2
+    droprate_init: float = 0.2
+    scope: str = "global"
+    gate_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strength", non_negative(self.strength, "strength"))
+        droprate = self.droprate_init
+        if isinstance(droprate, bool) or not isinstance(droprate, int | float) \
+                or not 0.0 < droprate < 1.0:
+            raise PruningError(f"droprate_init must lie in (0, 1); got {droprate!r}")
+        object.__setattr__(self, "droprate_init", float(droprate))
+        check_scope(self.scope)
+        check_gate_lr(self.gate_lr)
+
+
+class L0Pruner(GatePenaltyPruner):
     """Hard-concrete unit gates under an expected-L0 penalty (structured only; emergent).
 
     Parameters
@@ -158,63 +170,42 @@ class L0Pruner(Pruner):
     name = "l0"
     citation = ("Louizos, Welling & Kingma 2018, Learning sparse neural networks through L0 "
                 "regularization (ICLR)")
-    granularities = ("structured",)
-    schedules = ("one_shot",)
-    emergent = True
+    gate_type = HardConcreteGate
+    Options = L0Options
+    strength: float
+    droprate_init: float
 
-    def __init__(self, strength: float = 1e-2, droprate_init: float = 0.2,
-                 scope: str = "global", gate_lr: float | None = None) -> None:
-        self.strength = non_negative(strength, "strength")
-        if isinstance(droprate_init, bool) or not isinstance(droprate_init, int | float) \
-                or not 0.0 < droprate_init < 1.0:
-            raise PruningError(f"droprate_init must lie in (0, 1); got {droprate_init!r}")
-        self.droprate_init = float(droprate_init)
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.scope = scope
-        if gate_lr is not None and non_negative(gate_lr, "gate_lr") == 0:
-            raise PruningError("gate_lr must be > 0 or None")
-        self.gate_lr = gate_lr
-
-    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
-              *, granularity: str = "structured", schedule: str = "one_shot"
-              ) -> PruneOutcome:
-        self.check(sparsity, granularity, schedule)
-        check_optional_sparsity(sparsity)
-        started = time.perf_counter()
-        train_set, _ = _datasets(data)
-        counter = StepCounter()
-        if sparsity is None:
-            penalized, finetune = budget.epochs, 0
-        else:
-            penalized, (finetune,) = split_epochs(budget.epochs, 1)
+    def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
         noise = torch.Generator().manual_seed(budget.seed)
-        with torch.random.fork_rng():
-            torch.manual_seed(budget.seed)
-            gated = with_l0_gates(copy.deepcopy(model), budget.level, self.droprate_init, noise)
-            train(gated, train_set, budget, penalized, counter,
-                  regularizer=l0_penalty(self.strength),
-                  optimizer=gate_optimizer(gated, HardConcreteGate, budget, self.gate_lr))
-            alpha = log_alphas(gated)
-            z = deterministic_gate(alpha)
-            if sparsity is None:
-                keep = z > 0
-                for info in gated.layers:  # never empty a layer
-                    if not bool(keep[info.players].any()):
-                        keep[info.offset + int(torch.argmax(alpha[info.players]))] = True
-            else:
-                keep = select_units(gated, alpha.double(), sparsity, self.scope)
-            for info in gated.layers:
-                gated.model[info.gate_index] = ParticipationGate(info.n_units)
-            gated.set_participation(z.double())
-            folded = apply_participation(gated, mode="fold")
-            pruned = remove_units(attach_gates(folded, budget.level), keep)
-            train(pruned, train_set, budget, finetune, counter, first_epoch=penalized)
-        kept = [info.n_units for info in attach_gates(pruned, budget.level).layers]
-        return PruneOutcome(
-            self.name, granularity, schedule, None if sparsity is None else float(sparsity),
-            1.0 - sum(kept) / gated.n_players, pruned, counter.steps,
-            time.perf_counter() - started,
-            {"log_alpha": alpha, "gates": z, "kept_per_layer": kept,
-             "zero_gate_kept": int((keep & (z == 0)).sum()), "strength": self.strength,
-             "scope": self.scope, "epochs": {"penalized": penalized, "finetune": finetune}})
+        return with_l0_gates(model, budget.level, self.droprate_init, noise)
+
+    def penalty(self) -> Any:
+        return l0_penalty(self.strength)
+
+    def phases(self, budget: Budget, sparsity: float | None) -> tuple[int, int]:
+        if sparsity is None:
+            return budget.epochs, 0
+        penalized, (finetune,) = split_epochs(budget.epochs, 1)
+        return penalized, finetune
+
+    def read(self, gated: GatedNetwork) -> torch.Tensor:
+        return log_alphas(gated)
+
+    def ranking(self, values: torch.Tensor) -> torch.Tensor:
+        return values
+
+    def emergent_keep(self, values: torch.Tensor) -> torch.Tensor:
+        return deterministic_gate(values) > 0
+
+    def fold(self, gated: GatedNetwork, values: torch.Tensor, budget: Budget) -> GatedNetwork:
+        for info in gated.layers:
+            gated.model[info.gate_index] = ParticipationGate(info.n_units)
+        gated.set_participation(deterministic_gate(values).double())
+        return attach_gates(apply_participation(gated, mode="fold"), budget.level)
+
+    def details(self, values: torch.Tensor, keep: torch.Tensor, kept: list[int],
+                sparsity: float | None, epochs: dict[str, int]) -> dict[str, Any]:
+        z = deterministic_gate(values)
+        return {"log_alpha": values, "gates": z, "kept_per_layer": kept,
+                "zero_gate_kept": int((keep & (z == 0)).sum()), "strength": self.strength,
+                "scope": self.scope, "epochs": epochs}

@@ -27,20 +27,20 @@ from __future__ import annotations
 
 import copy
 import math
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from nets.baselines.base import (
-    SCOPES,
     Budget,
+    Options,
     PruneOutcome,
     Pruner,
     PruningError,
-    StepCounter,
     apply_weight_masks,
+    check_scope,
     current_weight_masks,
     finalize_weights,
     prunable_layers,
@@ -48,12 +48,11 @@ from nets.baselines.base import (
     schedule_targets,
     select_units,
     select_weights,
-    train,
     unstructured_sparsity,
 )
 from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
-from nets.training import _datasets
+from nets.loop import datasets
 
 _MASK_SUFFIX = "_mask"
 _ORIG_SUFFIX = "_orig"
@@ -99,6 +98,19 @@ def rewind_weights(model: nn.Module, saved: dict[str, torch.Tensor],
                 * getattr(module, base + _MASK_SUFFIX))
 
 
+@dataclass(frozen=True)
+class LotteryOptions(Options):
+    """`LotteryPruner`'s options (see there)."""
+
+    rewind_steps: int = 20
+    scope: str = "global"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rewind_steps", check_int(self.rewind_steps, "rewind_steps",
+                                                           minimum=0))
+        check_scope(self.scope)
+
+
 class LotteryPruner(Pruner):
     """Iterative magnitude pruning with rewinding to step ``rewind_steps``.
 
@@ -117,19 +129,16 @@ class LotteryPruner(Pruner):
                 "hypothesis (ICML)")
     schedules = ("iterative", "one_shot")
 
-    def __init__(self, rewind_steps: int = 20, scope: str = "global") -> None:
-        rewind_steps = check_int(rewind_steps, "rewind_steps", minimum=0)
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.rewind_steps = rewind_steps
-        self.scope = scope
+    Options = LotteryOptions
+    rewind_steps: int
+    scope: str
 
     def check_request(self, model: nn.Module, data: Any, sparsity: float | None,
                       budget: Budget, granularity: str = "structured",
                       schedule: str = "one_shot") -> None:
         """`Pruner.check_request`, and `rewind_steps` within the first training run."""
         self.check(sparsity, granularity, schedule, model)
-        train_set, _ = _datasets(data)
+        train_set, _ = datasets(data)
         targets = schedule_targets(float(sparsity), budget.rounds, schedule)
         first = run_epochs(budget.epochs, len(targets) + 1)[0]
         steps = first * math.ceil(len(train_set) / budget.batch_size)
@@ -143,31 +152,26 @@ class LotteryPruner(Pruner):
               *, granularity: str = "structured", schedule: str = "one_shot"
               ) -> PruneOutcome:
         self.check_request(model, data, sparsity, budget, granularity, schedule)
-        started = time.perf_counter()
-        train_set, _ = _datasets(data)
-        counter = StepCounter()
         targets = schedule_targets(float(sparsity), budget.rounds, schedule)
         epochs = run_epochs(budget.epochs, len(targets) + 1)
         structured = granularity == "structured"
         masks: list[Any] = []
-        with torch.random.fork_rng():
-            torch.manual_seed(budget.seed)
+        with self.run(data, budget) as run:
             work: nn.Module = attach_gates(model, budget.level) if structured \
                 else copy.deepcopy(model)
             saved = snapshot(work) if self.rewind_steps == 0 else None
 
             def save_at_k(net: nn.Module) -> None:
                 nonlocal saved
-                if counter.steps + 1 == self.rewind_steps:  # called before the count moves
+                if run.steps + 1 == self.rewind_steps:  # called before the count moves
                     saved = snapshot(net)
 
-            train(work, train_set, budget, epochs[0], counter, after_step=save_at_k)
+            run.train(work, epochs[0], after_step=save_at_k)
             if saved is None:
                 raise PruningError(
-                    f"rewind_steps={self.rewind_steps} exceeds the {counter.steps} steps of the "
+                    f"rewind_steps={self.rewind_steps} exceeds the {run.steps} steps of the "
                     f"first training run ({epochs[0]} epochs of this budget); lower rewind_steps")
-            epoch = epochs[0]
-            for target, run in zip(targets, epochs[1:], strict=True):
+            for target, epochs_of_run in zip(targets, epochs[1:], strict=True):
                 if structured:
                     keep = self._prune_units(work, target)
                     masks.append(keep.clone())
@@ -176,8 +180,7 @@ class LotteryPruner(Pruner):
                     self._prune_weights(work, target)
                     masks.append([m.bool() for m in current_weight_masks(work)])
                     rewind_weights(work, saved)
-                train(work, train_set, budget, run, counter, first_epoch=epoch)
-                epoch += run
+                run.train(work, epochs_of_run)
         if structured:
             gated = work
             work = remove_units(gated, masks[-1])
@@ -188,7 +191,7 @@ class LotteryPruner(Pruner):
             kept = [int((layer.weight != 0).sum()) for layer in prunable_layers(work)]
             achieved = unstructured_sparsity(work)
         return PruneOutcome(self.name, granularity, schedule, float(sparsity), achieved, work,
-                            counter.steps, time.perf_counter() - started,
+                            run.steps, run.seconds,
                             {"rounds": len(targets), "targets": targets,
                              "rewind_steps": self.rewind_steps, "epochs_per_run": epochs,
                              "scope": self.scope, "masks": masks,

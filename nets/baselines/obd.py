@@ -35,18 +35,38 @@ statistics, which also makes per-example gradients well defined).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from nets.baselines.base import PruningError, ScorePruner, prunable_layers
+from nets.baselines.base import PruningError, ScoreOptions, ScorePruner, prunable_layers
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest
 from nets.checks import check_int
 from nets.gates import GatedNetwork
 
 CURVATURES = ("fisher", "hutchinson")
+
+
+@dataclass(frozen=True)
+class OBDOptions(ScoreOptions):
+    """`OBDPruner`'s options (see there)."""
+
+    curvature: str = "fisher"
+    samples: int = 8
+    seed: int = 0
+    chunk: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.curvature not in CURVATURES:
+            raise PruningError(f"curvature must be one of {CURVATURES}; got "
+                               f"{self.curvature!r}")
+        for name, minimum in (("samples", 1), ("seed", 0), ("chunk", 1)):
+            object.__setattr__(self, name, check_int(getattr(self, name), name,
+                                                     minimum=minimum))
 
 
 class OBDPruner(ScorePruner):
@@ -70,15 +90,11 @@ class OBDPruner(ScorePruner):
     name = "obd"
     citation = "LeCun, Denker & Solla 1990, Optimal brain damage (NeurIPS)"
 
-    def __init__(self, scope: str = "global", curvature: str = "fisher", samples: int = 8,
-                 seed: int = 0, chunk: int = 64) -> None:
-        super().__init__(scope)
-        if curvature not in CURVATURES:
-            raise PruningError(f"curvature must be one of {CURVATURES}; got {curvature!r}")
-        self.curvature = curvature
-        self.samples = check_int(samples, "samples", minimum=1)
-        self.seed = check_int(seed, "seed", minimum=0)
-        self.chunk = check_int(chunk, "chunk", minimum=1)
+    Options = OBDOptions
+    curvature: str
+    samples: int
+    seed: int
+    chunk: int
 
     def unit_scores(self, gated: GatedNetwork, batches: Batches) -> torch.Tensor:
         work = copy.deepcopy(gated).eval()

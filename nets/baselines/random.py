@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from nets.baselines.base import ScorePruner
+from nets.baselines.base import ScoreOptions, ScorePruner
 from nets.checks import check_int
 from nets.gates import GatedNetwork
+
+
+@dataclass(frozen=True)
+class RandomOptions(ScoreOptions):
+    """`RandomPruner`'s options: ``scope`` and the scores' own ``seed`` (>= 0)."""
+
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
 
 
 class RandomPruner(ScorePruner):
@@ -16,9 +29,8 @@ class RandomPruner(ScorePruner):
     name = "random"
     citation = "Blalock et al. 2020, What is the state of neural network pruning? (MLSys)"
 
-    def __init__(self, scope: str = "global", seed: int = 0) -> None:
-        super().__init__(scope)
-        self.seed = check_int(seed, "seed", minimum=0)
+    Options = RandomOptions
+    seed: int
 
     def _generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed)

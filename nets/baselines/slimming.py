@@ -28,30 +28,21 @@ sparsity; each layer keeps at least its largest |gamma|).
 
 from __future__ import annotations
 
-import copy
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from nets.baselines.base import (
-    SCOPES,
     Budget,
-    PruneOutcome,
-    Pruner,
-    PruningError,
-    StepCounter,
-    check_optional_sparsity,
-    gate_optimizer,
+    Options,
+    check_scope,
     non_negative,
-    remove_units,
-    select_units,
     split_epochs,
-    train,
 )
+from nets.baselines.penalized import GatePenaltyPruner, check_gate_lr
 from nets.gates import GatedNetwork, ParticipationGate, attach_gates
-from nets.training import _datasets
 
 
 class ScaleGate(nn.Module):
@@ -135,7 +126,23 @@ def l1_penalty(strength: float):
     return penalty
 
 
-class SlimmingPruner(Pruner):
+@dataclass(frozen=True)
+class SlimmingOptions(Options):
+    """`SlimmingPruner`'s options (see there)."""
+
+    strength: float = 1e-4
+    threshold: float = 1e-2
+    scope: str = "global"
+    gate_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("strength", "threshold"):
+            object.__setattr__(self, name, non_negative(getattr(self, name), name))
+        check_scope(self.scope)
+        object.__setattr__(self, "gate_lr", check_gate_lr(self.gate_lr))
+
+
+class SlimmingPruner(GatePenaltyPruner):
     """L1-penalized unit scales, then removal of the smallest |gamma| (structured only).
 
     Parameters
@@ -153,54 +160,35 @@ class SlimmingPruner(Pruner):
     name = "slimming"
     citation = ("Liu et al. 2017, Learning efficient convolutional networks through network "
                 "slimming (ICCV)")
-    granularities = ("structured",)
-    schedules = ("one_shot",)
-    emergent = True
+    gate_type = ScaleGate
+    Options = SlimmingOptions
+    strength: float
+    threshold: float
 
-    def __init__(self, strength: float = 1e-4, threshold: float = 1e-2, scope: str = "global",
-                 gate_lr: float | None = None) -> None:
-        self.strength = non_negative(strength, "strength")
-        self.threshold = non_negative(threshold, "threshold")
-        if scope not in SCOPES:
-            raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-        self.scope = scope
-        if gate_lr is not None:
-            gate_lr = non_negative(gate_lr, "gate_lr")
-            if gate_lr == 0:
-                raise PruningError("gate_lr must be > 0 or None")
-        self.gate_lr = gate_lr
+    def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
+        return with_scale_gates(model, budget.level)
 
-    def prune(self, model: nn.Sequential, data: Any, sparsity: float | None, budget: Budget,
-              *, granularity: str = "structured", schedule: str = "one_shot"
-              ) -> PruneOutcome:
-        self.check(sparsity, granularity, schedule)
-        check_optional_sparsity(sparsity)
-        started = time.perf_counter()
-        train_set, _ = _datasets(data)
-        counter = StepCounter()
+    def penalty(self) -> Any:
+        return l1_penalty(self.strength)
+
+    def phases(self, budget: Budget, sparsity: float | None) -> tuple[int, int]:
         pre, (finetune,) = split_epochs(budget.epochs, 1)
-        with torch.random.fork_rng():
-            torch.manual_seed(budget.seed)
-            gated = with_scale_gates(copy.deepcopy(model), budget.level)
-            train(gated, train_set, budget, pre, counter,
-                  regularizer=l1_penalty(self.strength),
-                  optimizer=gate_optimizer(gated, ScaleGate, budget, self.gate_lr))
-            gamma = scales(gated)
-            gated = fold_scales(gated)
-            if sparsity is None:
-                keep = gamma.abs() >= self.threshold
-                for info in gated.layers:  # never empty a layer
-                    if not bool(keep[info.players].any()):
-                        keep[info.offset + int(torch.argmax(gamma[info.players].abs()))] = True
-            else:
-                keep = select_units(gated, gamma.abs().double(), sparsity, self.scope)
-            pruned = remove_units(gated, keep)
-            train(pruned, train_set, budget, finetune, counter, first_epoch=pre)
-        kept = [info.n_units for info in attach_gates(pruned, budget.level).layers]
-        return PruneOutcome(
-            self.name, granularity, schedule, None if sparsity is None else float(sparsity),
-            1.0 - sum(kept) / gated.n_players, pruned, counter.steps,
-            time.perf_counter() - started,
-            {"scales": gamma, "kept_per_layer": kept, "strength": self.strength,
-             "threshold": self.threshold if sparsity is None else None, "scope": self.scope,
-             "epochs": {"penalized": pre, "finetune": finetune}})
+        return pre, finetune
+
+    def read(self, gated: GatedNetwork) -> torch.Tensor:
+        return scales(gated)
+
+    def ranking(self, values: torch.Tensor) -> torch.Tensor:
+        return values.abs()
+
+    def emergent_keep(self, values: torch.Tensor) -> torch.Tensor:
+        return values.abs() >= self.threshold
+
+    def fold(self, gated: GatedNetwork, values: torch.Tensor, budget: Budget) -> GatedNetwork:
+        return fold_scales(gated)
+
+    def details(self, values: torch.Tensor, keep: torch.Tensor, kept: list[int],
+                sparsity: float | None, epochs: dict[str, int]) -> dict[str, Any]:
+        return {"scales": values, "kept_per_layer": kept, "strength": self.strength,
+                "threshold": self.threshold if sparsity is None else None,
+                "scope": self.scope, "epochs": epochs}

@@ -26,7 +26,7 @@ budget. These rounds are not `Budget.rounds`, which counts the pruning rounds of
 from __future__ import annotations
 
 import copy
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,17 +35,27 @@ from torch import nn
 from nets.baselines.base import (
     Budget,
     PruneOutcome,
+    ScoreOptions,
     ScorePruner,
-    StepCounter,
     prunable_layers,
     schedule_targets,
     scoring_batches,
-    train,
 )
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest, unit_sums, zero_if_none
 from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
-from nets.training import _datasets
+
+
+@dataclass(frozen=True)
+class SynFlowOptions(ScoreOptions):
+    """`SynFlowPruner`'s options: ``scope`` and the at-init ``iterations`` (>= 1)."""
+
+    iterations: int = 100
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "iterations", check_int(self.iterations, "iterations",
+                                                         minimum=1))
 
 
 class SynFlowPruner(ScorePruner):
@@ -57,9 +67,8 @@ class SynFlowPruner(ScorePruner):
                "conserving synaptic flow (NeurIPS)"
     schedules = ("at_init", "one_shot", "iterative")
 
-    def __init__(self, scope: str = "global", iterations: int = 100) -> None:
-        super().__init__(scope)
-        self.iterations = check_int(iterations, "iterations", minimum=1)
+    Options = SynFlowOptions
+    iterations: int
 
     def products(self, model: nn.Module, batches: Batches) -> list[torch.Tensor]:
         """|theta * dR/dtheta| for every parameter of `model` (in ``parameters()`` order)."""
@@ -95,13 +104,9 @@ class SynFlowPruner(ScorePruner):
             return super().prune(model, data, sparsity, budget, granularity=granularity,
                                  schedule=schedule)
         self.check(sparsity, granularity, schedule, model)
-        started = time.perf_counter()
-        train_set, _ = _datasets(data)
-        counter = StepCounter()
-        with torch.random.fork_rng():
-            torch.manual_seed(budget.seed)
+        with self.run(data, budget) as run:
             work = copy.deepcopy(model)
-            batches = scoring_batches(train_set, budget, n_batches=1)
+            batches = scoring_batches(run.train_set, budget, n_batches=1)
             steps = schedule_targets(float(sparsity), self.iterations, "iterative")
             details: dict[str, Any] = {"rounds": 1, "targets": [float(sparsity)],
                                        "scope": self.scope, "iterations": self.iterations}
@@ -109,6 +114,6 @@ class SynFlowPruner(ScorePruner):
                 if granularity == "structured" else None
             for target in steps:
                 work = self.prune_round(work, target, players, batches, granularity, budget)
-            train(work, train_set, budget, budget.epochs, counter)
+            run.train(work, budget.epochs)
         return self.outcome(work, granularity, schedule, float(sparsity), players, budget,
-                            counter.steps, time.perf_counter() - started, details)
+                            run.steps, run.seconds, details)

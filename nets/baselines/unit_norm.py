@@ -4,11 +4,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from nets.baselines.base import ScorePruner
+from nets.baselines.base import ScoreOptions, ScorePruner
 from nets.checks import check_number
 from nets.gates import GatedNetwork
+
+
+@dataclass(frozen=True)
+class UnitNormOptions(ScoreOptions):
+    """`UnitNormPruner`'s options: ``scope`` and the norm's ``p`` (> 0)."""
+
+    p: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "p", check_number(self.p, "p", low=0.0, low_open=True))
 
 
 class UnitNormPruner(ScorePruner):
@@ -19,9 +32,8 @@ class UnitNormPruner(ScorePruner):
     citation = "Li et al. 2017, Pruning filters for efficient ConvNets (ICLR)"
     granularities = ("structured",)
 
-    def __init__(self, scope: str = "global", p: float = 1.0) -> None:
-        super().__init__(scope)
-        self.p = check_number(p, "p", low=0.0, low_open=True)
+    Options = UnitNormOptions
+    p: float
 
     def unit_scores(self, gated: GatedNetwork, batches) -> torch.Tensor:
         return torch.cat([torch.linalg.vector_norm(gated.unit_parameters(k).detach(),

@@ -63,7 +63,6 @@ from analysis.arguments import (
     positive_int,
     require_data,
 )
-from analysis.demo import DEMO_CONFIG, DEMO_WIDTHS
 from analysis.tables import to_csv
 from equilibria import METHODS, EquilibriumResult, ParticipationGame
 from equilibria.atomic import atomic_write_json
@@ -91,6 +90,7 @@ __all__ = [  # the certificate itself lives in equilibria.certify; re-exported h
     "jaccard", "load_run_game", "main", "markdown_table", "nearest_equilibrium", "polish",
     "run_one", "save_run_game", "solver_comparison", "solver_starts", "study_configs",
     "train_final_game"]
+from nets.presets import DEMO_CONFIG, DEMO_WIDTHS
 
 #: Bumped when `certify` changes, so stored certificates are recomputed (not the training).
 CERTIFICATE_VERSION = 3

@@ -84,7 +84,8 @@ from analysis.tables import mean_std, to_csv, to_markdown  # noqa: E402
 from equilibria.spec import PAYOFFS  # noqa: E402
 from nets.data import DataBundle, load, synthetic_teacher_student  # noqa: E402
 from nets.evaluate import accuracy_and_loss  # noqa: E402
-from nets.gates import GatedNetwork, attach_gates  # noqa: E402
+from nets.gates import attach_gates  # noqa: E402
+from nets.loop import Step  # noqa: E402
 from nets.models import TeacherStudent  # noqa: E402
 from nets.stats import collect  # noqa: E402
 from nets.training import EquilibriumPruning, PruningConfig  # noqa: E402
@@ -416,21 +417,22 @@ def pair_outcomes(pruned: np.ndarray, pairs: Sequence[tuple[int, int]]) -> PairO
 class RecordingPruning(EquilibriumPruning):
     """Algorithm 1 (`nets.EquilibriumPruning`) that also records s after every s-step.
 
-    `EquilibriumPruning.fit` reports per-epoch summaries only; the pruning order needs the
-    participation after each step, so this subclass wraps the one-batch step
-    (``EquilibriumPruning._step``: one weight step, Eq. 16, then one projected s-step, Eq. 17)
-    and appends a copy of s to `trajectory`. Training itself is unchanged.
+    `EquilibriumPruning.fit` reports per-epoch summaries; the pruning order needs the
+    participation after each step (one weight step, Eq. 16, then one projected s-step,
+    Eq. 17), which `fit`'s per-step hook ``on_step`` sees: this subclass appends a copy of s
+    to `trajectory` there. Training itself is unchanged.
     """
 
     def __init__(self, config: PruningConfig) -> None:
         super().__init__(config)
         self.trajectory: list[np.ndarray] = []
 
-    def _step(self, gated: GatedNetwork, gates: list, optimizer: torch.optim.Optimizer,
-              inputs: torch.Tensor, labels: torch.Tensor) -> float:
-        loss = super()._step(gated, gates, optimizer, inputs, labels)
-        self.trajectory.append(gated.get_participation().double().numpy().copy())
-        return loss
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        """`EquilibriumPruning.fit`, recording s after every step into `trajectory`."""
+        def record(step: Step) -> None:
+            self.trajectory.append(step.model.get_participation().double().numpy().copy())
+
+        return super().fit(*args, on_step=record, **kwargs)
 
 
 def start_participation(n_units: int, jitter: float, seed: int) -> np.ndarray:

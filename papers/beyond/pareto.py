@@ -55,11 +55,11 @@ from analysis.arguments import (
     positive_int,
     require_data,
 )
-from analysis.demo import DEMO_CONFIG
 from analysis.plots import pareto_front
 from analysis.sweeps import local_executor
 from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
 from nets.baselines import REGISTRY
+from nets.presets import COMPARE_SPARSITIES, DEMO_CONFIG
 
 __all__ = ["DEFAULT_EPOCHS", "DEFAULT_SPARSITIES", "GAME", "GRID_BETAS", "GRID_GAMMAS",
            "configs", "label", "main", "point", "summarize"]
@@ -70,7 +70,7 @@ GAME: dict[str, Any] = {name: DEMO_CONFIG[name] for name in
 #: The (beta, gamma) grid of emergent-sparsity equilibrium pruning.
 GRID_BETAS: tuple[float, ...] = (0.01, 0.1)
 GRID_GAMMAS: tuple[float, ...] = (0.03, 0.1, 0.3)
-DEFAULT_SPARSITIES: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9, 0.95)
+DEFAULT_SPARSITIES: tuple[float, ...] = COMPARE_SPARSITIES
 #: The shared training budget: 40 epochs of batch 128 at lr 1e-3 (Adam), chosen so the full
 #: study (216 runs) fits in about 25 minutes on one shared core; the demo uses 60.
 DEFAULT_EPOCHS = 40

@@ -183,3 +183,22 @@ def test_compare_runs_the_schedule_asked_for(digits):
     assert [(r.method, r.schedule) for r in rows] == [("dense", "-"), ("random", "iterative"),
                                                      ("magnitude", "iterative")]
     assert all(r.achieved_sparsity == pytest.approx(0.6, abs=1e-2) for r in rows[1:])
+
+
+# ---------------------------------------------------------------------------- options
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_pruner_has_one_typed_options_dataclass(name):
+    import dataclasses
+
+    from nets.baselines.base import Options
+
+    cls = REGISTRY[name]
+    assert dataclasses.is_dataclass(cls.Options) and issubclass(cls.Options, Options)
+    pruner = get(name)
+    assert pruner.options == cls.Options()
+    for option in dataclasses.fields(cls.Options):  # every option is an attribute too
+        assert getattr(pruner, option.name) == getattr(pruner.options, option.name) or \
+            option.name == "config"
+    with pytest.raises(PruningError, match="it takes") as info:
+        get(name, no_such_option=1)
+    assert all(f.name in str(info.value) for f in dataclasses.fields(cls.Options))

@@ -6,7 +6,8 @@ import sys
 
 import torch
 
-from nets.training import flush_denormals
+import nets.training
+from nets.loop import flush_denormals
 
 
 def test_flush_denormals_is_scoped():
@@ -15,3 +16,7 @@ def test_flush_denormals_is_scoped():
     with flush_denormals():
         assert torch.tensor([tiny], dtype=torch.float64).mul(1.0).item() == 0.0
     assert torch.tensor([tiny], dtype=torch.float64).mul(1.0).item() == tiny
+
+
+def test_flush_denormals_is_still_importable_from_nets_training():
+    assert nets.training.flush_denormals is flush_denormals

@@ -6,29 +6,28 @@ import dataclasses
 
 import pytest
 
+import analysis.demo
 import nets
-from analysis.demo import DEMO_CONFIG
 from analysis.train import CONFIG_NAMES, named_config
 from equilibria.errors import UnknownMethodError
 from nets.baselines.equilibrium import DEFAULT_CONFIG
-from nets.presets import DEMO, PAPER_CONFIGS, PRESETS, preset
+from nets.presets import DEMO, DEMO_CONFIG, EQUILIBRIUM, PAPER_CONFIGS, PRESETS, game_fields, preset
 from nets.training import PruningConfig
-
-#: PruningConfig fields that describe the game, not the training budget.
-TRAINING_FIELDS = ("name", "epochs", "batch_size", "lr", "optimizer", "seed", "level")
-
-
-def game_fields(config: PruningConfig) -> dict[str, object]:
-    return {k: v for k, v in dataclasses.asdict(config).items() if k not in TRAINING_FIELDS}
 
 
 def test_the_demo_preset_is_the_demo_config() -> None:
     assert DEMO == PruningConfig(**DEMO_CONFIG)
     assert preset("demo") is DEMO
+    assert analysis.demo.DEMO_CONFIG is DEMO_CONFIG  # still importable from the demo
 
 
 def test_the_equilibrium_baseline_default_plays_the_demo_game() -> None:
+    assert DEFAULT_CONFIG is EQUILIBRIUM and EQUILIBRIUM.name == "equilibrium"
     assert game_fields(DEFAULT_CONFIG) == game_fields(DEMO)
+    # what it was before it was derived from the demo's
+    assert EQUILIBRIUM == PruningConfig(name="equilibrium", payoff="loss_descent", beta=0.01,
+                                        gamma=0.01, eta=0.1, overlap="activations",
+                                        participation_lr=0.02)
 
 
 def test_paper_presets_are_table_1() -> None:

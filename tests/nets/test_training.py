@@ -56,7 +56,7 @@ def test_one_trainer_step_is_one_projected_gradient_step_of_the_batch_game(optio
     s = gated.get_participation().double().numpy()
     expected = projected_gradient_step(game, config.participation_lr)(s, 0)
     optimizer = torch.optim.SGD(gated.parameters(), lr=0.0)
-    trainer._step(gated, list(gated.gates()), optimizer, inputs, labels)
+    trainer.step(gated, optimizer, inputs, labels)
     np.testing.assert_allclose(gated.get_participation().double().numpy(), expected,
                                rtol=1e-4, atol=1e-6)
 
@@ -71,8 +71,7 @@ def test_simultaneous_update_uses_the_gradient_before_the_weight_step():
     game = trainer.batch_game(gated, inputs, labels)
     s = gated.get_participation().double().numpy()
     before = [p.detach().clone() for p in gated.parameters()]
-    trainer._step(gated, list(gated.gates()), torch.optim.SGD(gated.parameters(), lr=0.1),
-                  inputs, labels)
+    trainer.step(gated, torch.optim.SGD(gated.parameters(), lr=0.1), inputs, labels)
     assert any(not torch.equal(a, b) for a, b in zip(before, gated.parameters(), strict=True))
     np.testing.assert_allclose(gated.get_participation().double().numpy(),
                                projected_gradient_step(game, 0.05)(s, 0), rtol=1e-4, atol=1e-6)
