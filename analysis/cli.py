@@ -41,13 +41,15 @@ from analysis.arguments import (
     positive_float,
     positive_int,
 )
+from analysis.guard import (  # noqa: F401  (re-exported: the CLI's error contract)
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    CommandError,
+    run_guarded,
+)
 from equilibria.atomic import atomic_write_json
 
-EXIT_BAD_INPUT = 2
-#: An unexpected error (a bug to report), as opposed to bad input.
-EXIT_INTERNAL = 3
-#: Interrupted by the user (128 + SIGINT, the shell's convention).
-EXIT_INTERRUPTED = 130
 #: Seconds ``sweep --dask ADDRESS`` waits for a scheduler to answer (``--dask-timeout``).
 DASK_CONNECT_SECONDS = 5.0
 #: ``pruning-game reproduce <study>``: the module whose ``main(argv)`` regenerates it.
@@ -59,10 +61,6 @@ STUDIES: dict[str, str] = {
     "overlap": "papers.beyond.overlap",
     "filters": "papers.beyond.filters",
 }
-
-
-class CommandError(Exception):
-    """A user-facing error: printed as one line, exit status 2."""
 
 
 def parser() -> OneLineParser:
@@ -133,68 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reproduce" and rest and rest[0] in STUDIES:
         prog += f" {rest[0]}"
     return run_guarded(prog, handler, args, debug=debug)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types that mean bad input or a refused request (exit status 2).
-
-    ValueError (the project's typed errors `InvalidGameError`, `PruningError`,
-    `DatasetFormatError`, ... derive from it), OSError (`DatasetNotFoundError`, permissions, a
-    full disk) and the project's own RuntimeErrors. A TypeError or KeyError reaching the top
-    is a bug (input read by the commands is checked before it gets that far), so it is an
-    internal error. The project's types are looked up among the modules already imported, so
-    that reporting an error never imports torch.
-    """
-    types: list[type[BaseException]] = [CommandError, ValueError, OSError]
-    for module, names in (("nets.training", ("TrainingDivergedError",)),
-                          ("analysis.sweeps", ("SweepError", "SweepLockedError"))):
-        loaded = sys.modules.get(module)
-        types.extend(getattr(loaded, name) for name in names if hasattr(loaded, name))
-    return tuple(types)
-
-
-def run_guarded(prog: str, function: Any, *args: Any, debug: bool | None = None) -> int:
-    """Call ``function(*args)`` and turn any exception into one line on stderr and a status.
-
-    Parameters
-    ----------
-    prog : str
-        The command, e.g. ``"pruning-game solve"``; every message starts with it.
-    function : callable
-        Returns the exit status.
-    *args
-        Passed to ``function``.
-    debug : bool or None
-        Re-raise every error but `CommandError` (show its traceback) instead of printing
-        one line; None reads ``PRUNING_GAME_DEBUG`` (set and not ``0``: debug).
-
-    Returns
-    -------
-    int
-        ``function``'s status; `EXIT_BAD_INPUT` for bad input (`CommandError`, ValueError,
-        OSError and the project's typed errors); `EXIT_INTERNAL` for any other exception;
-        `EXIT_INTERRUPTED` on Ctrl-C. ``SystemExit`` (argparse) passes through.
-    """
-    if debug is None:
-        debug = os.environ.get("PRUNING_GAME_DEBUG", "") not in ("", "0")
-    try:
-        return int(function(*args) or 0)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except CommandError as error:
-        print(f"{prog}: error: {one_line(str(error))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as error:  # the promise: no traceback reaches the user
-        if debug:
-            raise
-        if isinstance(error, _user_errors()):
-            print(f"{prog}: error: {one_line(str(error)) or type(error).__name__}",
-                  file=sys.stderr)
-            return EXIT_BAD_INPUT
-        print(f"{prog}: internal error: {type(error).__name__}: "
-              f"{one_line(str(error)) or '(no message)'} (please report)", file=sys.stderr)
-        return EXIT_INTERNAL
 
 
 # ---------------------------------------------------------------------------- reproduce

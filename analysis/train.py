@@ -162,7 +162,7 @@ def _check_resumable(out: Path, config: RunConfig) -> None:
     """
     import json
 
-    from analysis.cli import CommandError
+    from analysis.guard import CommandError
     from nets.training import CHECKPOINT_NAME
 
     checkpoint = out / "checkpoint"
@@ -191,7 +191,7 @@ def _check_resumable(out: Path, config: RunConfig) -> None:
 
 def _check_data(config: RunConfig) -> None:
     """Find the data files and check their headers, naming ``--data``, before any work."""
-    from analysis.cli import CommandError
+    from analysis.guard import CommandError
     from nets.data import DatasetFormatError, DatasetNotFoundError, check
 
     try:
@@ -306,6 +306,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from analysis.cli import run_guarded
+    from analysis.guard import run_guarded
 
     raise SystemExit(run_guarded("pruning-game train", main))

@@ -193,6 +193,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from analysis.cli import run_guarded
+    from analysis.guard import run_guarded
 
     raise SystemExit(run_guarded("pruning-game reproduce phase", main))
