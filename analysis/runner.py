@@ -10,10 +10,12 @@ machines and Python versions.
 Methods:
 
 - ``"dense"``: plain training (`nets.plain.train_plain`), no pruning: the reference row.
-- ``"equilibrium"``: Algorithm 1 of Shah & Khan (2025) (`nets.EquilibriumPruning`) with the
-  `nets.PruningConfig` fields given in ``pruning``; afterwards the players below epsilon are
-  removed (the paper's step 3) or, with a target ``sparsity``, the players of lowest
-  participation (as `nets.baselines.equilibrium.EquilibriumPruner` does).
+- ``"equilibrium"``: Algorithm 1 of Shah & Khan (2025) through the registry's
+  `nets.baselines.equilibrium.EquilibriumPruner` (``fit_and_prune``, the same code
+  `nets.compare` runs), with the `nets.PruningConfig` fields given in ``pruning`` (defaults:
+  ``PruningConfig()``'s, paper-literal, the one default of "equilibrium" everywhere);
+  afterwards the players below epsilon are removed (the paper's step 3) or, with a target
+  ``sparsity``, the players of lowest participation.
 - any other name of `nets.baselines.REGISTRY`: ``get(method, **pruning).prune(...)`` with a
   `nets.baselines.Budget` built from the shared training fields.
 
@@ -35,19 +37,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from nets import models
-from nets.apply import apply_participation
 from nets.baselines import REGISTRY, Budget, get
-from nets.baselines.base import select_units
+from nets.baselines.equilibrium import EquilibriumPruner
 from nets.data import DATASET_NAMES, load
 from nets.evaluate import evaluate
 from nets.gates import attach_gates
 from nets.plain import train_plain
-from nets.training import EquilibriumPruning, PruningConfig
+from nets.training import PruningConfig
 
 __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
            "RunConfigError", "RunResult", "build_model", "run"]
@@ -566,24 +566,15 @@ def _dense(config: RunConfig, model: nn.Sequential, bundle: Any
 
 def _equilibrium(config: RunConfig, model: nn.Sequential, bundle: Any
                  ) -> tuple[nn.Sequential, float, int, dict[str, Any]]:
-    pruning = config.pruning_config()
-    result = EquilibriumPruning(pruning).fit(model, bundle, progress=False)
-    gated = result.gated
-    s = gated.get_participation().double()
-    if config.sparsity is None:  # the paper's rule: remove s < epsilon
-        final = result.pruned("remove", on_empty="keep_strongest")
-    else:  # remove the lowest participations; the kept units keep theirs, however small
-        keep = select_units(gated, s, config.sparsity, "global")
-        final = apply_participation(gated, torch.where(keep, s, torch.zeros_like(s)),
-                                    mode="remove", threshold=1e-12, on_empty="keep_strongest")
-    remaining = sum(_widths(final, config.level))
-    participation = result.participation
-    extra = {"history": [record.to_dict() for record in result.history],
-             "participation": [float(v) for v in participation],
-             "mean_participation": float(np.mean(participation)),
-             "below_epsilon": float(result.sparsity)}
-    return (final, 1.0 - remaining / gated.n_players, _steps(config, len(bundle.train)),
-            extra)
+    """The registry's `EquilibriumPruner` (the one path of "equilibrium"), with the game of
+    ``config.pruning`` and the training fields of `config`."""
+    outcome = EquilibriumPruner().fit_and_prune(model, bundle, config.sparsity,
+                                                config.pruning_config())
+    details = outcome.details
+    extra = {"history": details["history"], "participation": details["participation"],
+             "mean_participation": details["mean_participation"],
+             "below_epsilon": float(details["share_below_epsilon"])}
+    return outcome.model, outcome.achieved_sparsity, outcome.steps, extra
 
 
 def _baseline(config: RunConfig, model: nn.Sequential, bundle: Any

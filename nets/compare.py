@@ -86,7 +86,9 @@ def compare(methods: Iterable[str] | str | None = None, *,
     Parameters
     ----------
     methods : iterable of str, or "all", optional
-        Registered names (`nets.baselines.REGISTRY`, "equilibrium" included), each once. A
+        Registered names (`nets.baselines.REGISTRY`, "equilibrium" included: the paper-literal
+        ``PruningConfig()`` game unless ``options={"equilibrium": {"config": ...}}`` names
+        another, e.g. `nets.presets.DEMO`), each once. A
         listed method that does not offer `granularity` or `schedule` is an error. None or
         "all" (the default) runs every registered method that offers `granularity` (the
         others are skipped and named in a warning of the ``nets.compare`` logger); those
