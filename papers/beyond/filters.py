@@ -466,13 +466,13 @@ def main(argv: list[str] | None = None) -> int:
                                  epochs=args.epochs, gammas=args.gammas,
                                  ranked_gamma=args.ranked_gamma, sparsities=args.sparsities)
     with local_executor(args.workers, args.threads) as pool:
-        first = sweep(phase1, out, executor=pool)
+        first = [r.to_dict() for r in sweep(phase1, out, executor=pool)]
         matched = {int(r["config"]["seed"]): float(r["achieved_sparsity"]) for r in first
                    if r["config"]["tag"] == f"{EMERGENT}|gamma={matched_gamma:g}"}
         phase2 = baseline_configs(matched, args.data, args.root, limit=args.data_limit,
                                   epochs=args.epochs, methods=args.methods,
                                   sparsities=args.sparsities)
-        second = sweep(phase2, out, executor=pool)
+        second = [r.to_dict() for r in sweep(phase2, out, executor=pool)]
     swept = time.perf_counter() - started
     from nets.data import load
 
