@@ -141,7 +141,15 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
     -----
     MACs count Linear and Conv2d layers only: weight.numel() times the number of output
     positions (1 for a Linear on (B, n) inputs, H_out * W_out for a conv), recorded with forward
-    hooks on one example. ``macs_remaining`` uses the number of nonzero weights instead.
+    hooks on one example. ``macs_remaining`` uses the number of nonzero weights instead. Bias
+    adds, BatchNorm, pooling, activations and flattening are not counted. This is what
+    ``torch.utils.flop_counter.FlopCounterMode`` counts, halved: it reports 2 FLOPs per MAC of
+    ``mm``/``addmm``/``convolution`` and leaves out the same operations (the bias of
+    ``addmm`` included), so one example's FLOPs are ``2 * macs_dense``, before and after
+    ``apply_participation(mode="remove")`` (tests/nets/test_flops.py checks it on the MLP,
+    LeNet-5 and the teacher-student student). The hooks are kept rather than the counter
+    because ``macs_remaining`` needs each layer's nonzero weights, which the counter cannot
+    see.
     """
     _check_model(model, "model")
     if reference is not None:
