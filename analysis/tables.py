@@ -5,8 +5,9 @@ Rows are flat or nested dicts (`RunResult.to_dict`, `load_results` rows) or obje
 
 - nested dicts become dotted columns: ``config`` -> ``config.method``, ``config.seed``, ...,
   ``config.pruning.beta``;
-- the per-run series named in ``drop`` (default `DROPPED`: ``history`` and ``participation``,
-  one entry per epoch or per player) are left out; pass ``drop=()`` to keep them;
+- the columns named in ``drop`` (default `DROPPED`: the per-run series ``history`` and
+  ``participation``, one entry per epoch or per player, and ``evaluation``, which a
+  `RunResult` row holds besides its flat columns) are left out; pass ``drop=()`` to keep them;
 - any other list or tuple (``config.hidden``, ``kept_per_layer``) becomes its compact JSON
   text, e.g. ``[128,64]``, in one cell.
 
@@ -50,8 +51,9 @@ __all__ = ["DROPPED", "SUMMARY_COLUMNS", "TableError", "aggregate", "columns_of"
            "format_mean_std", "mean_std", "pareto_mask", "swept_fields", "sweep_summary",
            "to_csv", "to_frame", "to_markdown"]
 
-#: Per-run series left out of tables by default.
-DROPPED = ("history", "participation")
+#: Left out of tables by default: the per-run series, and a `RunResult` row's nested
+#: ``evaluation`` (its measurements are the row's flat columns already).
+DROPPED = ("history", "participation", "evaluation")
 #: A compact selection of `RunResult` columns.
 SUMMARY_COLUMNS = ("config.method", "config.sparsity", "config.granularity", "config.seed",
                    "config.tag", "achieved_sparsity", "accuracy", "params_nonzero",

@@ -11,16 +11,19 @@ import pytest
 from analysis import to_frame
 from analysis.runner import RunConfig, RunResult
 from analysis.tables import TableError, aggregate, to_csv
+from nets.evaluate import Evaluation
 
 
 def result(seed: int, method: str = "random", accuracy: float = 0.5) -> RunResult:
     config = RunConfig(method=method, sparsity=None if method == "dense" else 0.5, seed=seed,
                        epochs=1)
-    return RunResult(key=config.key, config=config.to_dict(), accuracy=accuracy, loss=1.0,
+    evaluation = Evaluation(accuracy=accuracy, loss=1.0, params_total=5, params_nonzero=5,
+                            macs_dense=5, macs_remaining=5, compression_ratio=math.inf,
+                            theoretical_speedup=2.0, latency_ms=None, n_examples=100)
+    return RunResult(key=config.key, config=config.to_dict(), evaluation=evaluation,
                      achieved_sparsity=0.0 if method == "dense" else 0.5, params_total=10,
-                     params_nonzero=5, macs_dense=10, macs_remaining=5,
-                     compression_ratio=math.inf, theoretical_speedup=2.0, steps=3,
-                     seconds=0.1, history=[{"epoch": 1}], kept_per_layer=[64, 32])
+                     macs_dense=10, steps=3, seconds=0.1, history=[{"epoch": 1}],
+                     kept_per_layer=[64, 32])
 
 
 def test_to_frame_has_one_row_per_result_and_the_flattened_columns():
@@ -28,7 +31,7 @@ def test_to_frame_has_one_row_per_result_and_the_flattened_columns():
     frame = to_frame(results)
     assert isinstance(frame, pd.DataFrame) and len(frame) == 3
     assert list(frame.columns[:3]) == ["key", "config.dataset", "config.data_root"]
-    assert "history" not in frame.columns and "participation" not in frame.columns
+    assert not {"history", "participation", "evaluation.accuracy"} & set(frame.columns)
     assert frame.loc[1, "accuracy"] == 0.7 and frame.loc[2, "config.sparsity"] is None
     assert frame.loc[0, "kept_per_layer"] == "[64,32]"
     assert frame.loc[0, "compression_ratio"] == math.inf

@@ -29,6 +29,7 @@ from analysis.sweeps import (
     sweep,
 )
 from analysis.tables import SUMMARY_COLUMNS, flatten, to_csv, to_markdown
+from nets.evaluate import Evaluation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,12 +38,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def fake_run(config: RunConfig) -> dict:
     """A run that trains nothing (the store's logic does not depend on what a run does): a
     `RunResult.to_dict` row."""
-    return RunResult(key=config.key, config=config.to_dict(), accuracy=0.5 + config.seed / 1000,
-                     loss=math.nan if config.tag == "inf" else 1.0, achieved_sparsity=0.0,
-                     params_total=10, params_nonzero=10, macs_dense=10, macs_remaining=10,
-                     compression_ratio=math.inf if config.tag == "inf" else 1.0,
-                     theoretical_speedup=1.0, steps=0, seconds=0.0,
-                     history=[{"epoch": 1}]).to_dict()
+    evaluation = Evaluation(accuracy=0.5 + config.seed / 1000,
+                            loss=math.nan if config.tag == "inf" else 1.0, params_total=10,
+                            params_nonzero=10, macs_dense=10, macs_remaining=10,
+                            compression_ratio=math.inf if config.tag == "inf" else 1.0,
+                            theoretical_speedup=1.0, latency_ms=None, n_examples=10)
+    return RunResult(key=config.key, config=config.to_dict(), evaluation=evaluation,
+                     achieved_sparsity=0.0, params_total=10, macs_dense=10, steps=0,
+                     seconds=0.0, history=[{"epoch": 1}]).to_dict()
 
 
 def slow_fake_run(config: RunConfig) -> dict:
