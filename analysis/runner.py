@@ -52,7 +52,7 @@ from torch.utils.data import DataLoader
 from nets import models
 from nets.baselines import REGISTRY, Budget, get
 from nets.data import DATASET_NAMES, load
-from nets.evaluate import Evaluation, evaluate
+from nets.evaluate import Evaluation, Measured, evaluate
 from nets.gates import attach_gates
 from nets.plain import train_plain
 from nets.training import PruningConfig
@@ -427,7 +427,7 @@ EVALUATION_COLUMNS = ("accuracy", "loss", "params_nonzero", "macs_remaining",
 
 
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(Measured):
     """What `run` measured.
 
     Attributes
@@ -460,10 +460,11 @@ class RunResult:
     kept_per_layer : list of int
         Units per player layer (`RunConfig.level`) of the pruned model.
 
-    The evaluation's measurements read as attributes too: ``accuracy``, ``loss`` (test
-    accuracy and mean cross entropy), ``params_nonzero``, ``macs_remaining`` (of the pruned
-    model, nonzero weights only), ``compression_ratio`` and ``theoretical_speedup``
-    (``params_total / params_nonzero`` and ``macs_dense / macs_remaining``).
+    The evaluation's measurements read as attributes too (`nets.evaluate.Measured`):
+    ``accuracy``, ``loss`` (test accuracy and mean cross entropy), ``params_nonzero``,
+    ``macs_remaining`` (of the pruned model, nonzero weights only), ``compression_ratio`` and
+    ``theoretical_speedup`` (``params_total / params_nonzero`` and ``macs_dense /
+    macs_remaining``).
     """
 
     key: str
@@ -479,36 +480,6 @@ class RunResult:
     mean_participation: float | None = None
     below_epsilon: float | None = None
     kept_per_layer: list[int] = field(default_factory=list)
-
-    @property
-    def accuracy(self) -> float:
-        """Test accuracy of the pruned model (``evaluation.accuracy``)."""
-        return self.evaluation.accuracy
-
-    @property
-    def loss(self) -> float:
-        """Mean test cross entropy of the pruned model (``evaluation.loss``)."""
-        return self.evaluation.loss
-
-    @property
-    def params_nonzero(self) -> int:
-        """Nonzero parameters of the pruned model (``evaluation.params_nonzero``)."""
-        return self.evaluation.params_nonzero
-
-    @property
-    def macs_remaining(self) -> int:
-        """MACs per example of the pruned model, nonzero weights only."""
-        return self.evaluation.macs_remaining
-
-    @property
-    def compression_ratio(self) -> float:
-        """``params_total / params_nonzero`` (``evaluation.compression_ratio``)."""
-        return self.evaluation.compression_ratio
-
-    @property
-    def theoretical_speedup(self) -> float:
-        """``macs_dense / macs_remaining`` (``evaluation.theoretical_speedup``)."""
-        return self.evaluation.theoretical_speedup
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of plain Python types (one line of ``results.jsonl``).

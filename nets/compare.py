@@ -44,7 +44,7 @@ from nets.baselines import REGISTRY, Budget, get
 from nets.baselines.base import GRANULARITIES, SCHEDULES, StepCounter, train
 from nets.checks import PruningError, check_choice, check_int, check_number, check_sequence
 from nets.data import DataBundle
-from nets.evaluate import Evaluation, evaluate
+from nets.evaluate import Evaluation, Measured, evaluate
 from nets.progress import progress_bar
 
 __all__ = ["COLUMNS", "DEFAULT_SPARSITIES", "ComparisonRow", "compare", "to_csv", "to_markdown"]
@@ -61,7 +61,7 @@ COLUMNS = ("method", "seed", "granularity", "schedule", "target_sparsity", "achi
 
 
 @dataclass(frozen=True)
-class ComparisonRow:
+class ComparisonRow(Measured):
     """One method at one sparsity and seed (a row of the tidy table).
 
     Attributes
@@ -80,8 +80,8 @@ class ComparisonRow:
     seconds : float
         Its wall time to the pruned model.
 
-    ``accuracy``, ``params_nonzero``, ``macs_remaining``, ``compression_ratio`` and
-    ``theoretical_speedup`` read the evaluation's.
+    ``accuracy``, ``loss``, ``params_nonzero``, ``macs_remaining``, ``compression_ratio`` and
+    ``theoretical_speedup`` read the evaluation's (`nets.evaluate.Measured`).
     """
 
     method: str
@@ -94,31 +94,6 @@ class ComparisonRow:
     dense_accuracy: float
     steps: int
     seconds: float
-
-    @property
-    def accuracy(self) -> float:
-        """Test accuracy of the pruned model (``evaluation.accuracy``)."""
-        return self.evaluation.accuracy
-
-    @property
-    def params_nonzero(self) -> int:
-        """Nonzero parameters of the pruned model."""
-        return self.evaluation.params_nonzero
-
-    @property
-    def macs_remaining(self) -> int:
-        """MACs per example of the pruned model, nonzero weights only."""
-        return self.evaluation.macs_remaining
-
-    @property
-    def compression_ratio(self) -> float:
-        """Dense parameters / nonzero parameters (``evaluation.compression_ratio``)."""
-        return self.evaluation.compression_ratio
-
-    @property
-    def theoretical_speedup(self) -> float:
-        """Dense MACs / remaining MACs (``evaluation.theoretical_speedup``)."""
-        return self.evaluation.theoretical_speedup
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary of plain Python types (one CSV row: the flat `COLUMNS`)."""

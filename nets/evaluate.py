@@ -24,8 +24,8 @@ from nets.apply import dead_values, fold, plain_index
 from nets.data import DataBundle
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
 
-__all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "accuracy_and_loss", "evaluate",
-           "measure_latency"]
+__all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "Measured", "accuracy_and_loss",
+           "evaluate", "measure_latency"]
 
 #: Untimed forward passes before latency is measured.
 WARMUP_PASSES = 3
@@ -84,6 +84,43 @@ class Evaluation:
         from equilibria.plain import to_plain
 
         return to_plain(asdict(self))
+
+
+class Measured:
+    """Mixin of results that embed an `Evaluation` as ``evaluation`` (`analysis.RunResult`,
+    `nets.compare.ComparisonRow`): its measurements read as the result's own attributes."""
+
+    evaluation: Evaluation
+
+    @property
+    def accuracy(self) -> float:
+        """Test accuracy of the measured model (``evaluation.accuracy``)."""
+        return self.evaluation.accuracy
+
+    @property
+    def loss(self) -> float:
+        """Mean test loss of the measured model (``evaluation.loss``)."""
+        return self.evaluation.loss
+
+    @property
+    def params_nonzero(self) -> int:
+        """Nonzero parameters of the measured model (``evaluation.params_nonzero``)."""
+        return self.evaluation.params_nonzero
+
+    @property
+    def macs_remaining(self) -> int:
+        """MACs per example of the measured model, nonzero weights only."""
+        return self.evaluation.macs_remaining
+
+    @property
+    def compression_ratio(self) -> float:
+        """Reference parameters / nonzero parameters (``evaluation.compression_ratio``)."""
+        return self.evaluation.compression_ratio
+
+    @property
+    def theoretical_speedup(self) -> float:
+        """Reference MACs / remaining MACs (``evaluation.theoretical_speedup``)."""
+        return self.evaluation.theoretical_speedup
 
 
 @dataclass(frozen=True)
