@@ -419,9 +419,11 @@ def swept_fields(rows: Iterable[Any]) -> list[str]:
     """
     configs = [_config_of(row, index) for index, row in enumerate(_rows(rows))]
     names = columns_of(configs)
-    return [name for name in names
-            if len({json.dumps(c.get(name), sort_keys=True, default=str)
-                    for c in configs}) > 1]
+    # each cell as its JSON text, so 1, 1.0 and True stay three values (pandas would merge them)
+    texts = pd.DataFrame([[json.dumps(c.get(name), sort_keys=True, default=str) for name in names]
+                          for c in configs], columns=pd.Index(names, dtype=object))
+    distinct = texts.nunique()
+    return [name for name in names if distinct[name] > 1]
 
 
 #: Result columns of `sweep_summary`: its heading -> the row's field.
