@@ -318,13 +318,13 @@ def _sweep(args: argparse.Namespace) -> int:
                                             if r["key"] in finished)))
         raise CommandError(one_line(str(error))) from error
     wanted = {config.key for config in configs}
-    summary = sweep_summary(r for r in rows if r["key"] in wanted)
+    summary = sweep_summary(r for r in rows if r.key in wanted)
     print(to_markdown(summary))
     print(f"\n{len(summary)} runs; wrote {to_csv(rows, args.out / 'results.csv')}")
     return 0
 
 
-def _run_sweep(args: argparse.Namespace, configs: list[Any]) -> list[dict[str, Any]]:
+def _run_sweep(args: argparse.Namespace, configs: list[Any]) -> list[Any]:
     """`analysis.sweep` of `configs` into ``--out``, on Dask when ``--dask`` names a scheduler."""
     from analysis import sweep
 

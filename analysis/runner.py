@@ -10,15 +10,26 @@ machines and Python versions.
 Methods:
 
 - ``"dense"``: plain training (`nets.plain.train_plain`), no pruning: the reference row.
-- ``"equilibrium"``: Algorithm 1 of Shah & Khan (2025) (`nets.EquilibriumPruning`) with the
-  `nets.PruningConfig` fields given in ``pruning``; afterwards the players below epsilon are
-  removed (the paper's step 3) or, with a target ``sparsity``, the players of lowest
-  participation (as `nets.baselines.equilibrium.EquilibriumPruner` does).
+- ``"equilibrium"``: Algorithm 1 of Shah & Khan (2025) through the registry's
+  `nets.baselines.equilibrium.EquilibriumPruner` (``fit_and_prune``, the same code
+  `nets.compare` runs), with the `nets.PruningConfig` fields given in ``pruning`` (defaults:
+  ``PruningConfig()``'s, paper-literal, the one default of "equilibrium" everywhere);
+  afterwards the players below epsilon are removed (the paper's step 3) or, with a target
+  ``sparsity``, the players of lowest participation.
 - any other name of `nets.baselines.REGISTRY`: ``get(method, **pruning).prune(...)`` with a
   `nets.baselines.Budget` built from the shared training fields.
 
 Every run is measured by `nets.evaluate` on the test split, against the unpruned architecture
-(the freshly initialized model) for the compression ratio and the theoretical speed-up.
+(the freshly initialized model) for the compression ratio and the theoretical speed-up; the
+`RunResult` embeds that `nets.evaluate.Evaluation`.
+
+This is the same harness as `nets.compare` (its module docstring says why there are two entry
+points): every pruning method is built by the registry, ``nets.baselines.get``, and measured
+by `nets.evaluate`. For "equilibrium" the run calls `EquilibriumPruner.fit_and_prune` with
+the full `nets.PruningConfig` (`RunConfig.pruning_config`) rather than ``prune`` with a
+`nets.baselines.Budget`, because a RunConfig may ask for training the Budget does not offer
+(``optimizer="adamw"``, ``weight_decay``, ``momentum``); ``prune`` is ``fit_and_prune`` with
+the Budget's training fields.
 """
 
 from __future__ import annotations
@@ -34,21 +45,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from nets import models
-from nets.apply import apply_participation
 from nets.baselines import REGISTRY, Budget, get
-from nets.baselines.base import select_units
 from nets.data import DATASET_NAMES, load
-from nets.evaluate import evaluate
+from nets.evaluate import Evaluation, Measured, evaluate
 from nets.gates import attach_gates
 from nets.loop import TrainingConfig, training_fields
 from nets.plain import train_plain
 from nets.presets import DEMO_WIDTHS
-from nets.training import EquilibriumPruning, PruningConfig
+from nets.training import PruningConfig
 
 __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
            "RunConfigError", "RunResult", "build_model", "run"]
@@ -423,8 +431,13 @@ def _pruning_dict(pruning: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- results
+#: Row columns of `RunResult.to_dict` taken from the embedded `Evaluation` (in the row's order).
+EVALUATION_COLUMNS = ("accuracy", "loss", "params_nonzero", "macs_remaining",
+                      "compression_ratio", "theoretical_speedup")
+
+
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(Measured):
     """What `run` measured.
 
     Attributes
@@ -433,20 +446,16 @@ class RunResult:
         ``config.key`` of the run.
     config : dict
         ``RunConfig.to_dict()``.
-    accuracy, loss : float
-        Test accuracy and mean cross entropy of the pruned (or dense) model.
+    evaluation : nets.evaluate.Evaluation
+        `nets.evaluate` of the pruned (or dense) model on the test split, its ratios against
+        the unpruned architecture. Its own ``params_total`` and ``macs_dense`` are the pruned
+        model's (smaller after structured removal); the architecture's are the fields below.
     achieved_sparsity : float
         Share of players removed (structured) or of zero weights (unstructured); 0 for dense.
     params_total : int
         Parameters of the unpruned architecture.
-    params_nonzero : int
-        Nonzero parameters of the pruned model.
     macs_dense : int
         MACs per example of the unpruned architecture (Linear and Conv2d).
-    macs_remaining : int
-        MACs per example of the pruned model, counting nonzero weights only.
-    compression_ratio, theoretical_speedup : float
-        ``params_total / params_nonzero`` and ``macs_dense / macs_remaining``.
     steps : int
         Optimizer steps spent on the weights.
     seconds : float
@@ -460,19 +469,20 @@ class RunResult:
         Mean final participation and share of players below epsilon (equilibrium only).
     kept_per_layer : list of int
         Units per player layer (`RunConfig.level`) of the pruned model.
+
+    The evaluation's measurements read as attributes too (`nets.evaluate.Measured`):
+    ``accuracy``, ``loss`` (test accuracy and mean cross entropy), ``params_nonzero``,
+    ``macs_remaining`` (of the pruned model, nonzero weights only), ``compression_ratio`` and
+    ``theoretical_speedup`` (``params_total / params_nonzero`` and ``macs_dense /
+    macs_remaining``).
     """
 
     key: str
     config: dict[str, Any]
-    accuracy: float
-    loss: float
+    evaluation: Evaluation
     achieved_sparsity: float
     params_total: int
-    params_nonzero: int
     macs_dense: int
-    macs_remaining: int
-    compression_ratio: float
-    theoretical_speedup: float
     steps: int
     seconds: float
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -482,16 +492,59 @@ class RunResult:
     kept_per_layer: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary of plain Python types (one line of ``results.jsonl``)."""
+        """JSON-ready dictionary of plain Python types (one line of ``results.jsonl``).
+
+        The flat columns readers use, in the store's order (``key``, ``config``,
+        ``accuracy``, ``loss``, ``achieved_sparsity``, ``params_total``, ``params_nonzero``,
+        ``macs_dense``, ``macs_remaining``, ``compression_ratio``, ``theoretical_speedup``,
+        ``steps``, ``seconds``, ``history``, ``participation``, ``mean_participation``,
+        ``below_epsilon``, ``kept_per_layer``), then ``evaluation``, the whole
+        `Evaluation.to_dict` (tables leave it out by default: `analysis.tables.DROPPED`).
+        """
         from equilibria.plain import to_plain
 
-        return to_plain(dataclasses.asdict(self))
+        record = {"key": self.key, "config": self.config, "accuracy": self.accuracy,
+                  "loss": self.loss, "achieved_sparsity": self.achieved_sparsity,
+                  "params_total": self.params_total, "params_nonzero": self.params_nonzero,
+                  "macs_dense": self.macs_dense, "macs_remaining": self.macs_remaining,
+                  "compression_ratio": self.compression_ratio,
+                  "theoretical_speedup": self.theoretical_speedup, "steps": self.steps,
+                  "seconds": self.seconds, "history": self.history,
+                  "participation": self.participation,
+                  "mean_participation": self.mean_participation,
+                  "below_epsilon": self.below_epsilon, "kept_per_layer": self.kept_per_layer,
+                  "evaluation": self.evaluation.to_dict()}
+        return to_plain(record)
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> RunResult:
-        """The result `to_dict` wrote (unknown keys are ignored, for forward compatibility)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in record.items() if k in names})
+        """The result `to_dict` wrote (unknown keys are ignored, for forward compatibility).
+
+        A row written before the evaluation was embedded (no ``evaluation`` key) gets one
+        from its flat columns; what those rows do not hold (the pruned model's own
+        ``params_total`` and ``macs_dense``, ``latency_ms``, ``n_examples``) is None.
+
+        Raises
+        ------
+        TypeError
+            For a record that is not a mapping or lacks a field.
+        """
+        if not isinstance(record, Mapping):
+            raise TypeError(f"record must be a mapping (RunResult.to_dict()); got "
+                            f"{type(record).__name__}")
+        nested = record.get("evaluation")
+        if isinstance(nested, Mapping):
+            evaluation = Evaluation(**{f.name: nested.get(f.name)
+                                       for f in dataclasses.fields(Evaluation)})
+        else:
+            missing = [name for name in EVALUATION_COLUMNS if name not in record]
+            if missing:
+                raise TypeError(f"RunResult.from_dict: the record lacks {missing}")
+            evaluation = Evaluation(**{f.name: record.get(f.name) if f.name in
+                                       EVALUATION_COLUMNS else None
+                                       for f in dataclasses.fields(Evaluation)})
+        names = {f.name for f in dataclasses.fields(cls)} - {"evaluation"}
+        return cls(evaluation=evaluation, **{k: v for k, v in record.items() if k in names})
 
 
 # ---------------------------------------------------------------------------- running
@@ -551,12 +604,9 @@ def run(config: RunConfig) -> RunResult:
     inputs, labels = next(iter(DataLoader(bundle.test, batch_size=1)))
     architecture = evaluate(initial, [(inputs, labels)], latency_repeats=0)
     return RunResult(
-        key=config.key, config=config.to_dict(), accuracy=measured.accuracy,
-        loss=measured.loss, achieved_sparsity=float(achieved),
-        params_total=architecture.params_total, params_nonzero=measured.params_nonzero,
-        macs_dense=architecture.macs_dense, macs_remaining=measured.macs_remaining,
-        compression_ratio=measured.compression_ratio,
-        theoretical_speedup=measured.theoretical_speedup, steps=int(steps),
+        key=config.key, config=config.to_dict(), evaluation=measured,
+        achieved_sparsity=float(achieved), params_total=architecture.params_total,
+        macs_dense=architecture.macs_dense, steps=int(steps),
         seconds=time.perf_counter() - started, kept_per_layer=_widths(final, config.level),
         **extra)
 
@@ -576,24 +626,15 @@ def _dense(config: RunConfig, model: nn.Sequential, bundle: Any
 
 def _equilibrium(config: RunConfig, model: nn.Sequential, bundle: Any
                  ) -> tuple[nn.Sequential, float, int, dict[str, Any]]:
-    pruning = config.pruning_config()
-    result = EquilibriumPruning(pruning).fit(model, bundle, progress=False)
-    gated = result.gated
-    s = gated.get_participation().double()
-    if config.sparsity is None:  # the paper's rule: remove s < epsilon
-        final = result.pruned("remove", on_empty="keep_strongest")
-    else:  # remove the lowest participations; the kept units keep theirs, however small
-        keep = select_units(gated, s, config.sparsity, "global")
-        final = apply_participation(gated, torch.where(keep, s, torch.zeros_like(s)),
-                                    mode="remove", threshold=1e-12, on_empty="keep_strongest")
-    remaining = sum(_widths(final, config.level))
-    participation = result.participation
-    extra = {"history": [record.to_dict() for record in result.history],
-             "participation": [float(v) for v in participation],
-             "mean_participation": float(np.mean(participation)),
-             "below_epsilon": float(result.sparsity)}
-    return (final, 1.0 - remaining / gated.n_players, _steps(config, len(bundle.train)),
-            extra)
+    """The registry's `EquilibriumPruner` (the one path of "equilibrium"), with the game of
+    ``config.pruning`` and the training fields of `config`."""
+    pruner = get("equilibrium", config=config.pruning_config())
+    outcome = pruner.fit_and_prune(model, bundle, config.sparsity)
+    details = outcome.details
+    extra = {"history": details["history"], "participation": details["participation"],
+             "mean_participation": details["mean_participation"],
+             "below_epsilon": float(details["share_below_epsilon"])}
+    return outcome.model, outcome.achieved_sparsity, outcome.steps, extra
 
 
 def _baseline(config: RunConfig, model: nn.Sequential, bundle: Any

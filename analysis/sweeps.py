@@ -1,7 +1,8 @@
 """Run many `RunConfig` s on any executor, resumably, into one JSONL result store.
 
-``sweep(configs, out_dir)`` runs every configuration not yet in ``out_dir/results.jsonl`` and
-appends one JSON line per finished run. The runs execute on any
+``sweep(configs, out_dir)`` runs every configuration not yet in ``out_dir/results.jsonl``,
+appends one JSON line per finished run (`RunResult.to_dict`) and returns the `RunResult` s;
+`load_results` reads the store's rows back as plain dicts. The runs execute on any
 ``concurrent.futures.Executor``: local processes by default, threads, or a Dask cluster through
 ``distributed.Client(...).get_executor()`` (optional extra ``pruning-game[dask]``) for users
 who outgrow one machine. Only the parent process writes the store.
@@ -472,7 +473,7 @@ def _check_out_dir(out_dir: Any) -> Path:
 def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.PathLike,
           executor: Executor | None = None, resume: bool = True, progress: bool = True, *,
           run_fn: Callable[[RunConfig], Any] = run, max_workers: int | None = None,
-          on_error: str = "raise") -> list[dict[str, Any]]:
+          on_error: str = "raise") -> list[RunResult]:
     """Run every config not yet finished in ``out_dir/results.jsonl`` and store each result.
 
     Parameters
@@ -498,8 +499,9 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
         (`nets.progress.progress_bar`: a tqdm bar on a terminal, one line per run and a
         heartbeat every 30 s on a non-terminal stderr).
     run_fn : callable, default `analysis.runner.run`
-        ``run_fn(config) -> RunResult | dict``; with process or cluster executors it must be
-        importable (a module-level function) and is called in the worker.
+        ``run_fn(config) -> RunResult | dict`` (a dict: a `RunResult.to_dict` row; one that
+        `RunResult.from_dict` cannot read fails its run); with process or cluster executors
+        it must be importable (a module-level function) and is called in the worker.
     max_workers : int, optional
         Processes of the default executor (default: the CPU count, at most one per run).
     on_error : {"raise", "skip", "stop"}, default "raise"
@@ -513,9 +515,11 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
 
     Returns
     -------
-    list of dict
-        The rows of the finished configs (stored before or in this call), in the order of
-        `configs`.
+    list of RunResult
+        The results of the finished configs (stored before or in this call), in the order
+        of `configs`: ``RunResult.from_dict`` of each stored row, so a non-finite float
+        the store wrote as ``null`` is None. `analysis.tables.to_frame` makes them one
+        pandas DataFrame.
 
     Raises
     ------
@@ -575,7 +579,7 @@ def sweep(configs: Iterable[RunConfig | Mapping[str, Any]], out_dir: str | os.Pa
             warnings.warn(summary, RuntimeWarning, stacklevel=2)
         else:
             raise SweepError(summary, failures, len(unique))
-    return [done[key] for key in unique if key in done]
+    return [RunResult.from_dict(done[key]) for key in unique if key in done]
 
 
 def _first_line(text: str) -> str:
@@ -625,9 +629,10 @@ def _run_pending(pending: list[RunConfig], path: Path, errors_path: Path,
         except Exception as error:
             fail(config, error)
             return
-        try:  # a row the store cannot hold fails its run, not the sweep
+        try:  # a row the store cannot hold, or not a RunResult, fails its run, not the sweep
             row = _json_safe(_row(config, result))  # exactly what a reader gets back
             _encode(row)
+            RunResult.from_dict(row)
         except (TypeError, ValueError) as error:
             fail(config, error)
             return

@@ -5,14 +5,22 @@ Rows are flat or nested dicts (`RunResult.to_dict`, `load_results` rows) or obje
 
 - nested dicts become dotted columns: ``config`` -> ``config.method``, ``config.seed``, ...,
   ``config.pruning.beta``;
-- the per-run series named in ``drop`` (default `DROPPED`: ``history`` and ``participation``,
-  one entry per epoch or per player) are left out; pass ``drop=()`` to keep them;
+- the columns named in ``drop`` (default `DROPPED`: the per-run series ``history`` and
+  ``participation``, one entry per epoch or per player, and ``evaluation``, which a
+  `RunResult` row holds besides its flat columns) are left out; pass ``drop=()`` to keep them;
 - any other list or tuple (``config.hidden``, ``kept_per_layer``) becomes its compact JSON
   text, e.g. ``[128,64]``, in one cell.
 
 Columns are the union of the rows' columns in first-seen order unless ``columns`` picks and
 orders them (`SUMMARY_COLUMNS` is a readable choice for sweep results); a row without a
 column gets an empty cell, a column that no row has is an error.
+
+`to_frame` turns the rows into a pandas DataFrame of exactly these cells (one row per result,
+one column per flattened name), and the table functions are written on it: `to_csv` is
+``DataFrame.to_csv``, `aggregate` is a ``groupby``. The Markdown writer stays hand-written:
+``DataFrame.to_markdown`` needs the optional package tabulate, which is not a dependency, and
+pads and aligns cells its own way, where `to_markdown` keeps one space, escapes ``|`` and
+right-aligns numeric columns.
 
 Two pure helpers summarise rows before they are tabulated or plotted: `aggregate` (mean and
 sample standard deviation per group, e.g. over seeds) and `pareto_mask` (the points no other
@@ -27,7 +35,6 @@ Bad rows or column names raise `TableError` with a one-line message naming the a
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -36,15 +43,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from equilibria.atomic import atomic_write
 
 __all__ = ["DROPPED", "SUMMARY_COLUMNS", "TableError", "aggregate", "columns_of", "flatten",
            "format_mean_std", "mean_std", "pareto_mask", "swept_fields", "sweep_summary",
-           "to_csv", "to_markdown"]
+           "to_csv", "to_frame", "to_markdown"]
 
-#: Per-run series left out of tables by default.
-DROPPED = ("history", "participation")
+#: Left out of tables by default: the per-run series, and a `RunResult` row's nested
+#: ``evaluation`` (its measurements are the row's flat columns already).
+DROPPED = ("history", "participation", "evaluation")
 #: A compact selection of `RunResult` columns.
 SUMMARY_COLUMNS = ("config.method", "config.sparsity", "config.granularity", "config.seed",
                    "config.tag", "achieved_sparsity", "accuracy", "params_nonzero",
@@ -132,8 +141,42 @@ def _table(rows: Iterable[Any], columns: Sequence[str] | None, drop: Sequence[st
     return names, flat
 
 
-def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value
+def _frame(names: Sequence[str], flat: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The flat rows as a DataFrame of `names`, every cell the Python value itself (object
+    dtype: an int column with a missing cell stays ints, not floats; a missing cell is None)."""
+    return pd.DataFrame([[row.get(name) for name in names] for row in flat],
+                        columns=pd.Index(list(names), dtype=object), dtype=object)
+
+
+def to_frame(rows: Iterable[Any], columns: Sequence[str] | None = None, *,
+             drop: Sequence[str] = DROPPED) -> pd.DataFrame:
+    """The rows as a pandas DataFrame: one row per result, one column per flattened name.
+
+    Parameters
+    ----------
+    rows : iterable of dict (or objects with ``to_dict()``)
+        E.g. `analysis.sweep`'s `RunResult` s, `load_results` rows, `nets.compare` rows.
+    columns : sequence of str, optional
+        Columns and their order (flattened names); default all, in first-seen order. A
+        column that no row has raises `TableError`.
+    drop : sequence of str
+        Columns left out when flattening (default `DROPPED`; ``drop=()`` keeps the per-epoch
+        ``history`` and the ``participation`` as JSON text).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The cells `to_csv` writes, with their Python types (object dtype; a missing cell is
+        None). ``frame.infer_objects()`` gives numeric dtypes, e.g. for ``groupby``.
+
+    Examples
+    --------
+    >>> frame = to_frame([{"config": {"method": "a"}, "accuracy": 0.9}])
+    >>> list(frame.columns), frame.loc[0, "accuracy"]
+    (['config.method', 'accuracy'], 0.9)
+    """
+    names, flat = _table(rows, columns, drop)
+    return _frame(names, flat)
 
 
 def to_csv(rows: Iterable[Any], path: str | os.PathLike, columns: Sequence[str] | None = None,
@@ -155,15 +198,12 @@ def to_csv(rows: Iterable[Any], path: str | os.PathLike, columns: Sequence[str] 
     -------
     Path
         `path`; ``pandas.read_csv(path)`` reads it (None is an empty cell, floats keep full
-        precision).
+        precision). Written by ``DataFrame.to_csv`` from `to_frame`.
     """
-    names, flat = _table(rows, columns, drop)
+    frame = to_frame(rows, columns, drop=drop)
     path = Path(path)
     with atomic_write(path, newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(names)
-        for row in flat:
-            writer.writerow([_csv_cell(row.get(name)) for name in names])
+        frame.to_csv(handle, index=False, na_rep="", lineterminator="\r\n")
     return path
 
 
@@ -319,25 +359,30 @@ def aggregate(rows: Iterable[Any], by: Sequence[str], values: Sequence[str]
     shared = sorted(set(by) & set(values))
     if shared:
         raise TableError(f"by and values must not share columns; both name {shared}")
-    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for index, row in enumerate(_rows(rows)):
-        flat = flatten(row, drop=())
-        key = tuple(flat.get(name) for name in by)
-        group = groups.setdefault(key, {"n": 0, **{name: [] for name in values}})
-        group["n"] += 1
-        for name in values:
-            value = _summary_value(flat.get(name), name, index)
-            if value is not None:
-                group[name].append(value)
-    summary = []
-    for key, group in groups.items():
-        record: dict[str, Any] = dict(zip(by, key, strict=True))
-        for name in values:
-            mean, std = mean_std(group[name])
-            record[f"{name}_mean"] = mean
-            record[f"{name}_std"] = std if len(group[name]) > 1 else None
-        record["n"] = group["n"]
-        summary.append(record)
+    flat = [flatten(row, drop=()) for row in _rows(rows)]
+    if not flat:
+        return []
+    cells = _frame([*by, *values], flat)
+    numbers = pd.DataFrame({name: [_summary_value(v, name, index)
+                                   for index, v in enumerate(cells[name])]
+                            for name in values}, index=cells.index, dtype=object)
+    # one group per distinct `by` tuple, numbered in the order first seen (None a value too)
+    group = cells.groupby(list(by), sort=False, dropna=False).ngroup()
+    first = group.drop_duplicates()
+    summary = [{name: flat[row].get(name) for name in by} for row in first.index]
+    for name in values:
+        present = numbers[name].map(lambda v: v is not None).astype(bool)
+        column = numbers.loc[present, name].astype(float).groupby(group[present])
+        mean = column.mean(skipna=False)  # NaN propagates; None (missing) was left out
+        std = column.std(ddof=1, skipna=False)
+        count = column.size()
+        for record, number in zip(summary, first.to_numpy(), strict=True):
+            n = int(count.get(number, 0))
+            record[f"{name}_mean"] = float(mean[number]) if n else None
+            record[f"{name}_std"] = float(std[number]) if n > 1 else None
+    sizes = group.value_counts()
+    for record, number in zip(summary, first.to_numpy(), strict=True):
+        record["n"] = int(sizes[number])
     return summary
 
 
@@ -374,9 +419,11 @@ def swept_fields(rows: Iterable[Any]) -> list[str]:
     """
     configs = [_config_of(row, index) for index, row in enumerate(_rows(rows))]
     names = columns_of(configs)
-    return [name for name in names
-            if len({json.dumps(c.get(name), sort_keys=True, default=str)
-                    for c in configs}) > 1]
+    # each cell as its JSON text, so 1, 1.0 and True stay three values (pandas would merge them)
+    texts = pd.DataFrame([[json.dumps(c.get(name), sort_keys=True, default=str) for name in names]
+                          for c in configs], columns=pd.Index(names, dtype=object))
+    distinct = texts.nunique()
+    return [name for name in names if distinct[name] > 1]
 
 
 #: Result columns of `sweep_summary`: its heading -> the row's field.

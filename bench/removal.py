@@ -19,10 +19,11 @@ target share of removed hidden units (50%, 90%, 98%) it
    the masked one, ``to_torch_prune(gated, s)``, and checks that they compute the same outputs;
 3. computes the theoretical speed-up: dense MACs / remaining MACs, with the per-example MAC
    counts of ``nets.evaluate.evaluate`` (Linear and Conv2d layers);
-4. times forward passes of the dense, removed and masked models on the same input batch, with
-   ``time.perf_counter`` under ``torch.inference_mode`` after warm-up passes. The three models
-   are timed in the same loop, in an order that rotates every iteration, so machine noise hits
-   all of them alike. The measured speed-up of a model is median(dense time) / median(its
+4. times forward passes of the dense, removed and masked models on the same input batch with
+   the project's one latency timer, `nets.evaluate.measure_latency` (``torch.utils.benchmark``
+   Timers under ``torch.inference_mode``, after warm-up passes). The three models are timed in
+   the same rounds, in an order that rotates every round, so machine noise hits all of them
+   alike. The measured speed-up of a model is median(dense time) / median(its
    time), taken within one run; ``ratio`` = measured / theoretical speed-up. The target is
    ratio >= 0.8 for removal; masks are expected near 1x speed, i.e. a low ratio.
 
@@ -49,7 +50,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -62,7 +62,7 @@ from torch import nn
 
 from equilibria.atomic import atomic_write
 from nets.apply import apply_participation, plain_index, to_torch_prune
-from nets.evaluate import evaluate
+from nets.evaluate import evaluate, measure_latency
 from nets.gates import GatedNetwork, attach_gates
 from nets.models import lenet5, mlp
 
@@ -197,7 +197,11 @@ def macs_per_example(model: nn.Module, example: torch.Tensor) -> int:
 
 def time_models(models: Sequence[nn.Module], inputs: torch.Tensor, repeats: int,
                 warmup: int) -> list[float]:
-    """Median forward-pass time of each model, measured in one interleaved loop.
+    """Median forward-pass time of each model, measured in interleaved rounds.
+
+    `nets.evaluate.measure_latency` with ``order="rotate"``: round k times the models
+    starting at index ``k mod len(models)``, so no model always runs first (right after
+    another model evicted its weights from the cache).
 
     Parameters
     ----------
@@ -214,24 +218,8 @@ def time_models(models: Sequence[nn.Module], inputs: torch.Tensor, repeats: int,
     -------
     list of float
         Median seconds per forward pass, one per model.
-
-    Notes
-    -----
-    Iteration k times the models starting at index ``k mod len(models)``, so no model always
-    runs first (right after another model evicted its weights from the cache).
     """
-    timings: list[list[float]] = [[] for _ in models]
-    with torch.inference_mode():
-        for _ in range(warmup):
-            for model in models:
-                model(inputs)
-        for k in range(repeats):
-            for j in range(len(models)):
-                index = (k + j) % len(models)
-                start = time.perf_counter()
-                models[index](inputs)
-                timings[index].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in timings]
+    return measure_latency(models, inputs, repeats=repeats, warmup=warmup, order="rotate")
 
 
 def benchmark(network: Network, fraction: float, *, batch: int, repeats: int, warmup: int,

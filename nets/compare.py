@@ -4,7 +4,20 @@ Every method gets a fresh copy of the same initial model (per seed), the same da
 same `Budget` (epochs of the same batches; steps actually spent are reported) and is measured
 by the same `nets.evaluate` against the same densely trained reference, following the
 reporting advice of Blalock et al. (2020): several sparsity levels, seeds, and the dense
-accuracy beside them.
+accuracy beside them. Each row embeds its `nets.evaluate.Evaluation`; ``to_dict`` and
+`to_csv` give the flat `COLUMNS` (``analysis.to_frame(rows)`` makes a pandas DataFrame).
+
+One harness with `analysis.run` / `analysis.sweep`: both build every pruned run the same way,
+``nets.baselines.get(name, **options)`` (the registry; ``"equilibrium"`` is its
+`EquilibriumPruner`, whose default game is ``PruningConfig()``'s, the paper-literal one, in
+both places) and measure it with `nets.evaluate.evaluate`. They stay two entry points
+because they serve two needs: `compare` runs in this process on any `DataBundle` and any
+``model_fn``, with a densely trained reference per seed, while `analysis.run` runs one
+hashable `analysis.RunConfig` (named dataset and model) that a resumable store can key, in
+any executor. `compare` cannot be written on `analysis` (the layers are one-way: analysis
+imports nets, never the reverse), and a `RunConfig` cannot name an arbitrary bundle or model.
+The dense rows differ on purpose and are kept as they are (same numbers as before): here
+plain training on the baselines' `Budget` loop, there `nets.plain.train_plain`.
 """
 
 from __future__ import annotations
@@ -31,20 +44,46 @@ from nets.baselines import REGISTRY, Budget, get
 from nets.baselines.base import GRANULARITIES, SCHEDULES, StepCounter, train
 from nets.checks import PruningError, check_choice, check_int, check_number, check_sequence
 from nets.data import DataBundle
-from nets.evaluate import evaluate
+from nets.evaluate import Evaluation, Measured, evaluate
 from nets.presets import COMPARE_SPARSITIES, DEMO_WIDTHS
 from nets.progress import progress_bar
 
-__all__ = ["DEFAULT_SPARSITIES", "ComparisonRow", "compare", "to_csv", "to_markdown"]
+__all__ = ["COLUMNS", "DEFAULT_SPARSITIES", "ComparisonRow", "compare", "to_csv", "to_markdown"]
 
 DEFAULT_SPARSITIES = COMPARE_SPARSITIES
 
 logger = logging.getLogger(__name__)
 
 
+#: The columns of a row (`ComparisonRow.to_dict`, the CSV of `to_csv`), in order.
+COLUMNS = ("method", "seed", "granularity", "schedule", "target_sparsity", "achieved_sparsity",
+           "accuracy", "dense_accuracy", "params_nonzero", "macs_remaining",
+           "compression_ratio", "theoretical_speedup", "steps", "seconds")
+
+
 @dataclass(frozen=True)
-class ComparisonRow:
-    """One method at one sparsity and seed (a row of the tidy table)."""
+class ComparisonRow(Measured):
+    """One method at one sparsity and seed (a row of the tidy table).
+
+    Attributes
+    ----------
+    method, seed, granularity, schedule
+        The run; schedule "-" for the dense rows.
+    target_sparsity : float or None
+    achieved_sparsity : float
+    evaluation : nets.evaluate.Evaluation
+        The pruned model on the test split, its ratios against the densely trained model of
+        the same seed (``latency_ms`` when `compare` timed it).
+    dense_accuracy : float
+        Test accuracy of that dense model.
+    steps : int
+        Optimizer steps the method spent.
+    seconds : float
+        Its wall time to the pruned model.
+
+    ``accuracy``, ``loss``, ``params_nonzero``, ``macs_remaining``, ``compression_ratio`` and
+    ``theoretical_speedup`` read the evaluation's (`nets.evaluate.Measured`).
+    """
 
     method: str
     seed: int
@@ -52,20 +91,16 @@ class ComparisonRow:
     schedule: str
     target_sparsity: float | None
     achieved_sparsity: float
-    accuracy: float
+    evaluation: Evaluation
     dense_accuracy: float
-    params_nonzero: int
-    macs_remaining: int
-    compression_ratio: float
-    theoretical_speedup: float
     steps: int
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dictionary of plain Python types (one CSV row)."""
+        """Plain dictionary of plain Python types (one CSV row: the flat `COLUMNS`)."""
         from equilibria.plain import to_plain
 
-        return to_plain(dataclasses.asdict(self))
+        return to_plain({name: getattr(self, name) for name in COLUMNS})
 
 
 def _default_model(bundle: DataBundle, seed: int) -> nn.Sequential:
@@ -87,7 +122,9 @@ def compare(methods: Iterable[str] | str | None = None, *,
     Parameters
     ----------
     methods : iterable of str, or "all", optional
-        Registered names (`nets.baselines.REGISTRY`, "equilibrium" included), each once. A
+        Registered names (`nets.baselines.REGISTRY`, "equilibrium" included: the paper-literal
+        ``PruningConfig()`` game unless ``options={"equilibrium": {"config": ...}}`` names
+        another, e.g. `nets.presets.DEMO`), each once. A
         listed method that does not offer `granularity` or `schedule` is an error. None or
         "all" (the default) runs every registered method that offers `granularity` (the
         others are skipped and named in a warning of the ``nets.compare`` logger); those
@@ -247,20 +284,17 @@ def _dense(model: nn.Sequential, bundle: DataBundle, budget: Budget
 
 
 def _row(method: str, seed: int, granularity: str, schedule: str, target: float | None,
-         achieved: float, measured: Any, reference: Any, steps: int,
+         achieved: float, measured: Evaluation, reference: Evaluation, steps: int,
          seconds: float) -> ComparisonRow:
-    return ComparisonRow(method, seed, granularity, schedule, target, achieved,
-                         measured.accuracy, reference.accuracy, measured.params_nonzero,
-                         measured.macs_remaining, measured.compression_ratio,
-                         measured.theoretical_speedup, steps, seconds)
+    return ComparisonRow(method, seed, granularity, schedule, target, achieved, measured,
+                         reference.accuracy, steps, seconds)
 
 
 def to_csv(rows: Sequence[ComparisonRow], path: str | os.PathLike) -> Path:
     """Write the table as CSV atomically (temporary file, then rename); pandas reads it."""
     path = Path(path)
-    fields = [f.name for f in dataclasses.fields(ComparisonRow)]
     with atomic_write(path, newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         for row in rows:
             writer.writerow(row.to_dict())

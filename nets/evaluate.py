@@ -9,13 +9,12 @@ are counted as removed too when the unit's dead output is 0 (e.g. after ReLU), e
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,7 +24,8 @@ from nets.apply import dead_values, fold, plain_index
 from nets.data import DataBundle
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
 
-__all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "accuracy_and_loss", "evaluate"]
+__all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "Measured", "accuracy_and_loss",
+           "evaluate", "measure_latency"]
 
 #: Untimed forward passes before latency is measured.
 WARMUP_PASSES = 3
@@ -86,6 +86,43 @@ class Evaluation:
         return to_plain(asdict(self))
 
 
+class Measured:
+    """Mixin of results that embed an `Evaluation` as ``evaluation`` (`analysis.RunResult`,
+    `nets.compare.ComparisonRow`): its measurements read as the result's own attributes."""
+
+    evaluation: Evaluation
+
+    @property
+    def accuracy(self) -> float:
+        """Test accuracy of the measured model (``evaluation.accuracy``)."""
+        return self.evaluation.accuracy
+
+    @property
+    def loss(self) -> float:
+        """Mean test loss of the measured model (``evaluation.loss``)."""
+        return self.evaluation.loss
+
+    @property
+    def params_nonzero(self) -> int:
+        """Nonzero parameters of the measured model (``evaluation.params_nonzero``)."""
+        return self.evaluation.params_nonzero
+
+    @property
+    def macs_remaining(self) -> int:
+        """MACs per example of the measured model, nonzero weights only."""
+        return self.evaluation.macs_remaining
+
+    @property
+    def compression_ratio(self) -> float:
+        """Reference parameters / nonzero parameters (``evaluation.compression_ratio``)."""
+        return self.evaluation.compression_ratio
+
+    @property
+    def theoretical_speedup(self) -> float:
+        """Reference MACs / remaining MACs (``evaluation.theoretical_speedup``)."""
+        return self.evaluation.theoretical_speedup
+
+
 @dataclass(frozen=True)
 class _Counts:
     params_total: int
@@ -119,8 +156,9 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
     latency_batch : int, default 64
         Batch size of the timed forward passes (built by repeating the first batch).
     latency_repeats : int, default 20
-        Number of timed passes (after 3 warm-up passes), timed with ``time.perf_counter`` under
-        ``torch.inference_mode``; the median is reported. 0 skips timing (latency_ms = None).
+        Number of timed passes (after 3 warm-up passes), timed by `measure_latency`
+        (``torch.utils.benchmark``) under ``torch.inference_mode`` with the current torch
+        thread count; the median is reported. 0 skips timing (latency_ms = None).
     device : str or torch.device, default "cpu"
         Where the inputs go; the model must already be there.
 
@@ -140,7 +178,15 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
     -----
     MACs count Linear and Conv2d layers only: weight.numel() times the number of output
     positions (1 for a Linear on (B, n) inputs, H_out * W_out for a conv), recorded with forward
-    hooks on one example. ``macs_remaining`` uses the number of nonzero weights instead.
+    hooks on one example. ``macs_remaining`` uses the number of nonzero weights instead. Bias
+    adds, BatchNorm, pooling, activations and flattening are not counted. This is what
+    ``torch.utils.flop_counter.FlopCounterMode`` counts, halved: it reports 2 FLOPs per MAC of
+    ``mm``/``addmm``/``convolution`` and leaves out the same operations (the bias of
+    ``addmm`` included), so one example's FLOPs are ``2 * macs_dense``, before and after
+    ``apply_participation(mode="remove")`` (tests/nets/test_flops.py checks it on the MLP,
+    LeNet-5 and the teacher-student student). The hooks are kept rather than the counter
+    because ``macs_remaining`` needs each layer's nonzero weights, which the counter cannot
+    see.
     """
     _check_model(model, "model")
     if reference is not None:
@@ -350,15 +396,82 @@ def _latency(model: nn.Module, first: torch.Tensor, batch: int, repeats: int) ->
     if repeats == 0:
         return None
     inputs = first[torch.arange(batch, device=first.device) % first.shape[0]]
-    timings = []
+    (seconds,) = measure_latency([model], inputs, repeats=repeats, warmup=WARMUP_PASSES)
+    return 1000.0 * seconds
+
+
+def measure_latency(models: Sequence[nn.Module], inputs: torch.Tensor, *, repeats: int,
+                    warmup: int = WARMUP_PASSES, order: str | np.random.Generator = "rotate",
+                    threads: int | None = None) -> list[float]:
+    """Median wall time of one forward pass of each model, in seconds, timed in rounds.
+
+    The one latency timer of the project (`evaluate`, ``bench/removal.py``,
+    ``papers/beyond/filters.py``), on ``torch.utils.benchmark``: each model gets a
+    ``Timer("model(inputs)")`` with a fixed thread count; after `warmup` untimed passes per
+    model, every round times one pass of every model (``Timer.timeit(1)``, which runs two
+    untimed passes first), in an order that changes from round to round so that slow phases
+    of a shared machine hit all models alike; each model's replicates are merged
+    (``Measurement.merge``) and their median (``Measurement.median``) reported. Everything
+    runs under ``torch.inference_mode``.
+
+    ``Timer.blocked_autorange`` / ``adaptive_autorange`` are not used on purpose: they time one
+    statement until a minimum run time is spent, so they cannot interleave several models
+    round by round, and their cost is set by a run time rather than by `repeats`.
+
+    Parameters
+    ----------
+    models : sequence of nn.Module
+        Models in the mode they are to be timed in (usually eval), all taking `inputs`.
+    inputs : torch.Tensor
+        The batch fed to every model.
+    repeats : int
+        Rounds, i.e. timed passes per model (>= 1).
+    warmup : int, default 3
+        Untimed passes per model before the first round (>= 0).
+    order : "rotate" or numpy.random.Generator, default "rotate"
+        "rotate": round k starts with model ``k mod len(models)``; a Generator: each round in
+        the order ``rng.permutation(len(models))``.
+    threads : int, optional
+        Torch threads while timing (default: the current ``torch.get_num_threads()``).
+
+    Returns
+    -------
+    list of float
+        Median seconds per forward pass, one per model.
+
+    Raises
+    ------
+    EvaluationError
+        For an empty `models`, `repeats` < 1, `warmup` < 0, `threads` < 1 or an unknown
+        `order`.
+    """
+    from torch.utils.benchmark import Measurement, Timer  # 0.1 s to import: only when timing
+
+    models = list(models)
+    if not models:
+        raise EvaluationError("models must hold at least one model to time")
+    _check_count(repeats, "repeats", minimum=1)
+    _check_count(warmup, "warmup", minimum=0)
+    threads = torch.get_num_threads() if threads is None else threads
+    _check_count(threads, "threads", minimum=1)
+    if not (order == "rotate" or isinstance(order, np.random.Generator)):
+        raise EvaluationError(f"order must be 'rotate' or a numpy Generator; got {order!r}")
+    timers = [Timer("model(inputs)", globals={"model": model, "inputs": inputs},
+                    num_threads=threads, description=f"model {index}")
+              for index, model in enumerate(models)]
+    measured: list[list[Any]] = [[] for _ in models]
     with torch.inference_mode():
-        for _ in range(WARMUP_PASSES):
-            model(inputs)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(inputs)
-            timings.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(timings)
+        if warmup:
+            for timer in timers:
+                timer.timeit(warmup)
+        for k in range(repeats):
+            if isinstance(order, np.random.Generator):
+                indices = [int(i) for i in order.permutation(len(models))]
+            else:
+                indices = [(k + j) % len(models) for j in range(len(models))]
+            for index in indices:
+                measured[index].append(timers[index].timeit(1))
+    return [Measurement.merge(replicates)[0].median for replicates in measured]
 
 
 def _ratio(numerator: int, denominator: int) -> float:

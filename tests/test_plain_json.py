@@ -136,6 +136,8 @@ def numpy_value(annotation):
         return "label"
     if annotation is np.ndarray:
         return np.linspace(0.0, 1.0, 3)
+    if dataclasses.is_dataclass(annotation):  # an embedded result (e.g. an Evaluation)
+        return filled(annotation)
     if origin is tuple:
         return tuple(np.int64(k) for k in range(2))
     if origin is list:

@@ -148,7 +148,12 @@ def test_compare_writes_a_line_per_run(digits: data.DataBundle,
 
 
 def _fake_run(config: RunConfig) -> dict:
-    return {"config": config.to_dict(), "key": config.key, "accuracy": 0.5}
+    from analysis.runner import RunResult
+    from nets.evaluate import Evaluation
+
+    evaluation = Evaluation(0.5, 1.0, 1, 1, 1, 1, 1.0, 1.0, None, 1)
+    return RunResult(config.key, config.to_dict(), evaluation, achieved_sparsity=0.0,
+                     params_total=1, macs_dense=1, steps=0, seconds=0.0).to_dict()
 
 
 def test_sweep_writes_a_line_per_run_and_a_resumed_sweep_says_so(

@@ -187,9 +187,11 @@ def latency_table(architectures: Sequence[tuple[int, ...]], input_shape: Sequenc
     """Median CPU latency (ms per forward pass of `batch` examples) of LeNet-5 architectures.
 
     Every architecture (kept filters per conv layer) is rebuilt with `nets.models.lenet5` and
-    timed under ``torch.inference_mode`` with ``time.perf_counter``. Each round runs every
-    architecture once in an order shuffled by ``numpy.random.default_rng(seed)``, so slow
-    phases of a shared machine hit all of them alike; the first `warmup` rounds are dropped.
+    timed by `nets.evaluate.measure_latency` (``torch.utils.benchmark`` Timers under
+    ``torch.inference_mode``, `threads` torch threads): `warmup` untimed passes each, then
+    `repeats` rounds that run every architecture once in an order shuffled by
+    ``numpy.random.default_rng(seed)``, so slow phases of a shared machine hit all of them
+    alike.
 
     Returns
     -------
@@ -197,30 +199,17 @@ def latency_table(architectures: Sequence[tuple[int, ...]], input_shape: Sequenc
     """
     import torch
 
+    from nets.evaluate import measure_latency
+
     if batch < 1 or repeats < 1 or warmup < 0:
         raise ValueError(f"batch and repeats must be >= 1 and warmup >= 0; got batch={batch}, "
                          f"repeats={repeats}, warmup={warmup}")
     architectures = list(dict.fromkeys(tuple(int(w) for w in a) for a in architectures))
-    rng = np.random.default_rng(seed)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        models = {a: _architecture(a, input_shape, n_classes, hidden).eval()
-                  for a in architectures}
-        inputs = torch.rand((batch, *input_shape), generator=torch.Generator().manual_seed(seed))
-        times: dict[tuple[int, ...], list[float]] = {a: [] for a in architectures}
-        with torch.inference_mode():
-            for round_ in range(warmup + repeats):
-                for index in rng.permutation(len(architectures)):
-                    architecture = architectures[index]
-                    start = time.perf_counter()
-                    models[architecture](inputs)
-                    elapsed = time.perf_counter() - start
-                    if round_ >= warmup:
-                        times[architecture].append(elapsed)
-    finally:
-        torch.set_num_threads(before)
-    return {a: 1e3 * float(np.median(t)) for a, t in times.items()}
+    models = [_architecture(a, input_shape, n_classes, hidden).eval() for a in architectures]
+    inputs = torch.rand((batch, *input_shape), generator=torch.Generator().manual_seed(seed))
+    seconds = measure_latency(models, inputs, repeats=repeats, warmup=warmup,
+                              order=np.random.default_rng(seed), threads=threads)
+    return {a: 1e3 * float(t) for a, t in zip(architectures, seconds, strict=True)}
 
 
 # ---------------------------------------------------------------------------- rows
@@ -481,13 +470,13 @@ def main(argv: list[str] | None = None) -> int:
                                  epochs=args.epochs, gammas=args.gammas,
                                  ranked_gamma=args.ranked_gamma, sparsities=args.sparsities)
     with local_executor(args.workers, args.threads) as pool:
-        first = sweep(phase1, out, executor=pool)
+        first = [r.to_dict() for r in sweep(phase1, out, executor=pool)]
         matched = {int(r["config"]["seed"]): float(r["achieved_sparsity"]) for r in first
                    if r["config"]["tag"] == f"{EMERGENT}|gamma={matched_gamma:g}"}
         phase2 = baseline_configs(matched, args.data, args.root, limit=args.limit,
                                   epochs=args.epochs, methods=args.methods,
                                   sparsities=args.sparsities)
-        second = sweep(phase2, out, executor=pool)
+        second = [r.to_dict() for r in sweep(phase2, out, executor=pool)]
     swept = time.perf_counter() - started
     from nets.data import load
 

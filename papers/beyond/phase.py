@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     require_data(cli, args.data, args.root)
     started = time.perf_counter()
     with local_executor(workers, args.threads) as pool:
-        rows = sweep(runs, args.out, executor=pool, progress=True)
+        rows = [r.to_dict() for r in sweep(runs, args.out, executor=pool, progress=True)]
     flat = cell_rows(rows)
     summary = summarize(flat)
     to_csv(flat, args.out / "runs.csv")

@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     with local_executor(workers) as pool:
-        rows = sweep(configs(args), out / "runs", pool, progress=True)
+        rows = [r.to_dict() for r in sweep(configs(args), out / "runs", pool, progress=True)]
     _write_text(to_markdown(_table1(args)) + "\n", out / "table1.md")
     table = table2_rows(rows, args.readings)
     to_csv(table, out / "table2.csv")

@@ -246,3 +246,24 @@ def test_run_rejects_a_dict():
 def test_result_from_dict_round_trip():
     result = run(tiny(epochs=1))
     assert RunResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
+def test_result_embeds_its_evaluation_and_keeps_the_flat_store_columns():
+    result = run(tiny(method="random", sparsity=0.5, epochs=1))
+    assert result.evaluation.accuracy == result.accuracy
+    assert result.evaluation.compression_ratio == result.compression_ratio
+    assert result.evaluation.params_total < result.params_total, "the pruned model's own"
+    record = result.to_dict()
+    assert list(record) == ["key", "config", "accuracy", "loss", "achieved_sparsity",
+                            "params_total", "params_nonzero", "macs_dense", "macs_remaining",
+                            "compression_ratio", "theoretical_speedup", "steps", "seconds",
+                            "history", "participation", "mean_participation",
+                            "below_epsilon", "kept_per_layer", "evaluation"]
+    assert record["evaluation"] == result.evaluation.to_dict()
+    old = {k: v for k, v in record.items() if k != "evaluation"}  # a row from before
+    back = RunResult.from_dict(old)
+    assert back.to_dict()["accuracy"] == record["accuracy"]
+    assert {k: v for k, v in back.to_dict().items() if k != "evaluation"} == old
+    assert back.evaluation.params_total is None and back.evaluation.n_examples is None
+    with pytest.raises(TypeError, match="accuracy"):
+        RunResult.from_dict({k: v for k, v in old.items() if k != "accuracy"})

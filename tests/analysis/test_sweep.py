@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import analysis.sweeps as sweep_module
-from analysis.runner import RunConfig, run
+from analysis.runner import RunConfig, RunResult, run
 from analysis.sweeps import (
     ERRORS_NAME,
     RESULTS_NAME,
@@ -29,17 +29,23 @@ from analysis.sweeps import (
     sweep,
 )
 from analysis.tables import SUMMARY_COLUMNS, flatten, to_csv, to_markdown
+from nets.evaluate import Evaluation
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------- helpers
 def fake_run(config: RunConfig) -> dict:
-    """A run that trains nothing (the store's logic does not depend on what a run does)."""
-    return {"key": config.key, "accuracy": 0.5 + config.seed / 1000,
-            "compression_ratio": math.inf if config.tag == "inf" else 1.0,
-            "loss": math.nan if config.tag == "inf" else 1.0, "history": [{"epoch": 1}],
-            "seconds": 0.0}
+    """A run that trains nothing (the store's logic does not depend on what a run does): a
+    `RunResult.to_dict` row."""
+    evaluation = Evaluation(accuracy=0.5 + config.seed / 1000,
+                            loss=math.nan if config.tag == "inf" else 1.0, params_total=10,
+                            params_nonzero=10, macs_dense=10, macs_remaining=10,
+                            compression_ratio=math.inf if config.tag == "inf" else 1.0,
+                            theoretical_speedup=1.0, latency_ms=None, n_examples=10)
+    return RunResult(key=config.key, config=config.to_dict(), evaluation=evaluation,
+                     achieved_sparsity=0.0, params_total=10, macs_dense=10, steps=0,
+                     seconds=0.0, history=[{"epoch": 1}]).to_dict()
 
 
 def slow_fake_run(config: RunConfig) -> dict:
@@ -121,8 +127,9 @@ def check_store(out: Path) -> list[dict]:
     return rows
 
 
-def strip(row: dict) -> dict:
+def strip(row: dict | RunResult) -> dict:
     """A row without wall times."""
+    row = row.to_dict() if isinstance(row, RunResult) else row
     row = {k: v for k, v in row.items() if k != "seconds"}
     row["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in row["history"]]
     return row
@@ -134,8 +141,9 @@ def test_sweep_writes_one_line_per_config_and_resume_runs_nothing(tmp_path, coun
     rows = sweep(configs + configs[:2], tmp_path, executor=counting, run_fn=fake_run,
                  progress=False)
     assert counting.submitted == 5, "duplicate configs run once"
-    assert [r["key"] for r in rows] == [c.key for c in configs], "input order"
-    assert [r["config"] for r in rows] == [c.to_dict() for c in configs]
+    assert all(isinstance(r, RunResult) for r in rows)
+    assert [r.key for r in rows] == [c.key for c in configs], "input order"
+    assert [r.config for r in rows] == [c.to_dict() for c in configs]
     stored = check_store(tmp_path)
     assert sorted(r["key"] for r in stored) == sorted(c.key for c in configs)
     assert load_results(tmp_path) == stored
@@ -153,7 +161,7 @@ def test_sweep_writes_one_line_per_config_and_resume_runs_nothing(tmp_path, coun
 def test_sweep_accepts_config_dicts_and_rejects_other_things(tmp_path, counting):
     rows = sweep([c.to_dict() for c in fakes(2)], tmp_path, executor=counting,
                  run_fn=fake_run, progress=False)
-    assert [r["key"] for r in rows] == [c.key for c in fakes(2)]
+    assert [r.key for r in rows] == [c.key for c in fakes(2)]
     with pytest.raises(TypeError, match="RunConfig"):
         sweep(["epochs=1"], tmp_path, executor=counting, run_fn=fake_run, progress=False)
     with pytest.raises(TypeError, match="executor"):
@@ -165,8 +173,8 @@ def test_sweep_accepts_config_dicts_and_rejects_other_things(tmp_path, counting)
 def test_non_finite_numbers_are_stored_as_null(tmp_path, counting):
     (config,) = fakes(1, tag="inf")
     (row,) = sweep([config], tmp_path, executor=counting, run_fn=fake_run, progress=False)
-    assert row["compression_ratio"] is None and row["loss"] is None
-    assert check_store(tmp_path) == [row]
+    assert row.compression_ratio is None and row.loss is None
+    assert check_store(tmp_path) == [row.to_dict()]
 
 
 def test_resume_false_refuses_to_touch_finished_rows(tmp_path, counting):
@@ -224,7 +232,7 @@ def test_crash_between_rows_keeps_exactly_the_finished_rows(tmp_path, counting, 
     finally:
         resumed.shutdown()
     assert resumed.submitted == len(configs) - k
-    assert [r["key"] for r in rows] == [c.key for c in configs]
+    assert [r.key for r in rows] == [c.key for c in configs]
     assert len(check_store(tmp_path)) == len(configs)
 
 
@@ -265,7 +273,7 @@ def test_a_torn_last_line_is_ignored_then_cut_off_and_its_run_repeated(tmp_path,
     finally:
         resumed.shutdown()
     assert resumed.submitted == 3, "the torn row's run is repeated"
-    assert [r["key"] for r in rows] == [c.key for c in configs]
+    assert [r.key for r in rows] == [c.key for c in configs]
     assert len(check_store(tmp_path)) == 5
 
 
@@ -328,7 +336,7 @@ def test_on_error_skip_goes_on_and_warns(tmp_path, counting):
     with pytest.warns(RuntimeWarning, match="1 of 4 runs failed"):
         rows = sweep(configs, tmp_path, executor=counting, run_fn=failing_run,
                      progress=False, on_error="skip")
-    assert [r["key"] for r in rows] == [c.key for c in configs[1:]]
+    assert [r.key for r in rows] == [c.key for c in configs[1:]]
 
 
 def test_a_failure_first_does_not_stop_the_others_unless_on_error_is_stop(tmp_path, counting):
@@ -429,17 +437,17 @@ def tiny_configs() -> list[RunConfig]:
 
 
 @pytest.fixture(scope="module")
-def local_rows(tmp_path_factory) -> list[dict]:
+def local_rows(tmp_path_factory) -> list[RunResult]:
     """The tiny configs swept on the default executor: two spawned local processes."""
     out = tmp_path_factory.mktemp("local")
     return sweep(tiny_configs(), out, max_workers=2, progress=False)
 
 
 def test_default_process_executor_runs_real_configs(local_rows):
-    assert [r["key"] for r in local_rows] == [c.key for c in tiny_configs()]
+    assert [r.key for r in local_rows] == [c.key for c in tiny_configs()]
     dense, pruned = local_rows
-    assert dense["achieved_sparsity"] == 0.0 and pruned["achieved_sparsity"] == 0.5
-    assert 0.0 < pruned["accuracy"] <= 1.0 and pruned["compression_ratio"] > 1.0
+    assert dense.achieved_sparsity == 0.0 and pruned.achieved_sparsity == 0.5
+    assert 0.0 < pruned.accuracy <= 1.0 and pruned.compression_ratio > 1.0
 
 
 def test_threads_give_the_rows_of_processes_and_resume_runs_nothing(tmp_path, counting,
@@ -461,7 +469,7 @@ def test_dask_local_cluster_gives_the_rows_of_the_local_run(tmp_path, local_rows
                      progress=False)
     assert [strip(r) for r in rows] == [strip(r) for r in local_rows]
     stored = {r["key"]: strip(r) for r in check_store(tmp_path)}  # in completion order
-    assert stored == {r["key"]: strip(r) for r in local_rows}
+    assert stored == {r.key: strip(r) for r in local_rows}
 
 
 # ---------------------------------------------------------------------------- tables
@@ -474,7 +482,7 @@ def test_tables_of_sweep_rows(tmp_path, local_rows):
     assert table[1]["config.method"] == "random" and table[0]["config.sparsity"] == ""
     assert json.loads(table[0]["config.hidden"]) == [16]
     assert "history" not in table[0] and "participation" not in table[0]
-    assert float(table[1]["accuracy"]) == local_rows[1]["accuracy"], "full precision"
+    assert float(table[1]["accuracy"]) == local_rows[1].accuracy, "full precision"
 
     markdown = to_markdown(local_rows, SUMMARY_COLUMNS).splitlines()
     assert len(markdown) == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -20,7 +21,8 @@ from nets.baselines.base import (
     select_units,
     select_weights,
 )
-from nets.compare import compare, to_csv, to_markdown
+from nets.compare import COLUMNS, compare, to_csv, to_markdown
+from nets.evaluate import Evaluation
 
 
 def _mlp(seed: int = 0):
@@ -147,6 +149,31 @@ def test_compare_returns_a_tidy_table(digits, tmp_path):
     path = to_csv(rows, tmp_path / "table.csv")
     assert path.read_text().count("\n") == len(rows) + 1
     assert to_markdown(rows).count("\n") == len(rows) + 1
+    assert path.read_text().splitlines()[0].split(",") == list(COLUMNS)
+    assert all(isinstance(r.evaluation, Evaluation) for r in rows)
+    assert rows[1].accuracy == rows[1].evaluation.accuracy
+    assert rows[1].compression_ratio == rows[1].evaluation.compression_ratio
+    assert list(rows[1].to_dict()) == list(COLUMNS)
+
+
+def test_equilibrium_is_one_method_with_one_default(digits):
+    """compare's "equilibrium" and RunConfig(method="equilibrium") are the registry's
+    EquilibriumPruner with PruningConfig()'s game; a named game is an explicit option."""
+    from nets.baselines.equilibrium import EquilibriumPruner
+    from nets.presets import DEMO
+    from nets.training import PruningConfig
+
+    default = get("equilibrium").config
+    game = [f for f in PruningConfig().to_dict() if f != "name"]
+    assert all(getattr(default, f) == getattr(PruningConfig(), f) for f in game)
+    assert isinstance(get("equilibrium"), EquilibriumPruner)
+    assert get("equilibrium", config=DEMO).config == DEMO
+    budget = Budget(epochs=1, batch_size=256)
+    via_prune = get("equilibrium", config=DEMO).prune(_mlp(), digits, 0.5, budget)
+    config = dataclasses.replace(DEMO, epochs=1, batch_size=256)
+    direct = EquilibriumPruner().fit_and_prune(_mlp(), digits, 0.5, config)
+    assert via_prune.details["participation"] == direct.details["participation"]
+    assert via_prune.achieved_sparsity == direct.achieved_sparsity
 
 
 def test_registry_names_match_classes():

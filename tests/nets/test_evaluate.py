@@ -18,6 +18,7 @@ from nets.evaluate import (
     EvaluationError,
     accuracy_and_loss,
     evaluate,
+    measure_latency,
 )
 from nets.gates import attach_gates
 from tests.nets.test_gates import mlp, randomize
@@ -180,6 +181,43 @@ def test_latency_is_a_positive_median_or_none() -> None:
     timed = evaluate(model, random_loader((3,), 2), latency_batch=8, latency_repeats=3)
     assert timed.latency_ms is not None and 0 < timed.latency_ms < 1000
     assert evaluate(model, random_loader((3,), 2), **FAST).latency_ms is None
+
+
+class Counting(nn.Module):
+    """Counts its forward passes and records which instance ran, in a shared log."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.log.append(self.name)
+        return x
+
+
+def test_measure_latency_interleaves_the_models_round_by_round() -> None:
+    log: list[str] = []
+    models = [Counting("a", log), Counting("b", log), Counting("c", log)]
+    medians = measure_latency(models, torch.zeros(2, 3), repeats=4, warmup=0)
+    assert len(medians) == 3 and all(0 < m < 1 for m in medians)
+    # each timed pass is Timer.timeit(1): two untimed passes, then the timed one
+    assert log == [name for k in range(4) for j in range(3) for name in ["abc"[(k + j) % 3]] * 3]
+    log.clear()
+    measure_latency(models, torch.zeros(2, 3), repeats=5, warmup=0,
+                    order=np.random.default_rng(0))
+    rounds = [log[i:i + 9:3] for i in range(0, len(log), 9)]
+    assert len(rounds) == 5 and all(sorted(r) == ["a", "b", "c"] for r in rounds)
+    assert len({"".join(r) for r in rounds}) > 1, "the order changes between rounds"
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"repeats": 0}, "repeats"), ({"repeats": 1, "warmup": -1}, "warmup"),
+    ({"repeats": 1, "threads": 0}, "threads"), ({"repeats": 1, "order": "random"}, "order")])
+def test_measure_latency_rejects_bad_options(kwargs, name) -> None:
+    with pytest.raises(EvaluationError, match=name):
+        measure_latency([mlp([3, 2])], torch.zeros(1, 3), **kwargs)
+    with pytest.raises(EvaluationError, match="models"):
+        measure_latency([], torch.zeros(1, 3), repeats=1)
 
 
 def test_result_is_frozen_and_serializable() -> None:
