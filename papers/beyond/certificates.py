@@ -194,7 +194,7 @@ def train_final_game(config: Any, bundle: Any, widths: Sequence[int]) -> tuple[
     last = result.history[-1]
     return game, result.participation, {"test_accuracy": last.test_accuracy,
                                         "train_seconds": seconds,
-                                        "sparsity": result.sparsity}
+                                        "below_epsilon": result.below_epsilon}
 
 
 def run_one(key: str, config: Any, setup: Setup, bundle_loader: Any, out: Path,
