@@ -198,10 +198,9 @@ def upgrade_epoch_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """An `EpochRecord.to_dict` row with the name of today: rows written before the rename
     call the share of players below epsilon ``sparsity``; it becomes ``below_epsilon`` (so
     checkpoints and result stores of older versions still load)."""
-    row = dict(record)
-    if "sparsity" in row and "below_epsilon" not in row:
-        row["below_epsilon"] = row.pop("sparsity")
-    return row
+    if "sparsity" not in record or "below_epsilon" in record:
+        return dict(record)
+    return {("below_epsilon" if k == "sparsity" else k): v for k, v in record.items()}
 
 
 @dataclass(frozen=True, eq=False)
