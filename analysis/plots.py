@@ -1,7 +1,7 @@
 """Figures (matplotlib, headless): training dynamics and participation histograms.
 
-- `training_dynamics`: the paper's Figure 1 (Shah & Khan 2025): test accuracy, sparsity, mean
-  participation and active players against epoch, one curve per run.
+- `training_dynamics`: the paper's Figure 1 (Shah & Khan 2025): test accuracy, share of players
+  below epsilon, mean participation and active players against epoch, one curve per run.
 - `participation_histogram`: the paper's Figure 2: the final participation of each run, with the
   pruning threshold epsilon as a dashed line.
 - `pareto_front`: accuracy against sparsity per method (mean +- std over seeds, from
@@ -121,7 +121,8 @@ def _history_rows(histories: object) -> dict[str, list[Mapping[str, object]]]:
     if not isinstance(histories, Mapping) or not histories:
         raise PlotError("histories must be a non-empty mapping of run name -> epoch records "
                         f"(EpochRecord.to_dict()); got {_describe(histories)}")
-    needed = ("epoch", "test_accuracy", "sparsity", "mean_participation", "active_per_layer")
+    needed = ("epoch", "test_accuracy", "below_epsilon", "mean_participation",
+              "active_per_layer")
     runs = {}
     for name, history in histories.items():
         if isinstance(history, Mapping | str | bytes) or not isinstance(history, Sequence) \
@@ -147,7 +148,7 @@ def _describe(value: object) -> str:
 def training_dynamics(histories: Mapping[str, Sequence[Mapping[str, object]]],
                       path: str | os.PathLike | None = None, *,
                       ax: Axes | Sequence[Axes] | None = None) -> Figure:
-    """Figure 1: accuracy, sparsity, mean participation and active players per epoch.
+    """Figure 1: accuracy, share below epsilon, mean participation and active players per epoch.
 
     Parameters
     ----------
@@ -155,7 +156,8 @@ def training_dynamics(histories: Mapping[str, Sequence[Mapping[str, object]]],
     path : path, optional
         Where to write the figure (PNG unless the suffix names another format).
     ax : sequence of 4 Axes, optional
-        Draw the four panels (accuracy, sparsity, mean participation, active players) there.
+        Draw the four panels (accuracy, share below epsilon, mean participation, active
+        players) there.
 
     Returns
     -------
@@ -167,7 +169,7 @@ def training_dynamics(histories: Mapping[str, Sequence[Mapping[str, object]]],
         For empty `histories`, records without the fields above, or a wrong `ax`.
     """
     runs = _history_rows(histories)
-    panels = (("test_accuracy", "test accuracy"), ("sparsity", "sparsity (s < epsilon)"),
+    panels = (("test_accuracy", "test accuracy"), ("below_epsilon", "share below epsilon"),
               ("mean_participation", "mean participation"), ("active", "active players"))
     figure, axes, own = _axes(ax, 4, "quantity", grid=(2, 2), figsize=(10, 7), sharex=True)
     for name, history in runs.items():

@@ -633,7 +633,7 @@ def _equilibrium(config: RunConfig, model: nn.Sequential, bundle: Any
     details = outcome.details
     extra = {"history": details["history"], "participation": details["participation"],
              "mean_participation": details["mean_participation"],
-             "below_epsilon": float(details["share_below_epsilon"])}
+             "below_epsilon": float(details["below_epsilon"])}
     return outcome.model, outcome.achieved_sparsity, outcome.steps, extra
 
 

@@ -71,6 +71,7 @@ from typing import Any
 
 from analysis.runner import RunConfig, RunResult, run
 from nets.progress import progress_bar
+from nets.training import upgrade_epoch_record
 
 try:  # POSIX
     import fcntl
@@ -207,8 +208,17 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], int, bool]:
         if not isinstance(row, dict) or not isinstance(row.get("key"), str):
             raise ValueError(f"{path}, line {number}, is not a result row (a JSON object with "
                              "a 'key'); fix or delete that line")
-        rows.append(row)
+        rows.append(_upgrade(row))
     return rows, end, end < len(data)
+
+
+def _upgrade(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row in today's names: epoch records written before the share below epsilon
+    was renamed (``sparsity`` -> ``below_epsilon``) are renamed on reading."""
+    history = row.get("history")
+    if isinstance(history, list) and all(isinstance(r, Mapping) for r in history):
+        row["history"] = [upgrade_epoch_record(r) for r in history]
+    return row
 
 
 def _unique(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:

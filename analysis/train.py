@@ -278,11 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {
         "run_config": config.to_dict(), "pruning_config": pruning.to_dict(),
         "history": [r.to_dict() for r in result.history], "participation": s.tolist(),
-        "below_epsilon": result.sparsity, "accuracy_soft": soft.accuracy,
+        "below_epsilon": result.below_epsilon, "accuracy_soft": soft.accuracy,
         "accuracy_removed": hard.accuracy, "removed": hard.to_dict(),
         "original": {"params": soft.params_total, "macs": soft.macs_dense}}
     print(f"accuracy soft gates {soft.accuracy:.4f}; after removing s < {pruning.epsilon:g}: "
-          f"{hard.accuracy:.4f}; players below epsilon {result.sparsity:.2%}; params "
+          f"{hard.accuracy:.4f}; players below epsilon {result.below_epsilon:.2%}; params "
           f"{hard.params_nonzero} of the original {soft.params_total}; MACs "
           f"{hard.macs_remaining} of {soft.macs_dense}")
     if args.certify:

@@ -36,10 +36,12 @@ time somewhat faster than the dense one although it skips no multiplication.
 
 Usage::
 
-    python bench/removal.py [--quick] [--repeats N] [--batch B] [--seed S] [--threads T]
-                            [--warmup W] [--out PATH]
+    python bench/removal.py [--quick] [--latency-repeats N] [--latency-batch B] [--seed S]
+                            [--threads T] [--latency-warmup W] [--out PATH]
 
-``--quick`` (CI smoke run) means 5 repeats, batch 32 and the MLP only. Nothing is written unless
+``--quick`` (CI smoke run) means 5 repeats, batch 32 and the MLP only. The latency flags are
+spelled as in ``pruning-game reproduce filters`` and ``evaluate(latency_batch=,
+latency_repeats=)``. Nothing is written unless
 ``--out PATH`` is given; the CSV is then written to a temporary file and moved into place with
 ``os.replace``. Latency depends on the machine, the thread count and the load of other
 processes; compare ratios within one run, never across runs.
@@ -357,20 +359,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke run: repeats 5, batch 32, MLP only")
-    parser.add_argument("--repeats", type=_positive_int, default=None,
+    parser.add_argument("--latency-repeats", type=_positive_int, default=None,
                         help="timed passes per model (default 50; 5 with --quick)")
-    parser.add_argument("--batch", type=_positive_int, default=None,
+    parser.add_argument("--latency-batch", type=_positive_int, default=None,
                         help="batch size (default 256; 32 with --quick)")
-    parser.add_argument("--warmup", type=_positive_int, default=None,
+    parser.add_argument("--latency-warmup", type=_positive_int, default=None,
                         help="warm-up passes per model (default 5; 2 with --quick)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     parser.add_argument("--threads", type=_positive_int, default=1,
                         help="torch intra-op threads (default 1, for stable numbers)")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as CSV")
     args = parser.parse_args(argv)
-    args.repeats = args.repeats or (5 if args.quick else 50)
-    args.batch = args.batch or (32 if args.quick else 256)
-    args.warmup = args.warmup or (2 if args.quick else 5)
+    args.latency_repeats = args.latency_repeats or (5 if args.quick else 50)
+    args.latency_batch = args.latency_batch or (32 if args.quick else 256)
+    args.latency_warmup = args.latency_warmup or (2 if args.quick else 5)
     if args.out is not None and not args.out.parent.is_dir():
         parser.error(f"--out: folder {str(args.out.parent)!r} does not exist")
     return args
@@ -394,13 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"cpus {os.cpu_count()} (usable {affinity}), python {sys.version.split()[0]}")
-    print(f"batch {args.batch}, repeats {args.repeats}, warm-up {args.warmup}, "
+    print(f"batch {args.latency_batch}, repeats {args.latency_repeats}, warm-up "
+          f"{args.latency_warmup}, "
           f"seed {args.seed}, threshold {THRESHOLD}; speed-ups = median dense / median model "
           "(same run, same input)")
     networks = NETWORKS[:1] if args.quick else NETWORKS
     started = time.perf_counter()
-    rows = [benchmark(network, fraction, batch=args.batch, repeats=args.repeats,
-                      warmup=args.warmup, seed=args.seed)
+    rows = [benchmark(network, fraction, batch=args.latency_batch,
+                      repeats=args.latency_repeats, warmup=args.latency_warmup, seed=args.seed)
             for network in networks for fraction in FRACTIONS]
     print()
     print(format_table(rows))

@@ -493,30 +493,30 @@ def bimatrix_solution(A: Any, B: Any, method: str = "vertex_enumeration", *,
     tol = check_tol(tol)
     max_seconds = check_seconds(max_seconds)
     max_pivots = check_count(max_pivots, "max_pivots", 1)
-    budget = _Budget(max_seconds, max_pivots)
-    found, problems, finished = _verified_equilibria(A, B, method, tol, budget)
+    limits = _SearchLimits(max_seconds, max_pivots)
+    found, problems, finished = _verified_equilibria(A, B, method, tol, limits)
     complete = False
     if method == "vertex_enumeration":
         complete = finished and not problems
     elif method == "support_enumeration" and finished and max(A.shape) <= CROSS_CHECK_LIMIT:
         check, check_problems, check_finished = _verified_equilibria(
-            A, B, "vertex_enumeration", tol, budget)
+            A, B, "vertex_enumeration", tol, limits)
         missed = [(x, y) for x, y, _ in check if not _listed(found, x, y)]
         if missed:
             problems.append(f"{_MISSED}{len(missed)} of the {len(check)} "
                             "equilibria vertex enumeration found (nashpy's support enumeration "
                             "rejects some supports over rounding); use vertex_enumeration")
         complete = check_finished and not check_problems and not missed
-    seconds = budget.elapsed()
+    seconds = limits.elapsed()
     message = (f"{method} found {len(found)} verified equilibri"
-               f"{'um' if len(found) == 1 else 'a'} in {budget.steps} steps, {seconds:.3g} s; "
+               f"{'um' if len(found) == 1 else 'a'} in {limits.steps} steps, {seconds:.3g} s; "
                + ("every equilibrium (complete)" if complete else
                   "not certified complete" if finished else "STOPPED before the end")
                + (f": {'; '.join(problems)}" if problems else ""))
     return BimatrixSolution(
         equilibria=tuple((x, y) for x, y, _ in found), gaps=tuple(g for _, _, g in found),
         method=method, finished=finished, complete=bool(complete), problems=tuple(problems),
-        message=message, steps=budget.steps, seconds=seconds)
+        message=message, steps=limits.steps, seconds=seconds)
 
 
 def bimatrix_equilibria(A: Any, B: Any, method: str = "vertex_enumeration", *,
@@ -622,7 +622,7 @@ class _OutOfTime(Exception):
     """Raised inside a capped loop when the wall-clock budget has run out."""
 
 
-class _Budget:
+class _SearchLimits:
     """The clock and the pivot cap every capped loop checks at each step."""
 
     def __init__(self, max_seconds: float | None, max_pivots: int) -> None:
@@ -641,13 +641,13 @@ class _Budget:
         return time.perf_counter() - self.start
 
 
-def _support_enumeration(A: np.ndarray, B: np.ndarray, budget: _Budget
+def _support_enumeration(A: np.ndarray, B: np.ndarray, limits: _SearchLimits
                          ) -> Iterator[tuple[Any, Any]]:
     """nashpy's ``Game.support_enumeration()`` loop (defaults non_degenerate=False,
-    tol=1e-16), one support pair per budget step."""
+    tol=1e-16), one support pair per step of the limits."""
     tol = 10 ** -16
     for pair in support_enumeration.potential_support_pairs(A, B, non_degenerate=False):
-        budget.tick()
+        limits.tick()
         s1 = support_enumeration.solve_indifference(B.T, *(pair[::-1]))
         s2 = support_enumeration.solve_indifference(A, *pair)
         if (support_enumeration.obey_support(s1, pair[0], tol=tol)
@@ -656,9 +656,9 @@ def _support_enumeration(A: np.ndarray, B: np.ndarray, budget: _Budget
             yield s1, s2
 
 
-def _vertex_enumeration(A: np.ndarray, B: np.ndarray, budget: _Budget
+def _vertex_enumeration(A: np.ndarray, B: np.ndarray, limits: _SearchLimits
                         ) -> Iterator[tuple[Any, Any]]:
-    """nashpy's ``Game.vertex_enumeration()`` loop, one vertex pair per budget step (the
+    """nashpy's ``Game.vertex_enumeration()`` loop, one vertex pair per step of the limits (the
     column polytope's vertices are listed once instead of once per row vertex)."""
     if np.min(A) < 0:
         A = A + abs(np.min(A))
@@ -670,15 +670,15 @@ def _vertex_enumeration(A: np.ndarray, B: np.ndarray, budget: _Budget
     for row_v, row_l in polytope.non_trivial_vertices(polytope.build_halfspaces(B.T)):
         adjusted = {(label + m) % (m + n) for label in row_l}
         for col_v, col_l in col_vertices:
-            budget.tick()
+            limits.tick()
             if adjusted.union(col_l) == full_labels:
                 yield row_v / sum(row_v), col_v / sum(col_v)
 
 
-def _lemke_howson(A: np.ndarray, B: np.ndarray, label: int, budget: _Budget
+def _lemke_howson(A: np.ndarray, B: np.ndarray, label: int, limits: _SearchLimits
                   ) -> tuple[Any, Any] | None:
     """nashpy's ``lemke_howson(A, B, label)`` (lexicographic pivoting) under the pivot cap:
-    None when it needs more than ``budget.max_pivots`` pivots."""
+    None when it needs more than ``limits.max_pivots`` pivots."""
     col_tableau = linalg.create_col_tableau(A, True)
     row_tableau = linalg.create_row_tableau(B, True)
     if label in row_tableau.non_basic_variables:
@@ -687,8 +687,8 @@ def _lemke_howson(A: np.ndarray, B: np.ndarray, label: int, budget: _Budget
         tableaux = itertools.cycle((col_tableau, row_tableau))
     full_labels = col_tableau.labels
     entering = label
-    for _ in range(budget.max_pivots):
-        budget.tick()
+    for _ in range(limits.max_pivots):
+        limits.tick()
         entering = next(tableaux).pivot_and_drop_label(entering)
         labels = col_tableau.non_basic_variables.union(row_tableau.non_basic_variables)
         if labels == full_labels:
@@ -698,9 +698,9 @@ def _lemke_howson(A: np.ndarray, B: np.ndarray, label: int, budget: _Budget
 
 
 def _verified_equilibria(A: np.ndarray, B: np.ndarray, method: str, tol: float,
-                         budget: _Budget
+                         limits: _SearchLimits
                          ) -> tuple[list[tuple[np.ndarray, np.ndarray, float]], list[str], bool]:
-    """Run one method under `budget`, verify every answer, say what went wrong and whether
+    """Run one method under `limits`, verify every answer, say what went wrong and whether
     the method ran to its end."""
     problems: list[str] = []
     raw: list[tuple[Any, Any]] = []
@@ -711,7 +711,7 @@ def _verified_equilibria(A: np.ndarray, B: np.ndarray, method: str, tol: float,
             if method == "lemke_howson":
                 cycling = []
                 for label in range(sum(A.shape)):
-                    answer = _lemke_howson(A, B, label, budget)
+                    answer = _lemke_howson(A, B, label, limits)
                     if answer is None:
                         cycling.append(label)
                     else:
@@ -721,15 +721,15 @@ def _verified_equilibria(A: np.ndarray, B: np.ndarray, method: str, tol: float,
                     plural = "s" if len(cycling) > 1 else ""
                     problems.append(f"{_STOPPED[0]}Lemke-Howson from initial label{plural} "
                                     f"{', '.join(map(str, cycling))} stopped after "
-                                    f"max_pivots={budget.max_pivots} pivots (cycling)")
+                                    f"max_pivots={limits.max_pivots} pivots (cycling)")
             else:
                 engine = _support_enumeration if method == "support_enumeration" \
                     else _vertex_enumeration
-                raw.extend(engine(A, B, budget))
+                raw.extend(engine(A, B, limits))
         except _OutOfTime:
             finished = False
             problems.append(f"{_STOPPED[0]}{method} ran out of max_seconds="
-                            f"{budget.max_seconds:g} and stopped before the end")
+                            f"{limits.max_seconds:g} and stopped before the end")
         except _NASHPY_FAILURES as error:
             text = " ".join(str(error).split())
             problems.append(f"nashpy's {method} failed ({type(error).__name__}: {text})")

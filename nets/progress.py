@@ -12,7 +12,7 @@
   in a file; its ``mininterval``/``maxinterval`` only space out those redraws. So a `LineProgress`
   writes one complete line per step (every epoch, every run: each ``update``), e.g.
 
-      extreme_beta: epoch 3/20, elapsed 01:12, eta 06:48 (acc=0.912, sparsity=0.031)
+      extreme_beta: epoch 3/20, elapsed 01:12, eta 06:48 (acc=0.912, below_epsilon=0.031)
 
   and a heartbeat line ``(... still working)`` whenever `HEARTBEAT_SECONDS` pass without one,
   so a log shows life at least every 30 s even inside a long epoch or run. Each line goes to

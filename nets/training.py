@@ -60,7 +60,8 @@ from nets.loop import (
 from nets.stats import batch_game_statistics, collect, group_by_unit
 
 __all__ = ["PAPER_CONFIGS", "EpochRecord", "EquilibriumPruning", "PruningConfig",
-           "PruningResult", "TrainingConfig", "TrainingDivergedError", "flush_denormals"]
+           "PruningResult", "TrainingConfig", "TrainingDivergedError", "flush_denormals",
+           "upgrade_epoch_record"]
 
 S_UPDATES = ("simultaneous", "sequential")
 EVAL_MODES = ("soft", "mask", "remove")
@@ -180,7 +181,7 @@ class EpochRecord:
     train_loss: float
     test_accuracy: float
     test_loss: float
-    sparsity: float
+    below_epsilon: float
     mean_participation: float
     active_per_layer: tuple[int, ...]
     nash_gap: float
@@ -191,6 +192,15 @@ class EpochRecord:
         from equilibria.plain import to_plain
 
         return to_plain(dataclasses.asdict(self))
+
+
+def upgrade_epoch_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """An `EpochRecord.to_dict` row with the name of today: rows written before the rename
+    call the share of players below epsilon ``sparsity``; it becomes ``below_epsilon`` (so
+    checkpoints and result stores of older versions still load)."""
+    if "sparsity" not in record or "below_epsilon" in record:
+        return dict(record)
+    return {("below_epsilon" if k == "sparsity" else k): v for k, v in record.items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +226,7 @@ class PruningResult:
     resumed_from_epoch: int = 0
 
     @property
-    def sparsity(self) -> float:
+    def below_epsilon(self) -> float:
         """Share of players with s < epsilon."""
         return float(np.mean(self.participation < self.config.epsilon))
 
@@ -231,7 +241,7 @@ class PruningResult:
 
         return to_plain({"config": self.config.to_dict(), "participation": self.participation,
                          "history": [r.to_dict() for r in self.history],
-                         "sparsity": self.sparsity,
+                         "below_epsilon": self.below_epsilon,
                          "resumed_from_epoch": self.resumed_from_epoch})
 
 
@@ -458,8 +468,8 @@ class EquilibriumPruning:
                      last_batch: tuple[torch.Tensor, torch.Tensor], test_loader: DataLoader,
                      started: float, history: tuple[EpochRecord, ...] = ()) -> EpochRecord:
         """What epoch `epoch` (0-based) ended with: test accuracy (``config.eval_mode``),
-        sparsity, the Nash gap of s on the last batch's game, the seconds since `started`
-        (a ``time.perf_counter()`` reading).
+        the share of players below epsilon, the Nash gap of s on the last batch's game, the
+        seconds since `started` (a ``time.perf_counter()`` reading).
 
         Raises
         ------
@@ -480,7 +490,7 @@ class EquilibriumPruning:
         active = tuple(int((s[info.players] >= c.epsilon).sum()) for info in gated.layers)
         return EpochRecord(epoch=epoch + 1, train_loss=train_loss,
                            test_accuracy=accuracy, test_loss=test_loss,
-                           sparsity=float((s < c.epsilon).double().mean()),
+                           below_epsilon=float((s < c.epsilon).double().mean()),
                            mean_participation=float(s.double().mean()),
                            active_per_layer=active, nash_gap=gap,
                            seconds=time.perf_counter() - started)
@@ -594,7 +604,8 @@ class _AlgorithmHooks(_StepHooks):
         if self.checkpoint is not None:
             _save_checkpoint(self.checkpoint, self.trainer.config, self.gated, self.optimizer,
                              state)
-        return {"acc": f"{record.test_accuracy:.3f}", "sparsity": f"{record.sparsity:.3f}"}
+        return {"acc": f"{record.test_accuracy:.3f}",
+                "below_epsilon": f"{record.below_epsilon:.3f}"}
 
     def after_epoch(self, epoch: int) -> None:
         if self.callback is not None:
@@ -623,6 +634,7 @@ def _load_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
                          "use another checkpoint_dir or the same PruningConfig")
     gated.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
-    history = [EpochRecord(**{**r, "active_per_layer": tuple(r["active_per_layer"])})
+    history = [EpochRecord(**{**upgrade_epoch_record(r),
+                              "active_per_layer": tuple(r["active_per_layer"])})
                for r in payload["history"]]
     return _State(epoch=int(payload["epoch"]), history=history)

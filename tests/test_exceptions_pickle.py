@@ -49,7 +49,7 @@ def example_attributes(cls: type[BaseException]) -> dict[str, Any]:
 
     if issubclass(cls, TrainingDivergedError):
         record = EpochRecord(epoch=1, train_loss=2.3, test_accuracy=0.5, test_loss=2.1,
-                             sparsity=0.25, mean_participation=0.75, active_per_layer=(3, 2),
+                             below_epsilon=0.25, mean_participation=0.75, active_per_layer=(3, 2),
                              nash_gap=0.01, seconds=0.1)
         return {"history": (record,), "lr": 0.5, "epoch": 1, "step": 3}
     if issubclass(cls, SweepError):

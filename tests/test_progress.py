@@ -115,7 +115,7 @@ def test_training_writes_a_line_per_epoch(digits: data.DataBundle,
     err = capsys.readouterr().err
     assert [line.split(",")[0] for line in lines(err, r"^tiny: epoch [12]/2")] == [
         "tiny: epoch 1/2", "tiny: epoch 2/2"]
-    assert re.search(r"^tiny: epoch 2/2, elapsed .*\(acc=0\.\d{3}, sparsity=", err, re.M)
+    assert re.search(r"^tiny: epoch 2/2, elapsed .*\(acc=0\.\d{3}, below_epsilon=", err, re.M)
 
 
 def test_training_with_progress_false_is_silent(digits: data.DataBundle,

@@ -33,8 +33,8 @@ def test_readme_nets_example_prunes_and_keeps_accuracy():
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         exec(_python_blocks()[1], {})  # noqa: S102
-    accuracy, sparsity = map(float, output.getvalue().split())
-    assert 0.0 < sparsity < 1.0  # it prunes, and does not remove everything
+    accuracy, below_epsilon = map(float, output.getvalue().split())
+    assert 0.0 < below_epsilon < 1.0  # it prunes, and does not remove everything
     assert accuracy > 0.5  # of the pruned model; chance on the 10 digits is 0.1
 
 

@@ -26,7 +26,8 @@ from equilibria.callable_game import ContinuousGame
 from equilibria.errors import as_generator, check_count, check_tol
 from equilibria.solvers.components import solve_by_components
 from equilibria.solvers.dispatch import (
-    DEFAULT_BUDGET,
+    AUTO_MAX_SECONDS,
+    DEFAULT_BUDGET,  # noqa: F401 - the former name of AUTO_MAX_SECONDS, for old imports
     METHODS,
     NUMERIC_FICTITIOUS_PLAY_SECONDS,
     check_method,
@@ -36,13 +37,13 @@ from equilibria.solvers.dispatch import (
 )
 from equilibria.solvers.result import EquilibriumResult
 
-__all__ = ["DEFAULT_BUDGET", "METHODS", "NUMERIC_FICTITIOUS_PLAY_SECONDS", "EquilibriumResult",
+__all__ = ["AUTO_MAX_SECONDS", "METHODS", "NUMERIC_FICTITIOUS_PLAY_SECONDS", "EquilibriumResult",
            "check_method", "initial_profile", "solve", "solve_by_components"]
 
 
 def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None,
           tol: float = 1e-8, max_iter: int = 10_000, rng: Any = None, record: bool = False,
-          decompose: bool = False, max_seconds: float | None | str = DEFAULT_BUDGET,
+          decompose: bool = False, max_seconds: float | None | str = AUTO_MAX_SECONDS,
           **options: Any) -> EquilibriumResult:
     """Find a Nash equilibrium of `game`, certified by its relative Nash gap.
 
@@ -67,7 +68,7 @@ def solve(game: ContinuousGame, method: str = "best_response", *, s0: Any = None
     max_seconds : float, None or "default"
         Wall-clock budget in seconds (> 0), or None for none; the result says when it ran
         out (``stop_reason="max_seconds"``, ``converged=False``). The default,
-        `DEFAULT_BUDGET`, is no budget, except `NUMERIC_FICTITIOUS_PLAY_SECONDS` for
+        `AUTO_MAX_SECONDS`, is no time limit, except `NUMERIC_FICTITIOUS_PLAY_SECONDS` for
         fictitious play on a game that is not a ParticipationGame (a `CallableGame`).
     **options
         Method options (`METHODS` lists them per method).

@@ -44,11 +44,14 @@ METHODS: dict[str, tuple[str, ...]] = {
 #: Default ``max_seconds`` of fictitious play on a game with numeric best responses.
 NUMERIC_FICTITIOUS_PLAY_SECONDS = 10.0
 
-#: The default of `solve`'s ``max_seconds``: no budget, except `NUMERIC_FICTITIOUS_PLAY_SECONDS`
-#: for fictitious play on a game that is not a ParticipationGame.
-DEFAULT_BUDGET = "default"
+#: The default of `solve`'s ``max_seconds``: no time limit, except
+#: `NUMERIC_FICTITIOUS_PLAY_SECONDS` for fictitious play on a game that is not a
+#: ParticipationGame. (Not a "budget": `nets.baselines.Budget` is the training budget.)
+AUTO_MAX_SECONDS = "default"
+#: The former name of `AUTO_MAX_SECONDS`, kept so that old imports work.
+DEFAULT_BUDGET = AUTO_MAX_SECONDS
 
-__all__ = ["DEFAULT_BUDGET", "METHODS", "NUMERIC_FICTITIOUS_PLAY_SECONDS", "check_method",
+__all__ = ["AUTO_MAX_SECONDS", "METHODS", "NUMERIC_FICTITIOUS_PLAY_SECONDS", "check_method",
            "initial_profile", "make_step", "solve_joint"]
 
 
@@ -112,7 +115,7 @@ def make_step(game: ContinuousGame, method: str, options: dict[str, Any],
 
 def solve_joint(game: ContinuousGame, method: str = "best_response", *, s0: Any = None,
                 tol: float = 1e-8, max_iter: int = 10_000, rng: Any = None,
-                record: bool = False, max_seconds: float | None | str = DEFAULT_BUDGET,
+                record: bool = False, max_seconds: float | None | str = AUTO_MAX_SECONDS,
                 **options: Any) -> EquilibriumResult:
     """`equilibria.solvers.solve` without ``decompose``: iterate `method` on the whole game.
 
@@ -135,11 +138,11 @@ def resolve_budget(game: ContinuousGame, method: str,
                    max_seconds: float | None | str) -> tuple[float | None, str]:
     """The checked time budget of a solve and the note its message adds when it runs out.
 
-    `DEFAULT_BUDGET` means none, except `NUMERIC_FICTITIOUS_PLAY_SECONDS` for fictitious play
+    `AUTO_MAX_SECONDS` means none, except `NUMERIC_FICTITIOUS_PLAY_SECONDS` for fictitious play
     on a game that is not a ParticipationGame.
     """
     note = ""
-    if isinstance(max_seconds, str) and max_seconds == DEFAULT_BUDGET:
+    if isinstance(max_seconds, str) and max_seconds == AUTO_MAX_SECONDS:
         max_seconds = None
         if method == "fictitious_play" and not isinstance(game, ParticipationGame):
             max_seconds = NUMERIC_FICTITIOUS_PLAY_SECONDS

@@ -115,7 +115,7 @@ class EquilibriumPruner(Pruner):
         Returns
         -------
         PruneOutcome
-            ``details`` holds ``config`` (its dict), ``share_below_epsilon``, ``history``
+            ``details`` holds ``config`` (its dict), ``below_epsilon``, ``history``
             (`nets.EpochRecord` dicts), ``participation`` (final s, one float per player) and
             ``mean_participation``.
         """
@@ -142,7 +142,7 @@ class EquilibriumPruner(Pruner):
                             1.0 - remaining / gated.n_players, pruned, steps,
                             time.perf_counter() - started,
                             {"config": config.to_dict(),
-                             "share_below_epsilon": result.sparsity,
+                             "below_epsilon": result.below_epsilon,
                              "history": [record.to_dict() for record in result.history],
                              "participation": [float(v) for v in result.participation],
                              "mean_participation": float(np.mean(result.participation))})

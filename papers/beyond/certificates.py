@@ -86,10 +86,10 @@ from equilibria.io import read_game_file, save_game
 
 __all__ = [  # the certificate itself lives in equilibria.certify; re-exported here
     "CERTIFICATE_VERSION", "DISTINCT_TOL", "EQUILIBRIUM_TOL", "NEAREST_METHODS", "SOLVE_TOL",
-    "Certificate", "Setup", "SolveBudget", "certify", "distinct_profiles", "first_equilibrium",
-    "jaccard", "load_run_game", "main", "markdown_table", "nearest_equilibrium", "polish",
-    "run_one", "save_run_game", "solver_comparison", "solver_starts", "study_configs",
-    "train_final_game"]
+    "Certificate", "SolveBudget", "StudyData", "certify", "certify_run", "distinct_profiles",
+    "first_equilibrium", "jaccard", "load_run_game", "main", "markdown_table",
+    "nearest_equilibrium", "polish", "save_run_game", "solver_comparison", "solver_starts",
+    "study_configs", "train_final_game"]
 from nets.presets import DEMO_CONFIG, DEMO_WIDTHS
 
 #: Bumped when `certify` changes, so stored certificates are recomputed (not the training).
@@ -165,8 +165,9 @@ def load_run_game(path: Path) -> tuple[ParticipationGame, np.ndarray, dict[str, 
 
 # ---------------------------------------------------------------------------- training
 @dataclass(frozen=True)
-class Setup:
-    """What every run shares: the data and the network's hidden widths."""
+class StudyData:
+    """What every run shares: the data (name, folder, example limit) and the network's hidden
+    widths."""
 
     data: str
     root: str | None
@@ -194,15 +195,15 @@ def train_final_game(config: Any, bundle: Any, widths: Sequence[int]) -> tuple[
     last = result.history[-1]
     return game, result.participation, {"test_accuracy": last.test_accuracy,
                                         "train_seconds": seconds,
-                                        "sparsity": result.sparsity}
+                                        "below_epsilon": result.below_epsilon}
 
 
-def run_one(key: str, config: Any, setup: Setup, bundle_loader: Any, out: Path,
+def certify_run(key: str, config: Any, study: StudyData, bundle_loader: Any, out: Path,
             budget: SolveBudget) -> dict[str, Any]:
     """Train (or reload), certify (or reload) one configuration/seed; returns its CSV row."""
     stem = out / "runs" / f"{key}_seed{config.seed}"
-    identity = {"key": key, "config": config.to_dict(), "data": setup.data,
-                "widths": list(setup.widths), "limit": setup.limit}
+    identity = {"key": key, "config": config.to_dict(), "data": study.data,
+                "widths": list(study.widths), "limit": study.limit}
     record_path, game_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
     certified_identity = {**identity, "certificate_version": CERTIFICATE_VERSION}
     if record_path.exists():
@@ -211,7 +212,7 @@ def run_one(key: str, config: Any, setup: Setup, bundle_loader: Any, out: Path,
             return record
     stored = load_run_game(game_path) if game_path.exists() else None
     if stored is None or stored[2].get("identity") != identity:
-        game, s, summary = train_final_game(config, bundle_loader(), setup.widths)
+        game, s, summary = train_final_game(config, bundle_loader(), study.widths)
         save_run_game(game_path, game, s, {"identity": identity, **summary})
     game, s, meta = load_run_game(game_path)
     certificate = certify(game, s, epsilon=config.epsilon, seed=config.seed, budget=budget)
@@ -337,15 +338,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else FULL_EPOCHS)
-    setup = Setup(args.data, args.root, QUICK_WIDTHS if args.quick else tuple(DEMO_WIDTHS),
-                  QUICK_LIMIT if args.quick else None)
+    study = StudyData(args.data, args.root, QUICK_WIDTHS if args.quick else tuple(DEMO_WIDTHS),
+                      QUICK_LIMIT if args.quick else None)
     budget = SolveBudget(max_iter=1000, newton_max_iter=50, max_seconds=5.0, random_starts=1) \
         if args.quick else SolveBudget()
     bundle_cache: list[Any] = []
 
     def bundle() -> Any:
         if not bundle_cache:
-            bundle_cache.append(data.load(setup.data, setup.root, limit=setup.limit))
+            bundle_cache.append(data.load(study.data, study.root, limit=study.limit))
         return bundle_cache[0]
 
     configs = study_configs(epochs)
@@ -353,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, base in configs.items():
         for seed in seeds:
             config = dataclasses.replace(base, seed=seed)
-            record = run_one(key, config, setup, bundle, args.out, budget)
+            record = certify_run(key, config, study, bundle, args.out, budget)
             records[(key, seed)] = record
             row = record["row"]
             print(f"[{time.perf_counter() - started:6.0f}s] {key} seed {seed}: gap "
@@ -363,8 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [records[(key, seed)]["row"] for key in configs for seed in seeds]
     write_csv(rows, args.out / "certificates.csv")
     solver_rows, figures = _figures(records, configs, seeds[0], args.out, budget)
-    print(f"\n## Certificates of the final participation on the final game ({setup.data}, "
-          f"MLP hidden widths {'-'.join(map(str, setup.widths))}; equilibrium when the "
+    print(f"\n## Certificates of the final participation on the final game ({study.data}, "
+          f"MLP hidden widths {'-'.join(map(str, study.widths))}; equilibrium when the "
           f"relative Nash gap <= {EQUILIBRIUM_TOL:g}; solves to {SOLVE_TOL:g})\n")
     print(markdown_table(rows))
     print(f"\n## Every solver from the final s ({solver_rows[0]['config']}, seed "

@@ -87,8 +87,8 @@ from analysis.sweeps import local_executor, sweep  # noqa: E402
 from analysis.tables import mean_std, to_csv, to_markdown  # noqa: E402
 from nets.baselines import REGISTRY  # noqa: E402
 
-__all__ = ["BUDGET", "DEFAULT_GAMMAS", "DEFAULT_METHODS", "DEFAULT_SPARSITIES", "GAME", "QUICK",
-           "FilterRow", "baseline_configs", "equilibrium_configs", "filter_rows",
+__all__ = ["BUDGET", "DEFAULT_GAMMAS", "DEFAULT_METHODS", "DEFAULT_SPARSITIES", "FILTER_GAME",
+           "QUICK", "FilterRow", "baseline_configs", "equilibrium_configs", "filter_rows",
            "filters_figure", "latency_table", "main", "summarize"]
 
 #: Structured filter baselines run by default.
@@ -98,8 +98,8 @@ DEFAULT_SPARSITIES: tuple[float, ...] = (0.25, 0.5, 0.75)
 #: L1 costs of the emergent equilibrium runs.
 DEFAULT_GAMMAS: tuple[float, ...] = (0.1, 0.2, 0.3)
 #: The game of every equilibrium run (gamma set per run), see the module docstring.
-GAME: dict[str, Any] = {"payoff": "taylor", "alpha": 1.0, "beta": 0.0,
-                        "participation_lr": 0.05}
+FILTER_GAME: dict[str, Any] = {"payoff": "taylor", "alpha": 1.0, "beta": 0.0,
+                               "participation_lr": 0.05}
 #: The training budget shared by every method: 30 epochs of batch 128, Adam, lr 3e-3 (dense
 #: LeNet-5 on digits: 96% test accuracy).
 BUDGET: dict[str, Any] = {"epochs": 30, "batch_size": 128, "lr": 3e-3, "optimizer": "adam"}
@@ -130,11 +130,12 @@ def equilibrium_configs(data: str = "digits", root: str | None = None, *,
         common = _common(data, root, limit, epochs, seed)
         runs.append(RunConfig(method="dense", tag=f"{DENSE}|dense", **common))
         for gamma in gammas:
-            runs.append(RunConfig(method="equilibrium", pruning={**GAME, "gamma": gamma},
+            runs.append(RunConfig(method="equilibrium",
+                                  pruning={**FILTER_GAME, "gamma": gamma},
                                   tag=f"{EMERGENT}|gamma={gamma:g}", **common))
         for sparsity in sparsities:
             runs.append(RunConfig(method="equilibrium", sparsity=sparsity,
-                                  pruning={**GAME, "gamma": ranked_gamma},
+                                  pruning={**FILTER_GAME, "gamma": ranked_gamma},
                                   tag=f"{RANKED}|{sparsity:g}", **common))
     return runs
 

@@ -90,10 +90,10 @@ from nets.models import TeacherStudent  # noqa: E402
 from nets.stats import collect  # noqa: E402
 from nets.training import EquilibriumPruning, PruningConfig  # noqa: E402
 
-__all__ = ["DEFAULT_ETAS", "DEFAULT_JITTERS", "GAME", "MEASURES", "QUICK", "InitScore",
-           "RecordingPruning", "RunRow", "Setup", "competition_matrices", "expected_share_first",
-           "fall_steps", "main", "method_label", "pair_outcomes", "pair_ranks", "run_one",
-           "score_matrix", "start_participation", "summarize"]
+__all__ = ["DEFAULT_ETAS", "DEFAULT_JITTERS", "MEASURES", "OVERLAP_GAME", "OVERLAP_TRAINING",
+           "QUICK", "InitScore", "RecordingPruning", "RunRow", "Task", "competition_matrices",
+           "expected_share_first", "fall_steps", "main", "method_label", "pair_outcomes",
+           "pair_ranks", "score_matrix", "start_participation", "summarize", "train_method"]
 
 #: Competition weights tried for both overlap measures. At the same eta a planted pair competes
 #: ~3x more weakly under "parameters" (<theta_i, theta_i> = ||theta_i||^2 is 0.17-0.53 for the
@@ -101,10 +101,11 @@ __all__ = ["DEFAULT_ETAS", "DEFAULT_JITTERS", "GAME", "MEASURES", "QUICK", "Init
 DEFAULT_ETAS: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
 #: Start perturbations: 0 is the paper's s = 1; 0.05 breaks the tie of exact duplicates.
 DEFAULT_JITTERS: tuple[float, ...] = (0.0, 0.05)
-#: The game and training of tests/nets/test_duplicates.py (part (b)), shared by every method.
-GAME: dict[str, Any] = {"payoff": "taylor", "alpha": 10.0, "beta": 0.1, "gamma": 0.0,
-                        "participation_lr": 0.05, "epsilon": 0.01, "optimizer": "adam",
-                        "lr": 3e-3, "batch_size": 64}
+#: The game of tests/nets/test_duplicates.py (part (b)), shared by every method.
+OVERLAP_GAME: dict[str, Any] = {"payoff": "taylor", "alpha": 10.0, "beta": 0.1, "gamma": 0.0,
+                                "participation_lr": 0.05, "epsilon": 0.01}
+#: The training of tests/nets/test_duplicates.py (part (b)), shared by every method.
+OVERLAP_TRAINING: dict[str, Any] = {"optimizer": "adam", "lr": 3e-3, "batch_size": 64}
 #: Overlap measures scored at initialization: (column name, how it is computed).
 MEASURES: tuple[str, ...] = ("parameters", "activations", "activations_cosine")
 #: Toy size of ``--quick``.
@@ -113,7 +114,7 @@ QUICK: dict[str, Any] = {"seeds": (0,), "etas": (3.0,), "jitters": (0.05,), "epo
 
 
 @dataclass(frozen=True)
-class Setup:
+class Task:
     """The teacher-student task and its planted student.
 
     Attributes
@@ -219,7 +220,7 @@ def competition_matrices(pair: TeacherStudent, inputs: torch.Tensor,
     Parameters
     ----------
     pair : TeacherStudent
-        The planted student (`Setup.pair`).
+        The planted student (`Task.pair`).
     inputs, labels : torch.Tensor
         One batch (the whole training set) for the activation overlaps.
 
@@ -521,14 +522,14 @@ def _mean_or_none(values: np.ndarray) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-def run_one(setup: Setup, seed: int, overlap: str | None, eta: float, jitter: float, *,
+def train_method(task: Task, seed: int, overlap: str | None, eta: float, jitter: float, *,
             epochs: int, game: dict[str, Any] | None = None,
             bundle: DataBundle | None = None) -> tuple[RunRow, np.ndarray]:
     """Train the planted student of `seed` with Algorithm 1 under one competition.
 
     Parameters
     ----------
-    setup : Setup
+    task : Task
     seed : int
         Teacher, data, start jitter and batch order.
     overlap : {"parameters", "activations", None}
@@ -539,9 +540,9 @@ def run_one(setup: Setup, seed: int, overlap: str | None, eta: float, jitter: fl
         Start perturbation (`start_participation`).
     epochs : int
     game : dict, optional
-        `PruningConfig` fields; default `GAME`.
+        `PruningConfig` fields over `OVERLAP_GAME` and `OVERLAP_TRAINING` (the default).
     bundle : DataBundle, optional
-        ``setup.data(seed)``, when already loaded.
+        ``task.data(seed)``, when already loaded.
 
     Returns
     -------
@@ -552,10 +553,11 @@ def run_one(setup: Setup, seed: int, overlap: str | None, eta: float, jitter: fl
         raise ValueError(f"overlap=None goes with eta=0 and an overlap with eta != 0; got "
                          f"overlap={overlap!r}, eta={eta}")
     started = time.perf_counter()
-    bundle = setup.data(seed) if bundle is None else bundle
-    pair = setup.pair(seed)
-    config = PruningConfig(name=method_label(overlap, eta), **{**GAME, **(game or {})},
-                           overlap=overlap, eta=float(eta), epochs=epochs, seed=seed)
+    bundle = task.data(seed) if bundle is None else bundle
+    pair = task.pair(seed)
+    fields = {**OVERLAP_GAME, **OVERLAP_TRAINING, **(game or {})}
+    config = PruningConfig(name=method_label(overlap, eta), **fields, overlap=overlap,
+                           eta=float(eta), epochs=epochs, seed=seed)
     gated = attach_gates(pair.student)
     start = start_participation(gated.n_players, jitter, seed)
     gated.set_participation(torch.as_tensor(start, dtype=torch.float32))
@@ -742,14 +744,14 @@ def parser() -> argparse.ArgumentParser:
                              "1,3,10,30)")
     parser.add_argument("--jitters", type=comma_floats, default=DEFAULT_JITTERS,
                         help="comma-separated start perturbations of s (default 0,0.05)")
-    parser.add_argument("--teacher-hidden", type=int, default=Setup.teacher_hidden)
-    parser.add_argument("--duplicates", type=int, default=Setup.duplicates)
-    parser.add_argument("--n-samples", type=int, default=Setup.n_samples)
-    parser.add_argument("--logit-scale", type=float, default=Setup.logit_scale)
-    parser.add_argument("--payoff", choices=PAYOFFS, default=GAME["payoff"])
-    parser.add_argument("--alpha", type=float, default=GAME["alpha"])
-    parser.add_argument("--beta", type=float, default=GAME["beta"])
-    parser.add_argument("--participation-lr", type=float, default=GAME["participation_lr"])
+    parser.add_argument("--teacher-hidden", type=int, default=Task.teacher_hidden)
+    parser.add_argument("--duplicates", type=int, default=Task.duplicates)
+    parser.add_argument("--n-samples", type=int, default=Task.n_samples)
+    parser.add_argument("--logit-scale", type=float, default=Task.logit_scale)
+    parser.add_argument("--payoff", choices=PAYOFFS, default=OVERLAP_GAME["payoff"])
+    parser.add_argument("--alpha", type=float, default=OVERLAP_GAME["alpha"])
+    parser.add_argument("--beta", type=float, default=OVERLAP_GAME["beta"])
+    parser.add_argument("--participation-lr", type=float, default=OVERLAP_GAME["participation_lr"])
     parser.add_argument("--figure-eta", type=float, default=None,
                         help="eta of the trajectory panels (default: the second eta, or the "
                              "only one)")
@@ -776,8 +778,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(eta <= 0 for eta in args.etas):
         cli.error(f"argument --etas: must be > 0 (eta = 0 is the 'none' control, always "
                      f"run); got {','.join(map(str, args.etas))}")
-    setup = Setup(teacher_hidden=args.teacher_hidden, duplicates=args.duplicates,
-                  n_samples=args.n_samples, logit_scale=args.logit_scale)
+    task = Task(teacher_hidden=args.teacher_hidden, duplicates=args.duplicates,
+                n_samples=args.n_samples, logit_scale=args.logit_scale)
     game = {"payoff": args.payoff, "alpha": args.alpha, "beta": args.beta,
             "participation_lr": args.participation_lr}
     methods: list[tuple[str | None, float]] = [(None, 0.0)] + [
@@ -794,16 +796,17 @@ def main(argv: list[str] | None = None) -> int:
     trajectories: dict[str, np.ndarray] = {}
     try:
         for seed in args.seeds:
-            bundle = setup.data(seed)
-            pair = setup.pair(seed)
+            bundle = task.data(seed)
+            pair = task.pair(seed)
             inputs, labels = bundle.train.tensors
             for measure, matrix in competition_matrices(pair, inputs, labels).items():
                 scores.append(score_matrix(matrix, pair.duplicate_pairs, seed=seed,
                                            measure=measure))
             for jitter in args.jitters:
                 for overlap, eta in methods:
-                    row, trajectory = run_one(setup, seed, overlap, eta, jitter,
-                                              epochs=args.epochs, game=game, bundle=bundle)
+                    row, trajectory = train_method(task, seed, overlap, eta, jitter,
+                                                   epochs=args.epochs, game=game,
+                                                   bundle=bundle)
                     rows.append(row)
                     if seed == args.seeds[0] and jitter == figure_jitter and \
                             eta in (0.0, figure_eta):
@@ -818,15 +821,15 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     to_csv(rows, out / "overlap.csv")
     to_csv(scores, out / "overlap_init.csv")
-    pairs = setup.pair(args.seeds[0]).duplicate_pairs
-    title = (f"Planted duplicates: {setup.teacher_hidden} teacher units + {setup.duplicates} "
+    pairs = task.pair(args.seeds[0]).duplicate_pairs
+    title = (f"Planted duplicates: {task.teacher_hidden} teacher units + {task.duplicates} "
              f"copies, {len(args.seeds)} seed(s), {args.epochs} epoch(s), payoff "
              f"{args.payoff}")
-    overlap_figure(rows, trajectories, pairs, GAME["epsilon"], title, out / "overlap.png")
+    overlap_figure(rows, trajectories, pairs, OVERLAP_GAME["epsilon"], title, out / "overlap.png")
     print(f"## Competition from parameter overlap against activation overlap\n\n"
           f"{len(rows)} runs, {len(args.seeds)} seeds, {args.epochs} epochs, "
-          f"{elapsed:.0f} s. Student: {setup.n_units} units, k = {setup.duplicates} planted "
-          f"pairs; chance share 2k/n = {2 * setup.duplicates / setup.n_units:.2f}.\n")
+          f"{elapsed:.0f} s. Student: {task.n_units} units, k = {task.duplicates} planted "
+          f"pairs; chance share 2k/n = {2 * task.duplicates / task.n_units:.2f}.\n")
     print("### At initialization: do the competition matrices rank the planted pairs on top?\n")
     print(to_markdown(summarize_init(scores), floatfmt=".3g"))
     print("\n### After training (means over seeds)\n")

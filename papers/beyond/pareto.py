@@ -18,11 +18,11 @@ Rerunning the same command resumes an interrupted sweep. Written to ``--out``:
 - ``pareto.png``: accuracy against achieved sparsity (`analysis.plots.pareto_front`).
 
 Game settings. Equilibrium pruning uses the settings that actually prune on digits
-(`analysis.demo.DEMO_CONFIG`, chosen in docs/explanation/digits-dynamics.md): the loss-descent
-benefit b_i = -alpha dL/ds_i, competition from the overlap of the units' activations with
-eta = 0.1, and lr_s = 0.02. The paper-literal benefit (Eq. 9 at the raw theta) collapses the
-network to chance on digits in every configuration we tried, so a Pareto curve of it would be
-a single point at 10% accuracy. The labels:
+(`DEMO_GAME`: the game of `nets.presets.DEMO`, chosen in docs/explanation/digits-dynamics.md):
+the loss-descent benefit b_i = -alpha dL/ds_i, competition from the overlap of the units'
+activations with eta = 0.1, and lr_s = 0.02. The paper-literal benefit (Eq. 9 at the raw theta)
+collapses the network to chance on digits in every configuration we tried, so a Pareto curve of
+it would be a single point at 10% accuracy. The labels:
 
 - ``equilibrium (ranked)``: the demo's game (beta = gamma = 0.01), then the players of lowest
   final participation are removed down to each target sparsity (like the other methods).
@@ -59,14 +59,17 @@ from analysis.plots import pareto_front
 from analysis.sweeps import local_executor
 from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
 from nets.baselines import REGISTRY
-from nets.presets import COMPARE_SPARSITIES, DEMO_CONFIG
+from nets.presets import COMPARE_SPARSITIES, DEMO, game_fields
+from nets.training import PruningConfig
 
-__all__ = ["DEFAULT_EPOCHS", "DEFAULT_SPARSITIES", "GAME", "GRID_BETAS", "GRID_GAMMAS",
+__all__ = ["DEFAULT_EPOCHS", "DEFAULT_SPARSITIES", "DEMO_GAME", "GRID_BETAS", "GRID_GAMMAS",
            "configs", "label", "main", "point", "summarize"]
 
-#: Game fields of equilibrium pruning that prune on digits (`analysis.demo.DEMO_CONFIG`).
-GAME: dict[str, Any] = {name: DEMO_CONFIG[name] for name in
-                        ("payoff", "beta", "gamma", "eta", "overlap", "participation_lr")}
+#: The demo's game (`nets.presets.DEMO`), which prunes on digits: the fields of
+#: `nets.presets.game_fields` it sets away from their `PruningConfig` defaults (payoff, beta,
+#: gamma, eta, overlap, participation_lr), as `RunConfig.pruning` options.
+DEMO_GAME: dict[str, Any] = {name: value for name, value in game_fields(DEMO).items()
+                             if value != getattr(PruningConfig, name)}
 #: The (beta, gamma) grid of emergent-sparsity equilibrium pruning.
 GRID_BETAS: tuple[float, ...] = (0.01, 0.1)
 GRID_GAMMAS: tuple[float, ...] = (0.03, 0.1, 0.3)
@@ -135,14 +138,14 @@ def configs(data: str = "digits", root: str | None = None, *, seeds: Sequence[in
     for seed in seeds:
         runs.append(RunConfig(method="dense", seed=seed, **common))
         for method in methods:
-            pruning = GAME if method == "equilibrium" else {}
+            pruning = DEMO_GAME if method == "equilibrium" else {}
             granularity = "structured" if method == "equilibrium" else _granularity(method)
             runs.extend(RunConfig(method=method, sparsity=sparsity, granularity=granularity,
                                   pruning=pruning, seed=seed, **common)
                         for sparsity in sparsities)
         if "equilibrium" in methods:
             runs.extend(RunConfig(method="equilibrium", sparsity=None, seed=seed,
-                                  pruning={**GAME, "beta": beta, "gamma": gamma}, **common)
+                                  pruning={**DEMO_GAME, "beta": beta, "gamma": gamma}, **common)
                         for beta in betas for gamma in gammas)
     return runs
 

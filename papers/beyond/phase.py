@@ -17,12 +17,13 @@ Rerunning the same command resumes an interrupted sweep. Written to ``--out``:
   participation, and ``n`` (the seeds);
 - ``phase.png``: the heatmaps (`analysis.plots.phase_diagram`).
 
-Game settings: every field but beta and gamma is `analysis.demo.DEMO_CONFIG`'s, the settings
-that actually prune on digits (docs/explanation/digits-dynamics.md): the loss-descent benefit
-b_i = -alpha dL/ds_i, competition from activation overlap at eta = 0.1, lr_s = 0.02. The
-paper-literal benefit (Eq. 9 at the raw theta) collapses the network to chance on digits, so
-its phase diagram would be one flat phase. With eta > 0 the competition alone already prunes
-at beta = gamma = 0; the diagram shows what the two costs add to it.
+Game settings: every field but beta and gamma is `nets.presets.DEMO`'s
+(`papers.beyond.pareto.DEMO_GAME`), the settings that actually prune on digits
+(docs/explanation/digits-dynamics.md): the loss-descent benefit b_i = -alpha dL/ds_i,
+competition from activation overlap at eta = 0.1, lr_s = 0.02. The paper-literal benefit (Eq. 9
+at the raw theta) collapses the network to chance on digits, so its phase diagram would be one
+flat phase. With eta > 0 the competition alone already prunes at beta = gamma = 0; the diagram
+shows what the two costs add to it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from analysis.arguments import (
 from analysis.plots import phase_diagram
 from analysis.sweeps import local_executor
 from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
-from papers.beyond.pareto import GAME
+from papers.beyond.pareto import DEMO_GAME
 
 __all__ = ["BETAS", "DEFAULT_EPOCHS", "GAMMAS", "VALUES", "cell_rows", "configs", "main",
            "summarize"]
@@ -74,7 +75,7 @@ def configs(data: str = "digits", root: str | None = None, *, seeds: Sequence[in
         `nets.data.load` name and folder.
     seeds : sequence of int
     betas, gammas : sequence of float
-        The grid (>= 0); the other game fields are `papers.beyond.pareto.GAME`'s.
+        The grid (>= 0); the other game fields are `papers.beyond.pareto.DEMO_GAME`'s.
     epochs, batch_size, lr : int, int, float
         The training budget (Adam).
     data_limit : int, optional
@@ -98,7 +99,7 @@ def configs(data: str = "digits", root: str | None = None, *, seeds: Sequence[in
     common = dict(dataset=data, data_root=root, data_limit=data_limit, model="mlp",
                   hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam",
                   method="equilibrium", sparsity=None)
-    return [RunConfig(seed=seed, pruning={**GAME, "beta": beta, "gamma": gamma}, **common)
+    return [RunConfig(seed=seed, pruning={**DEMO_GAME, "beta": beta, "gamma": gamma}, **common)
             for seed in seeds for beta in betas for gamma in gammas]
 
 
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     to_csv(summary, args.out / "phase.csv")
     phase_diagram(summary, args.out / "phase.png", values=VALUES,
                   title=f"{args.data}: equilibrium pruning over beta x gamma (eta = "
-                        f"{GAME['eta']:g}, {epochs} epochs, {len(args.seeds)} seeds)")
+                        f"{DEMO_GAME['eta']:g}, {epochs} epochs, {len(args.seeds)} seeds)")
     print(markdown(summary))
     print(f"\n{len(rows)} runs in {args.out} (this call: {time.perf_counter() - started:.0f} s); "
           f"wrote runs.csv, phase.csv, phase.png")

@@ -63,3 +63,16 @@ def test_limit_keeps_the_first_examples_in_filters() -> None:
                                                     "--methods", "random,taylor"])
     assert args.limit == 200
     assert args.sparsities == (0.5, 0.75) and args.methods == ("random", "taylor")
+
+
+def test_bench_removal_spells_its_latency_flags_like_reproduce_filters(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.removal import parse_args
+
+    args = parse_args(["--latency-repeats", "3", "--latency-batch", "16",
+                       "--latency-warmup", "1"])
+    assert (args.latency_repeats, args.latency_batch, args.latency_warmup) == (3, 16, 1)
+    assert {"--latency-batch", "--latency-repeats"} <= set(_options(PARSERS["reproduce filters"]))
+    with pytest.raises(SystemExit):
+        parse_args(["--repeats", "3"])
+    assert "unrecognized arguments: --repeats" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from analysis import plots
 from analysis.plots import PlotError
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDS = [{"epoch": e, "test_accuracy": 0.5 + e / 10, "sparsity": e / 20,
+RECORDS = [{"epoch": e, "test_accuracy": 0.5 + e / 10, "below_epsilon": e / 20,
             "mean_participation": 1 - e / 10, "active_per_layer": [4 - e, 3]} for e in (1, 2, 3)]
 SUMMARY = [{"method": m, "beta": b, "gamma": g, "sparsity_mean": 0.2 + b + g,
             "sparsity_std": 0.01, "accuracy_mean": 0.9 - b, "accuracy_std": None, "n": 2}

@@ -207,6 +207,14 @@ def test_an_edited_line_in_the_middle_is_reported_not_dropped(tmp_path, counting
         sweep(fakes(3), tmp_path, executor=counting, run_fn=fake_run, progress=False)
 
 
+def test_a_store_written_before_the_below_epsilon_rename_still_loads(tmp_path, counting):
+    old = {"epoch": 1, "test_accuracy": 0.5, "sparsity": 0.25, "mean_participation": 0.7}
+    (tmp_path / RESULTS_NAME).write_text(json.dumps({"key": "k", "history": [old]}) + "\n")
+    (row,) = load_results(tmp_path)
+    assert row["history"] == [{"epoch": 1, "test_accuracy": 0.5, "below_epsilon": 0.25,
+                               "mean_participation": 0.7}]
+
+
 # ---------------------------------------------------------------------------- crashes
 def test_crash_between_rows_keeps_exactly_the_finished_rows(tmp_path, counting, monkeypatch):
     configs, k = fakes(6), 3

@@ -39,7 +39,7 @@ def _bundle() -> data.DataBundle:
     return data.load("digits", limit=20)
 
 
-RECORDS = [{"epoch": 1, "test_accuracy": 0.5, "sparsity": 0.1, "mean_participation": 0.9,
+RECORDS = [{"epoch": 1, "test_accuracy": 0.5, "below_epsilon": 0.1, "mean_participation": 0.9,
             "active_per_layer": [3]}]
 SUMMARY = [{"method": "a", "beta": 0.0, "gamma": 0.0, "sparsity_mean": 0.5, "sparsity_std": None,
             "accuracy_mean": 0.9, "accuracy_std": None, "n": 1}]
@@ -89,7 +89,7 @@ CASES: list[tuple[str, Callable[[Path], Any], type[Exception], str]] = [
      r"^histories must"),
     ("dynamics-missing-fields", lambda p: plots.training_dynamics({"run": [{"epoch": 1}]},
                                                                   p / "f.png"),
-     PlotError, r"^histories\['run'\]: .*'sparsity'"),
+     PlotError, r"^histories\['run'\]: .*'below_epsilon'"),
     ("dynamics-one-ax-for-four", lambda p: plots.training_dynamics(
         {"run": RECORDS}, p / "f.png", ax=_one_axes()), PlotError,
      r"^ax: this figure has 4 panels"),

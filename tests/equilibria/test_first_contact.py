@@ -122,6 +122,15 @@ def test_max_seconds_none_means_no_budget_and_max_iter_is_reported():
     assert set(STOP_REASONS) >= {"converged", "max_iter", "max_seconds", "non_finite"}
 
 
+def test_the_automatic_max_seconds_is_solves_default_and_keeps_its_old_name():
+    import inspect
+
+    from equilibria.solvers import AUTO_MAX_SECONDS, DEFAULT_BUDGET
+
+    assert inspect.signature(solve).parameters["max_seconds"].default == AUTO_MAX_SECONDS
+    assert DEFAULT_BUDGET == AUTO_MAX_SECONDS == "default"
+
+
 @pytest.mark.parametrize("method", ["best_response", "fictitious_play", "projected_gradient",
                                     "extragradient", "newton"])
 def test_every_solver_honours_a_tiny_time_budget(method):

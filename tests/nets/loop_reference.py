@@ -2,7 +2,9 @@
 
 The JSON was written by ``python -m tests.nets.loop_reference`` at commit 5d8ad93, before the
 training loops were merged into `nets.loop` (issue 10): every user of the loop must give the
-same losses, accuracies and weights bit for bit under the same seeds.
+same losses, accuracies and weights bit for bit under the same seeds. (Its epoch records'
+``sparsity`` key was later renamed ``below_epsilon`` by hand, as `EpochRecord` was; the
+numbers are untouched.)
 """
 
 from __future__ import annotations

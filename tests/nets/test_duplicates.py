@@ -59,7 +59,7 @@ EPSILON = 0.01
 #: beta = 0.02, 0.1, 0.2 alike): below, the benefit alpha * taylor (0.45..2.0) beats the
 #: competition and some pairs keep both units; above, the competition also prunes a copy or a
 #: distinct unit. eta = 2 sits inside that window (the window scales with alpha).
-GAME = {"payoff": "taylor", "alpha": 50.0, "beta": 0.1, "eta": 2.0}
+GAME_ARGS = {"payoff": "taylor", "alpha": 50.0, "beta": 0.1, "eta": 2.0}
 
 #: Training (b). The student as built has tiny logits (std 0.2, cross-entropy 1.23 near
 #: log 4 = 1.39), far from any cross-entropy minimum: plain weight training of it, without any
@@ -128,7 +128,7 @@ def equilibrium(pair: TeacherStudent, bundle: DataBundle, overlap_measure: str) 
     inputs, labels = bundle.train.tensors
     stats = collect(gated, [(inputs, labels)], overlap_measure=overlap_measure)
     np.testing.assert_array_equal(stats.participation, 1.0)
-    game = build_game(stats, overlap="activations", **GAME)
+    game = build_game(stats, overlap="activations", **GAME_ARGS)
     result = solve(game, "best_response")
     assert result.converged and result.nash_gap <= 1e-8, result.message
     return result.profile

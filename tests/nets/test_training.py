@@ -109,6 +109,31 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(digits_pair, tm
             model, digits_pair, checkpoint_dir=tmp_path / "b", progress=False)
 
 
+def test_a_checkpoint_written_before_the_below_epsilon_rename_resumes(digits_pair, tmp_path):
+    config = PruningConfig(beta=0.05, gamma=0.02, participation_lr=0.05, epochs=2,
+                           batch_size=256)
+    model = models.mlp(64, (16, 8), 10, seed=0)
+    whole = EquilibriumPruning(config).fit(model, digits_pair, progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(record):
+        raise Interrupt
+
+    with pytest.raises(Interrupt):
+        EquilibriumPruning(config).fit(model, digits_pair, checkpoint_dir=tmp_path,
+                                       progress=False, callback=stop)
+    path = tmp_path / "checkpoint.pt"
+    payload = torch.load(path, weights_only=True)
+    payload["history"] = [{("sparsity" if k == "below_epsilon" else k): v for k, v in r.items()}
+                          for r in payload["history"]]  # the old name
+    torch.save(payload, path)
+    resumed = EquilibriumPruning(config).fit(model, digits_pair, checkpoint_dir=tmp_path,
+                                             progress=False)
+    assert resumed.resumed_from_epoch == 1 and _history(resumed) == _history(whole)
+
+
 def test_training_is_deterministic_and_leaves_the_input_model_alone(digits_pair):
     config = PruningConfig(beta=0.05, gamma=0.02, participation_lr=0.05, epochs=2,
                            batch_size=32, lr=0.01, seed=3)
@@ -121,7 +146,7 @@ def test_training_is_deterministic_and_leaves_the_input_model_alone(digits_pair)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert torch.equal(state, torch.random.get_rng_state())
     record = first.history[-1]
-    assert 0.0 <= record.sparsity <= 1.0 and len(record.active_per_layer) == 2
+    assert 0.0 <= record.below_epsilon <= 1.0 and len(record.active_per_layer) == 2
     assert record.nash_gap >= 0.0 and record.test_accuracy > 0.3  # chance is 0.1
 
 
@@ -132,7 +157,7 @@ def test_costs_drive_participation_down_and_units_get_pruned(digits_pair):
                                             progress=False)
     means = [r.mean_participation for r in result.history]
     assert means[-1] < means[0] < 1.0
-    assert result.sparsity > 0.0
+    assert result.below_epsilon > 0.0
     removed = result.pruned("remove")
     kept = [m.out_features for m in removed if isinstance(m, torch.nn.Linear)][:-1]
     assert sum(kept) == sum(result.history[-1].active_per_layer) or min(kept) == 1

@@ -77,8 +77,8 @@ def test_quick_run_scores_the_three_matrices_and_draws_the_figure(quick_run: Pat
 
 
 def test_parameter_overlap_ranks_the_planted_pairs_on_top_for_seed_0() -> None:
-    setup = overlap.Setup(n_samples=400)
-    bundle, pair = setup.data(0), setup.pair(0)
+    task = overlap.Task(n_samples=400)
+    bundle, pair = task.data(0), task.pair(0)
     matrices = overlap.competition_matrices(pair, *bundle.train.tensors)
     gram = matrices["parameters"]
     score = overlap.score_matrix(gram, pair.duplicate_pairs, measure="parameters")
@@ -99,7 +99,7 @@ def test_parameter_overlap_ranks_the_planted_pairs_on_top_for_seed_0() -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_planted_pair_outcompetes_every_shorter_unit_cauchy_schwarz(seed: int) -> None:
-    pair = overlap.Setup().pair(seed)
+    pair = overlap.Task().pair(seed)
     theta = attach_gates(pair.student).unit_parameters(0, False).detach().double().numpy()
     gram = theta @ theta.T
     norms = np.linalg.norm(theta, axis=1)
@@ -143,6 +143,6 @@ def test_bad_arguments_name_themselves() -> None:
     with pytest.raises(ValueError, match="jitter"):
         overlap.start_participation(4, 1.5, 0)
     with pytest.raises(ValueError, match="duplicates"):
-        overlap.Setup(teacher_hidden=2, duplicates=3)
+        overlap.Task(teacher_hidden=2, duplicates=3)
     with pytest.raises(ValueError, match="overlap=None"):
-        overlap.run_one(overlap.Setup(), 0, None, 1.0, 0.0, epochs=1)
+        overlap.train_method(overlap.Task(), 0, None, 1.0, 0.0, epochs=1)
