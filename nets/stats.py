@@ -40,6 +40,7 @@ afterwards (gradients come from ``torch.autograd.grad``, never ``.backward``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,10 +51,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from equilibria.spec import NetworkStatistics
+from equilibria.spec import CURVATURES, NetworkStatistics
 from nets.gates import ELEMENTWISE, GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
 
 __all__ = [
+    "CURVATURES",
+    "DEFAULT_DAMPING",
     "OVERLAP_MEASURES",
     "TAYLOR_MODES",
     "activation_cosine",
@@ -67,6 +70,10 @@ LossFn = Callable[[torch.Tensor, Any], torch.Tensor]
 
 #: Where the absolute value of the Taylor criterion is taken (see `collect`).
 TAYLOR_MODES = ("per_example", "batch")
+
+#: The damping lambda `collect` stores for the second-order readings unless told otherwise:
+#: absolute, in units of the loss per squared participation.
+DEFAULT_DAMPING = 1e-3
 
 #: How the activation overlap is measured (see `collect`); the first is the default.
 OVERLAP_MEASURES = ("correlation", "cosine")
@@ -187,7 +194,8 @@ def group_by_unit(gated: GatedNetwork, layer: int, weight: torch.Tensor,
 def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None = None, *,
             n_batches: int = 1, parameter_gram: bool = True, activation_overlap: bool = True,
             include_outgoing: bool | None = None, taylor_mode: str = "per_example",
-            overlap_measure: str = "correlation") -> NetworkStatistics:
+            overlap_measure: str = "correlation", curvature: str | None = None,
+            damping: float = DEFAULT_DAMPING, reconstruction: bool = False) -> NetworkStatistics:
     """Measure the statistics of the participation game on real batches.
 
     The network runs on the effective parameters s_i theta_i (Shah & Khan 2025, Eq. 3-4) at
@@ -226,6 +234,25 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
       duplicated units is 1 (see the module docstring).
       A unit with zero variance (or, for the cosine, zero activation) has overlap 0 with the
       others and 1 with itself.
+    - ``curvature_factors`` (with ``curvature="fisher"`` or ``"gauss_newton"``; the
+      ``second_order`` payoff, docs/explanation/second-order.md): F of shape (N, d) with
+      ``H = F F^T`` a curvature of the loss in the gates. Per-example gate gradients come from
+      one backward pass per batch: the gate computes ``a_i = s_i x_i``, so example e's
+      ``dL_e/ds_i = B sum_spatial (dL/da_i)_e (x_i)_e`` for a mean-reduced loss (``B`` the
+      batch size), exact when examples do not interact in the forward pass (hence refused
+      with BatchNorm in training mode). This is cheaper than ``torch.func.vmap`` over
+      ``grad`` (which would re-run the network per example) and needs no functional copy of
+      the model. ``"fisher"``: the empirical Fisher, one column ``g_e / sqrt(n)`` per
+      example (n examples in all). ``"gauss_newton"`` (cross-entropy only): ``H = (1/n)
+      sum_e J_e^T (diag p_e - p_e p_e^T) J_e`` with J_e = d logits / ds of example e (one
+      backward pass per class), one column ``sqrt(p_ec) (J_ec - p_e^T J_e) / sqrt(n)`` per
+      example and class. ``curvature_damping = damping``.
+    - ``reconstruction_gram[k]`` (with ``reconstruction=True``; the ``reconstruction``
+      payoff): ``M_ij = mean_e <v_ei, v_ej>`` with ``v_ei = d z_e / d s_i`` the contribution of
+      unit i, per unit of participation, to the next layer's output z (its weights applied to
+      what follows the gate, bias excluded), from a forward-mode product (``torch.func.jvp``)
+      through the modules between the gate and the next layer; exact for ReLU networks,
+      where z is linear in the layer's own gates.
 
     Per-player statistics and activation overlaps are the unweighted means over the batches
     used (each batch counts once, whatever its size; correlations are per batch, centered on
@@ -253,6 +280,13 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
     overlap_measure : {"correlation", "cosine"}, default "correlation"
         How ``activation_overlap`` is measured: the cosine of the activations centered per
         unit over the batch (and spatial positions), or the plain uncentered cosine.
+    curvature : {"fisher", "gauss_newton"} or None, default None
+        Collect ``curvature_factors`` with this estimate (None: not collected).
+    damping : float, default `DEFAULT_DAMPING`
+        ``curvature_damping``, the lambda >= 0 that both second-order readings add to their
+        curvature's diagonal (> 0 makes the game monotone).
+    reconstruction : bool, default False
+        Collect ``reconstruction_gram``.
 
     Returns
     -------
@@ -267,11 +301,14 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
         other than (inputs, labels) pairs, or an option has the wrong type.
     ValueError
         When ``n_batches < 1``, ``loader`` is empty, the inputs do not fit the network,
-        ``loss_fn`` does not return a finite scalar, or ``taylor_mode`` or
-        ``overlap_measure`` is not one of the accepted values.
+        ``loss_fn`` does not return a finite scalar, ``taylor_mode``, ``overlap_measure`` or
+        ``curvature`` is not one of the accepted values, ``damping`` is negative, a curvature
+        is asked of a network with BatchNorm in training mode, or ``"gauss_newton"`` of a
+        loss other than the default cross-entropy.
     """
     options = _check_options(gated, loss_fn, parameter_gram, activation_overlap,
                              include_outgoing, taylor_mode, overlap_measure)
+    _check_second_order(gated, loss_fn, curvature, damping, reconstruction)
     if isinstance(n_batches, bool) or not isinstance(n_batches, int | np.integer):
         raise TypeError(f"n_batches must be a positive int; got {n_batches!r}")
     if n_batches < 1:
@@ -279,14 +316,31 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
                          f"{n_batches}")
     batches = _batches(loader, int(n_batches))
     records: list[_BatchRecord] = []
+    columns: list[np.ndarray] = []
+    grams: list[tuple[np.ndarray, ...]] = []
+    n_examples = 0
     with _measuring(gated, options) as recorder:
         for index, (inputs, labels) in batches:
-            records.append(_measure_batch(gated, recorder, inputs, labels, options,
-                                          f"loader batch {index}"))
+            where = f"loader batch {index}"
+            records.append(_measure_batch(gated, recorder, inputs, labels, options, where))
+            if curvature is not None:
+                columns.append(_curvature_columns(gated, recorder, inputs, labels, options,
+                                                  curvature, where))
+                n_examples += int(inputs.shape[0])
+            if reconstruction:
+                grams.append(_reconstruction_grams(gated, recorder, inputs))
     if not records:
         raise ValueError("loader yielded no batches; pass a non-empty DataLoader or a list of "
                          "(inputs, labels) pairs")
-    return _assemble(gated, records, options)
+    stats = _assemble(gated, records, options)
+    extra: dict[str, Any] = {"curvature_damping": float(damping)}
+    if curvature is not None:
+        extra["curvature_factors"] = np.concatenate(columns, axis=0).T / np.sqrt(n_examples)
+        extra["curvature"] = curvature
+    if reconstruction:
+        extra["reconstruction_gram"] = tuple(np.mean([g[k] for g in grams], axis=0)
+                                             for k in range(len(gated.layers)))
+    return dataclasses.replace(stats, **extra)
 
 
 def batch_game_statistics(gated: GatedNetwork, inputs: torch.Tensor, labels: Any,
@@ -352,11 +406,13 @@ class _Recorder:
 
     def __init__(self, n_layers: int) -> None:
         self.gate_outputs: list[torch.Tensor | None] = [None] * n_layers
+        self.gate_inputs: list[torch.Tensor | None] = [None] * n_layers
         self.overlap: list[np.ndarray | None] = [None] * n_layers
 
     def reset(self) -> None:
         n = len(self.gate_outputs)
         self.gate_outputs = [None] * n
+        self.gate_inputs = [None] * n
         self.overlap = [None] * n
 
 
@@ -483,6 +539,7 @@ def _gate_hook(recorder: _Recorder, k: int, record_overlap: bool,
     """Forward hook of gate k: keep its output a_k (for dL/da_k) and pass a copy on."""
     def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
         recorder.gate_outputs[k] = output
+        recorder.gate_inputs[k] = args[0].detach()
         if record_overlap:
             recorder.overlap[k] = activation_cosine(output, centered=centered)
         # The copy keeps a_k out of reach of an in-place activation (ReLU(inplace=True)),
@@ -507,6 +564,12 @@ def _model_tensor_kind(gated: GatedNetwork) -> tuple[torch.device, torch.dtype]:
 def _forward_loss(gated: GatedNetwork, inputs: torch.Tensor, labels: Any, loss_fn: LossFn,
                   where: str) -> torch.Tensor:
     """Run the network and the loss, turning deep torch errors into messages about inputs."""
+    return _forward_outputs_loss(gated, inputs, labels, loss_fn, where)[1]
+
+
+def _forward_outputs_loss(gated: GatedNetwork, inputs: torch.Tensor, labels: Any,
+                          loss_fn: LossFn, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_forward_loss` that also returns the network's outputs."""
     device, dtype = _model_tensor_kind(gated)
     inputs = inputs.to(device=device, dtype=dtype if inputs.is_floating_point() else None)
     if isinstance(labels, torch.Tensor):
@@ -533,7 +596,7 @@ def _forward_loss(gated: GatedNetwork, inputs: torch.Tensor, labels: Any, loss_f
     if not loss.requires_grad:
         raise ValueError(f"{where}: the loss returned by loss_fn does not depend on the network "
                          "(it has no autograd graph); do not detach the outputs in loss_fn")
-    return loss.reshape(())
+    return outputs, loss.reshape(())
 
 
 def _taylor(a: torch.Tensor, grad: torch.Tensor, mode: str) -> np.ndarray:
@@ -619,3 +682,134 @@ def _assemble(gated: GatedNetwork, records: list[_BatchRecord],
         layer_names=tuple(info.name for info in gated.layers),
         n_batches=len(records),
     )
+
+
+# --------------------------------------------------------------------------- second order
+
+
+def _check_second_order(gated: GatedNetwork, loss_fn: Any, curvature: Any, damping: Any,
+                        reconstruction: Any) -> None:
+    """Validate `collect`'s second-order options."""
+    if curvature is not None and curvature not in CURVATURES:
+        raise ValueError(f"curvature must be one of {CURVATURES} or None; got {curvature!r}")
+    if isinstance(damping, bool) or not isinstance(damping, int | float | np.floating) or not (
+            np.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping must be a finite number >= 0 (added to the curvature's "
+                         f"diagonal); got {damping!r}")
+    if not isinstance(reconstruction, bool):
+        raise TypeError(f"reconstruction must be a bool; got {reconstruction!r}")
+    if curvature is None:
+        return
+    if curvature == "gauss_newton" and loss_fn not in (None, F.cross_entropy):
+        raise ValueError("curvature='gauss_newton' is implemented for the default "
+                         "cross-entropy loss only (loss_fn=None); use curvature='fisher' with "
+                         "a custom loss_fn")
+    training_norms = [type(m).__name__ for m in gated.model
+                      if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    if training_norms:
+        raise ValueError("curvature needs per-example gradients, but BatchNorm in training mode "
+                         "couples the examples of a batch; call gated.eval() before collect")
+
+
+def _per_example_gate_products(gated: GatedNetwork, recorder: _Recorder,
+                               grads: tuple[torch.Tensor | None, ...]) -> torch.Tensor:
+    """``sum_spatial (dY/da_i)_e (x_i)_e`` for every example e and gate i, shape (B, N).
+
+    With ``a_i = s_i x_i`` (the gate) and examples that do not interact, this is the gradient
+    of example e's share of Y with respect to s_i.
+    """
+    parts = []
+    for k, grad in enumerate(grads):
+        x = recorder.gate_inputs[k]
+        assert x is not None
+        g = grad if grad is not None else torch.zeros_like(x)
+        product = (g.detach().to(torch.float64) * x.to(torch.float64))
+        parts.append(product.reshape(product.shape[0], product.shape[1], -1).sum(dim=2))
+    return torch.cat(parts, dim=1)
+
+
+def _curvature_columns(gated: GatedNetwork, recorder: _Recorder, inputs: torch.Tensor,
+                       labels: Any, options: _Options, curvature: str,
+                       where: str) -> np.ndarray:
+    """One batch's rows of F^T (before the 1/sqrt(n)): per example (and class for GN)."""
+    recorder.reset()
+    with torch.enable_grad():
+        outputs, loss = _forward_outputs_loss(gated, inputs, labels, options.loss_fn, where)
+        gate_outputs = list(recorder.gate_outputs)
+        if any(a is None for a in gate_outputs):
+            raise RuntimeError("a participation gate did not run in the forward pass; is "
+                               "gated.forward bypassing gated.model?")
+        batch = outputs.shape[0]
+        if curvature == "fisher":
+            grads = torch.autograd.grad(loss, gate_outputs, allow_unused=True)
+            rows = batch * _per_example_gate_products(gated, recorder, grads)
+        else:
+            if outputs.dim() != 2:
+                raise ValueError(f"{where}: curvature='gauss_newton' needs (B, classes) logits; "
+                                 f"got outputs of shape {tuple(outputs.shape)}")
+            n_classes = outputs.shape[1]
+            jac = torch.stack([
+                _per_example_gate_products(gated, recorder, torch.autograd.grad(
+                    outputs[:, c].sum(), gate_outputs, retain_graph=c < n_classes - 1,
+                    allow_unused=True))
+                for c in range(n_classes)], dim=1)                      # (B, C, N)
+            p = torch.softmax(outputs.detach().to(torch.float64), dim=1)  # (B, C)
+            mean = torch.einsum("bc,bcn->bn", p, jac)
+            rows = (p.sqrt().unsqueeze(2) * (jac - mean.unsqueeze(1))).reshape(-1, jac.shape[2])
+    recorder.reset()
+    return rows.cpu().numpy()
+
+
+#: Examples per chunk when the units' contributions to the next layer are expanded.
+_RECONSTRUCTION_CHUNK = 32
+
+
+def _reconstruction_grams(gated: GatedNetwork, recorder: _Recorder,
+                          inputs: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """Per layer ``M = mean_e V_e V_e^T`` with ``V_e[i] = d z_e / d s_i`` (see `collect`)."""
+    recorder.reset()
+    device, dtype = _model_tensor_kind(gated)
+    inputs = inputs.to(device=device, dtype=dtype if inputs.is_floating_point() else None)
+    with torch.no_grad():
+        gated(inputs)
+    grams = []
+    for k, info in enumerate(gated.layers):
+        a, x = recorder.gate_outputs[k], recorder.gate_inputs[k]
+        assert a is not None and x is not None
+        chain = [gated.model[j] for j in range(info.gate_index + 1, info.next_index)]
+
+        def through(value: torch.Tensor, chain: list[nn.Module] = chain) -> torch.Tensor:
+            for module in chain:  # .forward: the collection hooks stay out of this pass
+                value = module.forward(value)
+            return value
+
+        a64 = a.detach().to(torch.float64).clone()
+        _, tangent = torch.func.jvp(through, (a64,), (x.to(torch.float64),))
+        following = gated.model[info.next_index]
+        weight = following.weight.detach().to(torch.float64)
+        gram = torch.zeros(info.n_units, info.n_units, dtype=torch.float64)
+        for start in range(0, tangent.shape[0], _RECONSTRUCTION_CHUNK):
+            part = tangent[start:start + _RECONSTRUCTION_CHUNK]
+            contributions = _contributions(following, weight, part, info.n_units)
+            gram += torch.einsum("bip,bjp->ij", contributions, contributions)
+        grams.append((gram / tangent.shape[0]).cpu().numpy())
+    recorder.reset()
+    return tuple(grams)
+
+
+def _contributions(following: nn.Module, weight: torch.Tensor, tangent: torch.Tensor,
+                   n_units: int) -> torch.Tensor:
+    """Each unit's contribution to the next layer's output, shape (B, n_units, outputs)."""
+    batch = tangent.shape[0]
+    if isinstance(following, nn.Linear):
+        per_unit = tangent.reshape(batch, n_units, -1)
+        block = weight.reshape(weight.shape[0], n_units, per_unit.shape[2])
+        return torch.einsum("oip,bip->bio", block, per_unit)
+    if following.padding_mode != "zeros" or following.groups != 1:
+        raise NotImplementedError("the reconstruction reading supports a next Conv2d with "
+                                  "zero padding and groups=1 only")
+    out_channels = weight.shape[0]
+    grouped = weight.transpose(0, 1).reshape(n_units * out_channels, 1, *weight.shape[2:])
+    maps = F.conv2d(tangent, grouped, stride=following.stride, padding=following.padding,
+                    dilation=following.dilation, groups=n_units)
+    return maps.reshape(batch, n_units, -1)
