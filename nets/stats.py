@@ -246,7 +246,10 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
       example (n examples in all). ``"gauss_newton"`` (cross-entropy only): ``H = (1/n)
       sum_e J_e^T (diag p_e - p_e p_e^T) J_e`` with J_e = d logits / ds of example e (one
       backward pass per class), one column ``sqrt(p_ec) (J_ec - p_e^T J_e) / sqrt(n)`` per
-      example and class. ``curvature_damping = damping``.
+      example and class. ``curvature_damping = damping``. When F has more columns than rows
+      (more examples, or examples times classes, than gates) it is replaced by the (N, r)
+      factor ``V sqrt(Lambda)`` of the eigendecomposition of ``F F^T`` (r <= N, the same H to
+      rounding), so the game's LowRank competition never costs more than a dense one.
     - ``reconstruction_gram[k]`` (with ``reconstruction=True``; the ``reconstruction``
       payoff): ``M_ij = mean_e <v_ei, v_ej>`` with ``v_ei = d z_e / d s_i`` the contribution of
       unit i, per unit of participation, to the next layer's output z (its weights applied to
@@ -335,7 +338,8 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
     stats = _assemble(gated, records, options)
     extra: dict[str, Any] = {"curvature_damping": float(damping)}
     if curvature is not None:
-        extra["curvature_factors"] = np.concatenate(columns, axis=0).T / np.sqrt(n_examples)
+        extra["curvature_factors"] = _narrow(np.concatenate(columns, axis=0).T
+                                             / np.sqrt(n_examples))
         extra["curvature"] = curvature
     if reconstruction:
         extra["reconstruction_gram"] = tuple(np.mean([g[k] for g in grams], axis=0)
@@ -758,6 +762,16 @@ def _curvature_columns(gated: GatedNetwork, recorder: _Recorder, inputs: torch.T
             rows = (p.sqrt().unsqueeze(2) * (jac - mean.unsqueeze(1))).reshape(-1, jac.shape[2])
     recorder.reset()
     return rows.cpu().numpy()
+
+
+def _narrow(factors: np.ndarray) -> np.ndarray:
+    """An (N, r <= N) factor with the same ``F F^T`` when F is wider than tall."""
+    n, width = factors.shape
+    if width <= n:
+        return factors
+    values, vectors = np.linalg.eigh(factors @ factors.T)
+    keep = values > max(float(values.max(initial=0.0)), 0.0) * n * np.finfo(np.float64).eps
+    return np.ascontiguousarray(vectors[:, keep] * np.sqrt(values[keep]))
 
 
 #: Examples per chunk when the units' contributions to the next layer are expanded.

@@ -93,8 +93,8 @@ def test_fisher_factors_are_per_example_gradient_outer_products(sample, seed: in
     per_example = torch.stack([
         torch.func.grad(lambda v, i=i: _loss_at(gated, v, inputs[i:i + 1], labels[i:i + 1]))(s)
         for i in range(inputs.shape[0])]).detach().numpy()
-    F_ = stats.curvature_factors
-    assert F_.shape == (gated.n_players, inputs.shape[0])
+    F_ = stats.curvature_factors  # 96 examples > 20 gates: narrowed to at most 20 columns
+    assert F_.shape[0] == gated.n_players and F_.shape[1] <= gated.n_players
     np.testing.assert_allclose(F_ @ F_.T, per_example.T @ per_example / inputs.shape[0],
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(per_example.mean(axis=0), stats.dloss_ds, rtol=1e-9,
@@ -206,7 +206,8 @@ def test_second_order_game_end_to_end_is_certified_and_unique(sample) -> None:
     stats = collect(gated, [(inputs[:48], labels[:48]), (inputs[48:], labels[48:])],
                     n_batches=2, curvature="fisher", damping=1e-3)
     game = build_game(stats, "second_order", gamma=1e-3)
-    assert isinstance(game.competition, LowRank) and game.competition.rank == inputs.shape[0]
+    assert isinstance(game.competition, LowRank)
+    assert game.competition.rank <= min(gated.n_players, inputs.shape[0])
     result = solve(game, "newton", tol=1e-10)
     assert result.converged and nash_gap(game, result.profile) <= 1e-10
     assert analyze_stability(game, result.profile).unique
