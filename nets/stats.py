@@ -20,6 +20,11 @@ statistic           definition (player i, parameter group theta_i = `unit_parame
 ``overlap``         spatial positions), the activation-overlap competition: by default their
                     correlation (cosine of the activations centered per unit), with
                     ``overlap_measure="cosine"`` the plain (uncentered) cosine
+``curvature_``      F with ``H = F F^T`` (damping aside) the empirical Fisher or Gauss-Newton of
+``factors``         the loss in the gates, from per-example gate gradients (``curvature=``; the
+                    ``second_order`` payoff, docs/explanation/second-order.md)
+``reconstruction``  per layer, ``M_ij = E <v_i, v_j>`` of the units' contributions v to the next
+``_gram``           layer's output (``reconstruction=True``; the ``reconstruction`` payoff)
 ==================  ===========================================================================
 
 Why correlation is the default overlap: ReLU outputs are non-negative and share a positive mean,
@@ -246,7 +251,9 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
       example (n examples in all). ``"gauss_newton"`` (cross-entropy only): ``H = (1/n)
       sum_e J_e^T (diag p_e - p_e p_e^T) J_e`` with J_e = d logits / ds of example e (one
       backward pass per class), one column ``sqrt(p_ec) (J_ec - p_e^T J_e) / sqrt(n)`` per
-      example and class. ``curvature_damping = damping``. When F has more columns than rows
+      example and class; averaged over all n examples of the batches used (a batch weighs
+      by its size, where the per-batch statistics above weigh each batch once).
+      ``curvature_damping = damping``. When F has more columns than rows
       (more examples, or examples times classes, than gates) it is replaced by the (N, r)
       factor ``V sqrt(Lambda)`` of the eigendecomposition of ``F F^T`` (r <= N, the same H to
       rounding), so the game's LowRank competition never costs more than a dense one.

@@ -234,3 +234,18 @@ def test_refusals(sample) -> None:
         collect(norm, [(inputs.float(), labels)], curvature="fisher")
     plain = collect(gated, batch)
     assert plain.curvature_factors is None and plain.reconstruction_gram is None
+
+
+def test_second_order_collection_has_no_side_effects(sample) -> None:
+    inputs, labels = sample
+    gated = _gated((8, 6), seed=1)
+    s0 = _removal(gated, 1)[0]
+    gated.set_participation(s0)
+    before = {name: value.clone() for name, value in gated.state_dict().items()}
+    collect(gated, [(inputs, labels)], curvature="gauss_newton", reconstruction=True)
+    collect(gated, [(inputs, labels)], curvature="fisher")
+    for name, value in gated.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert all(p.grad is None for p in gated.parameters())
+    assert not any(gate.participation.requires_grad for gate in gated.gates())
+    assert not gated.training
