@@ -157,7 +157,8 @@ class NetworkStatistics:
     def _check_curvature(self, n: int) -> None:
         """Validate and normalize the second-order fields."""
         damping = self.curvature_damping
-        if isinstance(damping, bool) or not (np.isfinite(damping) and damping >= 0):
+        if isinstance(damping, bool) or not isinstance(damping, int | float | np.number) or not (
+                np.isfinite(damping) and damping >= 0):
             raise InvalidGameError(f"curvature_damping must be a finite number >= 0; got "
                                    f"{damping!r}")
         object.__setattr__(self, "curvature_damping", float(damping))
