@@ -22,6 +22,13 @@ baseline (the same `split_epochs` share of the budget), then, per pruning round:
    checked against the gated network running on that participation (``fold_error``);
 5. the network is fine-tuned with the round's share of the rest of the budget.
 
+A price is never negative, so when the game at the lowest price (``gamma``) already puts more
+than the target at zero (a benefit that is negative for some units, or competition strong
+enough to zero them), the pruner removes what the equilibrium says and the achieved sparsity
+exceeds the target; each round's record says so (``target``, ``achieved``). Under competition
+with a small quadratic cost the support can also jump by several units at one price, so the
+smallest reaching price may overshoot by more than one unit.
+
 ``schedule="iterative"`` runs ``budget.rounds`` rounds with the targets of
 ``schedule_targets(sparsity, rounds, "iterative")`` (the same fraction of the remaining units
 each round, as the iterative baselines), the game rebuilt on the pruned network each time.

@@ -99,6 +99,18 @@ def test_removal_equals_masking_and_soft_gating_at_the_equilibrium(digits):
     assert np.all(decision.participation[decision.removed] == 0.0)
 
 
+def test_the_default_game_removes_the_units_of_lowest_taylor_importance(digits):
+    """Taylor benefit, L1 price only: player i is at zero exactly when gamma >= b_i, so the
+    smallest price zeroing k players removes the k lowest Taylor scores."""
+    pruner = get("equilibrium_solve")
+    gated = attach_gates(_mlp(1))
+    game, layer = pruner.game_of(gated, scoring_batches(digits.train, BUDGET))
+    decision = pruner.decide(game, layer, 0.25)
+    kth = np.sort(game.benefit)[round(0.25 * PLAYERS) - 1]
+    assert np.array_equal(decision.removed, game.benefit <= kth)  # ties at zero go together
+    assert np.all(decision.participation[~decision.removed] == 1.0)
+
+
 @pytest.mark.parametrize("payoff", PAYOFFS)
 def test_every_payoff_gives_a_certified_pruning(digits, payoff):
     outcome = get("equilibrium_solve", payoff=payoff, beta=1e-3).prune(
