@@ -39,12 +39,14 @@ stability class, Rosen's monotonicity (uniqueness) and the number of distinct eq
 from ``starts`` solver starts (zeros, ones, the equilibrium and seeded random profiles).
 
 The default game prices the first-order Taylor importance (``payoff="taylor"``) with the L1
-price only (``beta = eta = 0``): its equilibrium removes the units of lowest Taylor score, as
-the Taylor baseline does, with a certificate. Competition (``eta > 0`` with
-``overlap="activations"`` or ``"parameters"``) and the quadratic cost (``beta > 0``) are
-options; the payoff is any of `equilibria.spec.PAYOFFS`, read when the pruner is built, so a
-payoff added there needs no change here (what it needs measured goes in ``stats_options``,
-passed to `nets.stats.collect` as keywords).
+price only (``beta = eta = 0``): player i is at zero exactly when the price reaches its
+benefit, so the equilibrium removes the units of lowest Taylor importance, in the per-example
+form ``sum_b |a_i dL/da_i|`` of Molchanov et al. 2017 (`nets.stats.collect`; the ``"taylor"``
+baseline ranks by the squared batch form of Molchanov et al. 2019), with a certificate.
+Competition (``eta > 0`` with ``overlap="activations"`` or ``"parameters"``) and the quadratic
+cost (``beta > 0``) are options; the payoff is any of `equilibria.spec.PAYOFFS`, read when
+the pruner is built, so a payoff added there needs no change here (what it needs measured
+goes in ``stats_options``, passed to `nets.stats.collect` as keywords).
 """
 
 from __future__ import annotations
