@@ -251,8 +251,9 @@ class SolveApplyPruner(Pruner):
     def game_of(self, gated: GatedNetwork, batches: list[tuple[torch.Tensor, torch.Tensor]]
                 ) -> tuple[Any, np.ndarray]:
         """The game of `gated` at its current participation, and each player's layer."""
-        stats_options = {"parameter_gram": self.overlap == "parameters",
-                         "activation_overlap": self.overlap == "activations",
+        competing = self.eta != 0.0  # the overlap blocks are measured only when used
+        stats_options = {"parameter_gram": competing and self.overlap == "parameters",
+                         "activation_overlap": competing and self.overlap == "activations",
                          **dict(self.stats_options)}
         stats = collect(gated, batches, n_batches=len(batches), **stats_options)
         game = build_game(stats, payoff=self.payoff,
