@@ -120,6 +120,15 @@ def test_every_payoff_gives_a_certified_pruning(digits, payoff):
     assert outcome.achieved_sparsity >= 0.5 - 1 / PLAYERS - 1e-9
 
 
+@pytest.mark.parametrize("overlap", ["parameters", "activations"])
+def test_competition_gives_a_certified_pruning(digits, overlap):
+    outcome = get("equilibrium_solve", overlap=overlap, eta=0.01, beta=1e-3).prune(
+        _mlp(), digits, 0.5, Budget(epochs=1, batch_size=256))
+    assert_certified(outcome)
+    record = outcome.details["certificates"][0]
+    assert record["reached"] and record["removed"] >= round(0.5 * PLAYERS)
+
+
 def test_compare_and_run_accept_the_method(digits):
     from analysis.runner import RunConfig, run
 
