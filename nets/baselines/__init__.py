@@ -14,6 +14,7 @@ from typing import Any
 from nets.baselines.activation import ActivationPruner
 from nets.baselines.base import Budget, PruneOutcome, Pruner, PruningError
 from nets.baselines.equilibrium import EquilibriumPruner
+from nets.baselines.game import SolveApplyPruner
 from nets.baselines.grasp import GraSPPruner
 from nets.baselines.l0 import L0Pruner
 from nets.baselines.lottery import LotteryPruner
@@ -30,7 +31,7 @@ REGISTRY: dict[str, type[Pruner]] = {
     cls.name: cls for cls in (EquilibriumPruner, RandomPruner, MagnitudePruner, UnitNormPruner,
                              SlimmingPruner, L0Pruner, LotteryPruner, SNIPPruner,
                              GraSPPruner, SynFlowPruner, ActivationPruner, TaylorPruner,
-                             OBDPruner)
+                             OBDPruner, SolveApplyPruner)
 }
 
 __all__ = ["REGISTRY", "Budget", "PruneOutcome", "Pruner", "PruningError", "get"]
