@@ -44,9 +44,14 @@ benefit, so the equilibrium removes the units of lowest Taylor importance, in th
 form ``sum_b |a_i dL/da_i|`` of Molchanov et al. 2017 (`nets.stats.collect`; the ``"taylor"``
 baseline ranks by the squared batch form of Molchanov et al. 2019), with a certificate.
 Competition (``eta > 0`` with ``overlap="activations"`` or ``"parameters"``) and the quadratic
-cost (``beta > 0``) are options; the payoff is any of `equilibria.spec.PAYOFFS`, read when
-the pruner is built, so a payoff added there needs no change here (what it needs measured
-goes in ``stats_options``, passed to `nets.stats.collect` as keywords).
+cost (``beta > 0``) are options; the payoff is any of `equilibria.spec.PAYOFFS` or of the
+second-order readings `equilibria.spec.SECOND_ORDER_PAYOFFS` (docs/explanation/second-order.md):
+``payoff="second_order"`` measures the gates' curvature (``curvature``, Gauss-Newton by
+default, damped by ``damping``) and prices redundancy by its off-diagonal, as Optimal Brain
+Surgeon does (Hassibi & Stork 1993); ``payoff="reconstruction"`` prices the next layer's
+output error. Those readings carry their own competition, so ``eta`` must stay 0 with them.
+Anything else a payoff needs measured goes in ``stats_options``, passed to
+`nets.stats.collect` as keywords.
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ from nets.baselines.base import (
 )
 from nets.checks import check_choice, check_int, check_number
 from nets.gates import GatedNetwork, attach_gates
-from nets.stats import collect
+from nets.stats import DEFAULT_DAMPING, collect
 
 #: Largest difference allowed between the pruned network's outputs and the gated network's on
 #: the applied participation, relative to the outputs' scale (float32 rounding is ~1e-6).
@@ -124,7 +129,13 @@ class SolveApplyOptions(Options):
     Attributes
     ----------
     payoff : str, default "taylor"
-        One of `equilibria.spec.PAYOFFS` (as it is when the options are built).
+        One of `equilibria.spec.PAYOFFS` or `equilibria.spec.SECOND_ORDER_PAYOFFS` (as they are
+        when the options are built).
+    curvature : {"gauss_newton", "fisher"}, default "gauss_newton"
+        The curvature estimate of ``payoff="second_order"`` (`nets.stats.collect`); ignored
+        by the other payoffs.
+    damping : float, default `nets.stats.DEFAULT_DAMPING`
+        The lambda >= 0 the second-order readings add to their curvature's diagonal.
     overlap : {"parameters", "activations", None}, default "activations"
         The competition's overlap (used when ``eta != 0``).
     alpha, beta, eta : float, default 1, 0, 0
@@ -151,6 +162,8 @@ class SolveApplyOptions(Options):
     """
 
     payoff: str = "taylor"
+    curvature: str = "gauss_newton"
+    damping: float = DEFAULT_DAMPING
     overlap: str | None = "activations"
     alpha: float = 1.0
     beta: float = 0.0
@@ -167,7 +180,12 @@ class SolveApplyOptions(Options):
     def __post_init__(self) -> None:
         from equilibria import spec  # PAYOFFS as it is now, so a new payoff works unchanged
 
-        check_choice(self.payoff, "payoff", spec.PAYOFFS)
+        check_choice(self.payoff, "payoff", spec.PAYOFFS + spec.SECOND_ORDER_PAYOFFS)
+        check_choice(self.curvature, "curvature", spec.CURVATURES)
+        object.__setattr__(self, "damping", check_number(self.damping, "damping", low=0.0))
+        if self.payoff in spec.SECOND_ORDER_PAYOFFS and self.eta != 0.0:
+            raise PruningError(f"eta must be 0 with payoff={self.payoff!r}: its curvature is "
+                               f"its competition; got eta={self.eta}")
         check_choice(self.overlap, "overlap", OVERLAPS)
         check_choice(self.scope, "scope", PRICE_SCOPES)
         for name in ("alpha", "eta"):
@@ -254,6 +272,7 @@ class SolveApplyPruner(Pruner):
         competing = self.eta != 0.0  # the overlap blocks are measured only when used
         stats_options = {"parameter_gram": competing and self.overlap == "parameters",
                          "activation_overlap": competing and self.overlap == "activations",
+                         **_second_order_statistics(self.payoff, self.curvature, self.damping),
                          **dict(self.stats_options)}
         stats = collect(gated, batches, n_batches=len(batches), **stats_options)
         game = build_game(stats, payoff=self.payoff,
@@ -335,3 +354,12 @@ def fold_error(gated: GatedNetwork, s: torch.Tensor, pruned: nn.Module,
         difference = (pruned(x) - reference).abs().max().item()
         scale = max(1.0, reference.abs().max().item())
     return float(difference / scale)
+
+
+def _second_order_statistics(payoff: str, curvature: str, damping: float) -> dict[str, Any]:
+    """What `nets.stats.collect` must measure for `payoff` beyond the first-order statistics."""
+    if payoff == "second_order":
+        return {"curvature": curvature, "damping": damping}
+    if payoff == "reconstruction":
+        return {"reconstruction": True, "damping": damping}
+    return {}

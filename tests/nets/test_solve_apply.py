@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from equilibria.certify import EQUILIBRIUM_TOL
-from equilibria.spec import PAYOFFS
+from equilibria.spec import PAYOFFS, SECOND_ORDER_PAYOFFS
 from nets import attach_gates, models
 from nets.apply import apply_participation
 from nets.baselines import REGISTRY, Budget, PruningError, get
@@ -111,13 +111,32 @@ def test_the_default_game_removes_the_units_of_lowest_taylor_importance(digits):
     assert np.all(decision.participation[~decision.removed] == 1.0)
 
 
-@pytest.mark.parametrize("payoff", PAYOFFS)
+@pytest.mark.parametrize("payoff", PAYOFFS + SECOND_ORDER_PAYOFFS)
 def test_every_payoff_gives_a_certified_pruning(digits, payoff):
     outcome = get("equilibrium_solve", payoff=payoff, beta=1e-3).prune(
         _mlp(), digits, 0.5, Budget(epochs=1, batch_size=256))
     assert_certified(outcome)
     # a payoff with negative benefits can put more than the target at zero at price 0
     assert outcome.achieved_sparsity >= 0.5 - 1 / PLAYERS - 1e-9
+
+
+@pytest.mark.parametrize("curvature", ["gauss_newton", "fisher"])
+def test_the_second_order_game_is_monotone_so_its_equilibrium_is_unique(digits, curvature):
+    """Damped curvature (damping > 0) makes the priced game monotone (second-order.md): the
+    pruning decision is the game's one equilibrium, and the certificate says so."""
+    outcome = get("equilibrium_solve", payoff="second_order", curvature=curvature).prune(
+        _mlp(), digits, 0.5, Budget(epochs=1, batch_size=256))
+    assert_certified(outcome)
+    record = outcome.details["certificates"][0]
+    assert record["monotone"] is True and record["uniqueness"] == "unique"
+    assert record["distinct_equilibria"] == 1
+    assert abs(outcome.achieved_sparsity - 0.5) <= 1 / PLAYERS + 1e-9
+
+
+@pytest.mark.parametrize("payoff", SECOND_ORDER_PAYOFFS)
+def test_second_order_readings_refuse_a_competition_weight(payoff):
+    with pytest.raises(PruningError, match="eta must be 0"):
+        get("equilibrium_solve", payoff=payoff, eta=0.1)
 
 
 @pytest.mark.parametrize("overlap", ["parameters", "activations"])
