@@ -1,0 +1,98 @@
+"""Game in the loop (issue 11, item 4): s jumps to certified equilibria of the current game every
+K steps, and the final s is an equilibrium of the final game by construction."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from equilibria.certify import EQUILIBRIUM_TOL, SOLVE_TOL, certify_profile
+from nets import data, models
+from nets.checks import PruningError
+from nets.presets import DEMO
+from nets.training import EquilibriumPruning, PruningConfig
+from tests.test_plain_json import assert_plain_json
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return data.load("digits", limit=300)
+
+
+def _config(**changes):
+    return dataclasses.replace(DEMO, **{"epochs": 2, "batch_size": 64, **changes})
+
+
+def _final_game(trainer, gated, bundle):
+    """The final game as ``pruning-game train``'s certificate builds it
+    (analysis/train.py ``_certificate``)."""
+    loader, _ = bundle.loaders(512, seed=0)
+    return trainer.final_game(gated, loader, n_batches=len(loader))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_final_participation_is_an_equilibrium_of_the_final_game(bundle, seed):
+    trainer = EquilibriumPruning(_config(equilibrium_every=3, seed=seed))
+    result = trainer.fit(models.mlp(64, (16, 8), 10, seed=seed), bundle, progress=False)
+    game = _final_game(trainer, result.gated, bundle)
+    check = certify_profile(game, result.participation)
+    assert check.nash_gap <= EQUILIBRIUM_TOL
+    assert result.final_certificate is not None and result.final_certificate.is_equilibrium
+    assert result.final_certificate.nash_gap == pytest.approx(check.nash_gap, abs=1e-12)
+    assert np.array_equal(result.participation,
+                          result.gated.get_participation().double().numpy())
+    assert_plain_json(result.to_dict())
+    assert result.to_dict()["final_certificate"]["is_equilibrium"] is True
+
+
+def test_with_the_option_off_there_is_no_final_solve(bundle):
+    """Off (the default) is Algorithm 1 itself: the same numbers (tests/nets/test_loop.py
+    holds them against references) and no certificate."""
+    config = _config()
+    assert config.equilibrium_every == 0 and config.scale == "none"
+    a = EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), bundle,
+                                       progress=False)
+    b = EquilibriumPruning(dataclasses.replace(config, equilibrium_sample=7)).fit(
+        models.mlp(64, (16, 8), 10, seed=0), bundle, progress=False)
+    assert a.final_certificate is None and a.to_dict()["final_certificate"] is None
+    assert np.array_equal(a.participation, b.participation)
+    assert [r.train_loss for r in a.history] == [r.train_loss for r in b.history]
+
+
+def test_s_moves_only_at_the_jumps_when_the_s_step_is_off(bundle):
+    """With lr_s = 0 only the slow timescale moves s: every K-th step, and nowhere else."""
+    every = 3
+    seen = []
+    trainer = EquilibriumPruning(_config(equilibrium_every=every, participation_lr=0.0))
+    trainer.fit(models.mlp(64, (16, 8), 10, seed=0), bundle, progress=False,
+                on_step=lambda step: seen.append(step.model.get_participation().clone()))
+    assert len(seen) >= 2 * every
+    start = torch.ones_like(seen[0])
+    for t, s in enumerate(seen, start=1):
+        previous = start if t == 1 else seen[t - 2]
+        if t % every:
+            assert torch.equal(s, previous), f"s moved at step {t}, not a multiple of {every}"
+    assert not torch.equal(seen[every - 1], start)  # the first jump moved it
+
+
+def test_a_jump_lands_on_a_certified_equilibrium_of_the_game_it_solved(bundle):
+    trainer = EquilibriumPruning(_config(equilibrium_every=1, equilibrium_sample=128))
+    from nets import attach_gates
+
+    gated = attach_gates(models.mlp(64, (16, 8), 10, seed=3))
+    loader = trainer.sample_loader(bundle.train)
+    assert sum(len(x) for x, _ in loader) == 128
+    game = trainer.jump_to_equilibrium(gated, loader)
+    assert certify_profile(game, gated.get_participation().double().numpy()).nash_gap \
+        <= max(SOLVE_TOL, 1e-9)
+
+
+@pytest.mark.parametrize("field, bad", [("equilibrium_every", -1), ("equilibrium_every", 1.5),
+                                        ("equilibrium_every", True),
+                                        ("equilibrium_sample", 0)])
+def test_bad_options_are_refused_naming_the_field(field, bad):
+    with pytest.raises(PruningError, match=field):
+        PruningConfig(**{field: bad})
