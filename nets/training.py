@@ -29,8 +29,11 @@ paper-literal and its numbers unchanged:
   then the fallbacks of `equilibria.certify.first_equilibrium`). The last action of `fit` is
   a solve on the *final game* (the statistics of the whole training set in batches of
   `FINAL_GAME_BATCH` shuffled by seed 0, as ``pruning-game train`` and the certificates study
-  build it), repeated until s is an equilibrium of the game measured at s itself; its
-  `equilibria.certify.ProfileCertificate` is ``PruningResult.final_certificate``.
+  build it), so the final s is a certified equilibrium of the game it was solved on
+  (``PruningResult.final_game``, ``final_certificate``). The statistics depend on s, so the
+  solve is repeated on the game measured again at the new s, at most `FINAL_ROUNDS` times,
+  until s is also an equilibrium of the game of its own statistics
+  (``remeasured_certificate``); that fixed point is not always reached.
 - **the scale symmetry** (``scale``): the loss sees only s_i theta_i, so theta_i can grow while
   s_i shrinks and "s_i < epsilon" stops meaning "contributes nothing"
   (docs/explanation/digits-dynamics.md). ``"effective"`` puts the game's L2 cost on the
@@ -271,11 +274,18 @@ class PruningResult:
     history : tuple of EpochRecord
     resumed_from_epoch : int
         Epochs that were loaded from a checkpoint rather than trained in this call.
+    final_game : ParticipationGame or None
+        With the game in the loop (``config.equilibrium_every > 0``): the game the last solve
+        of `EquilibriumPruning.final_solve` solved (`EquilibriumPruning.final_game` over
+        `EquilibriumPruning.final_game_loader`, measured on the final weights at the
+        participation before that solve); None otherwise.
     final_certificate : equilibria.certify.ProfileCertificate or None
-        With the game in the loop (``config.equilibrium_every > 0``): the certificate of the
-        final s on the final game (`EquilibriumPruning.final_game` over `final_game_loader`,
-        measured at the final s); None otherwise. The history's last record is taken before
-        the final solve.
+        The certificate of the final s on `final_game` (relative gap <= 1e-6 whenever a
+        solver certified, i.e. by construction); None without the game in the loop.
+    remeasured_certificate : equilibria.certify.ProfileCertificate or None
+        The certificate of the final s on the final game measured again at s itself (what
+        ``pruning-game train`` and the certificates study build); an equilibrium only when the
+        final rounds reached a fixed point. The history's last record precedes the final solve.
     """
 
     config: PruningConfig
@@ -283,7 +293,9 @@ class PruningResult:
     participation: np.ndarray
     history: tuple[EpochRecord, ...]
     resumed_from_epoch: int = 0
+    final_game: ParticipationGame | None = None
     final_certificate: ProfileCertificate | None = None
+    remeasured_certificate: ProfileCertificate | None = None
 
     @property
     def below_epsilon(self) -> float:
@@ -296,7 +308,7 @@ class PruningResult:
                                    on_empty=on_empty)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary of plain Python types (without the network)."""
+        """JSON-ready dictionary of plain Python types (without the network and the game)."""
         from equilibria.plain import to_plain
 
         return to_plain({"config": self.config.to_dict(), "participation": self.participation,
@@ -304,7 +316,9 @@ class PruningResult:
                          "below_epsilon": self.below_epsilon,
                          "resumed_from_epoch": self.resumed_from_epoch,
                          "final_certificate": None if self.final_certificate is None
-                         else self.final_certificate.to_dict()})
+                         else self.final_certificate.to_dict(),
+                         "remeasured_certificate": None if self.remeasured_certificate is None
+                         else self.remeasured_certificate.to_dict()})
 
 
 @dataclass
@@ -476,30 +490,37 @@ class EquilibriumPruning:
         gated.set_participation(np.clip(found.profile, 0.0, 1.0))
         return game
 
-    def final_solve(self, gated: GatedNetwork, train_set: Dataset) -> ProfileCertificate:
+    def final_solve(self, gated: GatedNetwork, train_set: Dataset) -> tuple[
+            ParticipationGame, ProfileCertificate, ProfileCertificate]:
         """The last action of `fit` with the game in the loop.
 
-        Solve the final game (`final_game` over `final_game_loader`), set s to its
-        equilibrium, measure the game again at that s, and repeat until s certifies on the
-        game of its own statistics (at most `FINAL_ROUNDS` solves). The statistics depend on
-        s (dL/ds, the activations), so one solve is not enough in general: the rounds are a
-        fixed-point iteration s <- EQ(G(stats(s))).
+        Measure the final game (`final_game` over `final_game_loader`, the statistics
+        ``pruning-game train``'s certificate uses), solve it and set s to its certified
+        equilibrium; then measure the game again at that s and repeat while s does not
+        certify on the game of its own statistics (at most `FINAL_ROUNDS` solves). The
+        statistics depend on s (dL/ds, the activations), so the rounds are a fixed-point
+        iteration s <- EQ(G(stats(s))), which may cycle (docs/explanation/digits-dynamics.md,
+        section 4): the last solve is always certified on the game it solved, the game
+        measured at the final s only when the rounds reached a fixed point.
 
         Returns
         -------
-        equilibria.certify.ProfileCertificate
-            Of the final s on the final game measured at it (`certify_profile`); its
-            ``is_equilibrium`` says whether the rounds reached relative gap <= 1e-6.
+        (ParticipationGame, ProfileCertificate, ProfileCertificate)
+            The game of the last solve, the certificate of the final s on it
+            (`equilibria.certify.certify_profile`), and its certificate on the game measured
+            again at the final s (``is_equilibrium`` says whether the rounds reached a fixed
+            point).
         """
         loader = self.final_game_loader(train_set)
         game = self.final_game(gated, loader, n_batches=len(loader))
         for _ in range(FINAL_ROUNDS):
-            self.jump_to_equilibrium(gated, loader, game)
+            solved = self.jump_to_equilibrium(gated, loader, game)
+            s = gated.get_participation().double().numpy()
             game = self.final_game(gated, loader, n_batches=len(loader))
-            certificate = certify_profile(game, gated.get_participation().double().numpy())
-            if certificate.is_equilibrium:
+            remeasured = certify_profile(game, s)
+            if remeasured.is_equilibrium:
                 break
-        return certificate
+        return solved, certify_profile(solved, s), remeasured
 
     def _needs_second_pass(self) -> bool:
         c = self.config
@@ -571,9 +592,11 @@ class EquilibriumPruning:
         except TrainingDivergedError as error:
             raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
                                         epoch=error.epoch, step=error.step) from None
-        certificate = self.final_solve(gated, train_set) if c.equilibrium_every else None
+        final: tuple[Any, ...] = (None, None, None)
+        if c.equilibrium_every:
+            final = self.final_solve(gated, train_set)
         return PruningResult(c, gated, gated.get_participation().double().numpy(),
-                             tuple(state.history), resumed, certificate)
+                             tuple(state.history), resumed, *final)
 
     def step(self, gated: GatedNetwork, optimizer: torch.optim.Optimizer,
              inputs: torch.Tensor, labels: torch.Tensor) -> float:

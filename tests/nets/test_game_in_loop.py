@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from equilibria.certify import EQUILIBRIUM_TOL, SOLVE_TOL, certify_profile
-from nets import data, models
+from nets import attach_gates, data, models
 from nets.checks import PruningError
 from nets.presets import DEMO
 from nets.training import EquilibriumPruning, PruningConfig
@@ -37,15 +37,28 @@ def _final_game(trainer, gated, bundle):
 def test_the_final_participation_is_an_equilibrium_of_the_final_game(bundle, seed):
     trainer = EquilibriumPruning(_config(equilibrium_every=3, seed=seed))
     result = trainer.fit(models.mlp(64, (16, 8), 10, seed=seed), bundle, progress=False)
-    game = _final_game(trainer, result.gated, bundle)
-    check = certify_profile(game, result.participation)
-    assert check.nash_gap <= EQUILIBRIUM_TOL
-    assert result.final_certificate is not None and result.final_certificate.is_equilibrium
-    assert result.final_certificate.nash_gap == pytest.approx(check.nash_gap, abs=1e-12)
-    assert np.array_equal(result.participation,
-                          result.gated.get_participation().double().numpy())
-    assert_plain_json(result.to_dict())
-    assert result.to_dict()["final_certificate"]["is_equilibrium"] is True
+    s = result.participation
+    assert np.array_equal(s, result.gated.get_participation().double().numpy())
+    # by construction: the final s certifies on the game its last solve solved ...
+    assert certify_profile(result.final_game, s).nash_gap <= EQUILIBRIUM_TOL
+    assert result.final_certificate.is_equilibrium
+    # ... whose statistics are those of pruning-game train's certificate, on the final
+    # weights; measured again at s itself it is the game that certificate builds
+    remeasured = certify_profile(_final_game(trainer, result.gated, bundle), s)
+    assert result.remeasured_certificate.nash_gap == pytest.approx(remeasured.nash_gap,
+                                                                   abs=1e-12)
+    assert remeasured.is_equilibrium == result.remeasured_certificate.is_equilibrium
+    record = result.to_dict()
+    assert_plain_json(record)
+    assert record["final_certificate"]["is_equilibrium"] is True
+
+
+def test_the_final_game_uses_the_batches_of_pruning_game_trains_certificate(bundle):
+    ours = EquilibriumPruning.final_game_loader(bundle.train)
+    theirs, _ = bundle.loaders(512, seed=0)
+    assert len(ours) == len(theirs)
+    for (x, y), (u, v) in zip(ours, theirs, strict=True):
+        assert torch.equal(x, u) and torch.equal(y, v)
 
 
 def test_with_the_option_off_there_is_no_final_solve(bundle):
@@ -58,6 +71,7 @@ def test_with_the_option_off_there_is_no_final_solve(bundle):
     b = EquilibriumPruning(dataclasses.replace(config, equilibrium_sample=7)).fit(
         models.mlp(64, (16, 8), 10, seed=0), bundle, progress=False)
     assert a.final_certificate is None and a.to_dict()["final_certificate"] is None
+    assert a.final_game is None and a.remeasured_certificate is None
     assert np.array_equal(a.participation, b.participation)
     assert [r.train_loss for r in a.history] == [r.train_loss for r in b.history]
 
@@ -80,8 +94,6 @@ def test_s_moves_only_at_the_jumps_when_the_s_step_is_off(bundle):
 
 def test_a_jump_lands_on_a_certified_equilibrium_of_the_game_it_solved(bundle):
     trainer = EquilibriumPruning(_config(equilibrium_every=1, equilibrium_sample=128))
-    from nets import attach_gates
-
     gated = attach_gates(models.mlp(64, (16, 8), 10, seed=3))
     loader = trainer.sample_loader(bundle.train)
     assert sum(len(x) for x, _ in loader) == 128
