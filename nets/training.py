@@ -758,8 +758,14 @@ def normalize_units(gated: GatedNetwork) -> None:
     c)`` for c = ||(w_i, b_i)|| > 0, so after the rescaling ||theta_i|| = 1 and s_i alone
     carries the scale of the unit's input; the scale of its output moves to v_i (the symmetry
     is moved to the outgoing weights, not removed: docs/explanation/digits-dynamics.md). Units
-    with zero incoming weights are left alone. Supported networks: `check_normalizable`.
+    with zero incoming weights are left alone.
+
+    Raises
+    ------
+    NotImplementedError
+        For a network `check_normalizable` refuses (anything but a ReLU-type MLP).
     """
+    check_normalizable(gated)
     with torch.no_grad():
         for info in gated.layers:
             layer, following = gated.model[info.layer_index], gated.model[info.next_index]

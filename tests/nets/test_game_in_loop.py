@@ -108,3 +108,23 @@ def test_a_jump_lands_on_a_certified_equilibrium_of_the_game_it_solved(bundle):
 def test_bad_options_are_refused_naming_the_field(field, bad):
     with pytest.raises(PruningError, match=field):
         PruningConfig(**{field: bad})
+
+
+def test_a_checkpoint_written_before_the_new_options_still_resumes(bundle, tmp_path):
+    """Checkpoints record the config; one without the fields of issue 11 took their
+    defaults."""
+    config = _config(epochs=1)
+    EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), bundle,
+                                   checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / "checkpoint.pt"
+    payload = torch.load(path, weights_only=True)
+    for name in ("equilibrium_every", "equilibrium_sample", "scale"):
+        del payload["config"][name]
+    torch.save(payload, path)
+    resumed = EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), bundle,
+                                             checkpoint_dir=tmp_path, progress=False)
+    assert resumed.resumed_from_epoch == 1
+    with pytest.raises(ValueError, match="different config"):
+        EquilibriumPruning(dataclasses.replace(config, equilibrium_every=2)).fit(
+            models.mlp(64, (16, 8), 10, seed=0), bundle, checkpoint_dir=tmp_path,
+            progress=False)

@@ -72,8 +72,11 @@ def test_training_with_normalized_units_keeps_them_at_unit_norm(bundle):
 ])
 def test_normalized_refuses_what_it_does_not_support(model):
     level = "filter" if isinstance(model()[0], torch.nn.Conv2d) else "neuron"
+    gated = attach_gates(model(), level)
     with pytest.raises(NotImplementedError, match="scale='normalized'"):
-        check_normalizable(attach_gates(model(), level))
+        check_normalizable(gated)
+    with pytest.raises(NotImplementedError, match="scale='normalized'"):
+        normalize_units(gated)
 
 
 def test_the_effective_cost_is_the_games_l2_cost(bundle):
