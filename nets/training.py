@@ -89,10 +89,10 @@ from nets.loop import (
 )
 from nets.stats import batch_game_statistics, collect, group_by_unit
 
-__all__ = ["FINAL_GAME_BATCH", "FINAL_ROUNDS", "PAPER_CONFIGS", "SCALES", "EpochRecord",
-           "EquilibriumPruning", "PruningConfig", "PruningResult", "TrainingConfig",
-           "TrainingDivergedError", "flush_denormals", "normalize_units",
-           "upgrade_epoch_record"]
+__all__ = ["FINAL_GAME_BATCH", "FINAL_ROUNDS", "HOMOGENEOUS", "PAPER_CONFIGS", "SCALES",
+           "EpochRecord", "EquilibriumPruning", "PruningConfig", "PruningResult",
+           "TrainingConfig", "TrainingDivergedError", "check_normalizable", "effective_cost",
+           "flush_denormals", "normalize_units", "upgrade_epoch_record"]
 
 S_UPDATES = ("simultaneous", "sequential")
 #: How the scale symmetry s_i theta_i is handled (`PruningConfig.scale`).
