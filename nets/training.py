@@ -703,13 +703,15 @@ def _per_unit_sum(weight_part: torch.Tensor, bias_part: torch.Tensor | None,
 def effective_cost(gated: GatedNetwork, include_outgoing: bool) -> torch.Tensor:
     """``sum_i ||s_i theta_i||^2`` with s held fixed: the game's L2 cost q_i s_i^2 =
     beta ||theta_i||^2 s_i^2 (Shah & Khan 2025, Eq. 10) read on the effective parameters, as a
-    loss term of the theta step (``scale="effective"``; times beta there).
+    cost of the theta step (``scale="effective"``; times beta there).
 
     s is detached, so the term moves theta only: the s-step keeps its own q_i (unchanged b, q),
     and the theta step feels the cost the game charges, a weight decay of strength
-    ``2 beta s_i^2`` on unit i. The term is invariant under s_i -> s_i / c, theta_i -> c theta_i,
-    so it stops the weights from growing for free against the L2 cost, not the L1 price's pull
-    on s alone.
+    ``2 beta s_i^2`` on unit i. Its gradient is added to the weights' ``.grad`` after the
+    s-step's gradient has been read from them (so a benefit read from ``.grad``, payoff
+    "paper", is the task loss's) and it is not part of the reported training loss. The term
+    is invariant under s_i -> s_i / c, theta_i -> c theta_i, so it stops the weights from
+    growing for free against the L2 cost, not the L1 price's pull on s alone.
     """
     total = torch.zeros(())
     for k, gate in enumerate(gated.gates()):
@@ -799,18 +801,15 @@ class _StepHooks(Hooks):
             gate.participation.requires_grad_(True)
             gate.participation.grad = None
 
-    def loss(self, model: nn.Module, loss: torch.Tensor) -> torch.Tensor:
-        c = self.trainer.config
-        if c.scale != "effective" or c.beta == 0.0:
-            return loss
-        return loss + c.beta * effective_cost(self.gated, c.include_outgoing)
-
     def after_backward(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
         trainer = self.trainer
         self.gradient = None
         if trainer.config.s_update == "simultaneous":  # the s-step sees the weights before
             self.gradient = trainer._second_pass_gradient(self.gated, inputs, labels) \
                 if trainer._needs_second_pass() else trainer.participation_gradient(self.gated)
+        c = trainer.config
+        if c.scale == "effective" and c.beta != 0.0:  # after the s-gradient read the .grad
+            (c.beta * effective_cost(self.gated, c.include_outgoing)).backward()
 
     def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
         gradient = self.gradient

@@ -89,23 +89,28 @@ def test_the_effective_cost_is_the_games_l2_cost(bundle):
         float(np.sum(game.quadratic_cost * s * s)), rel=1e-5)
 
 
-def test_the_effective_cost_decays_theta_by_2_beta_s_squared_and_leaves_the_s_gradient(bundle):
+@pytest.mark.parametrize("options", [dict(payoff="loss_descent"),
+                                     dict(payoff="paper", include_outgoing=True)])
+def test_the_effective_cost_decays_theta_by_2_beta_s_squared_and_leaves_the_s_step(bundle,
+                                                                                  options):
     inputs, labels = bundle.train[:32]
-    grads = {}
+    seen = {}
     for scale in ("none", "effective"):
-        config = PruningConfig(beta=0.3, payoff="loss_descent", scale=scale)
+        config = PruningConfig(beta=0.3, scale=scale, **options)
         gated = _gated(5)
         hooks = _StepHooks(EquilibriumPruning(config), gated)
         hooks.before_batch(inputs, labels)
         loss = hooks.loss(gated, torch.nn.functional.cross_entropy(gated(inputs), labels))
         loss.backward()
+        hooks.after_backward(inputs, labels)
         first = gated.model[gated.layers[0].layer_index]
-        grads[scale] = (first.weight.grad.clone(), first.weight.detach().clone(),
-                        torch.cat([g.participation.grad for g in gated.gates()]))
+        seen[scale] = (first.weight.grad.clone(), first.weight.detach().clone(),
+                       hooks.gradient.clone(), float(loss.detach()))
     s = _gated(5).get_participation()[:12]
-    (g0, w, ds0), (g1, _, ds1) = grads["none"], grads["effective"]
-    assert torch.allclose(g1 - g0, 2 * 0.3 * (s * s).unsqueeze(1) * w, atol=1e-6)
-    assert torch.equal(ds0, ds1)
+    (g0, w, ds0, loss0), (g1, _, ds1, loss1) = seen["none"], seen["effective"]
+    decay = 2 * 0.3 * (s * s).unsqueeze(1) * w
+    assert torch.allclose(g1 - g0, decay, atol=1e-6)
+    assert torch.equal(ds0, ds1) and loss0 == loss1
 
 
 def test_scale_none_is_the_default_and_unknown_scales_are_refused():
