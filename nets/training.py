@@ -18,6 +18,29 @@ source, whether the s-step uses the gradients of the same forward/backward pass 
 step (``s_update="simultaneous"``, one pass per batch) or recomputes them after the theta step
 (``"sequential"``), and how accuracy is measured (``eval_mode``: soft gates, hard mask or
 physical removal).
+
+Two options go beyond the paper (issue 11), both off by default so that Algorithm 1 stays
+paper-literal and its numbers unchanged:
+
+- **game in the loop** (``equilibrium_every = K > 0``): two-timescale best-response dynamics.
+  theta trains on the fast timescale (every step, with the s-step above); every K steps s
+  jumps to a certified equilibrium of the current game, built from `nets.stats.collect` on the
+  first ``equilibrium_sample`` training examples and solved by `equilibria.solve` (Newton,
+  then the fallbacks of `equilibria.certify.first_equilibrium`). The last action of `fit` is
+  a solve on the *final game* (the statistics of the whole training set in batches of
+  `FINAL_GAME_BATCH` shuffled by seed 0, as ``pruning-game train`` and the certificates study
+  build it), so the final s is a certified equilibrium of the game it was solved on
+  (``PruningResult.final_game``, ``final_certificate``). The statistics depend on s, so the
+  solve is repeated on the game measured again at the new s, at most `FINAL_ROUNDS` times,
+  until s is also an equilibrium of the game of its own statistics
+  (``remeasured_certificate``); that fixed point is not always reached.
+- **the scale symmetry** (``scale``): the loss sees only s_i theta_i, so theta_i can grow while
+  s_i shrinks and "s_i < epsilon" stops meaning "contributes nothing"
+  (docs/explanation/digits-dynamics.md). ``"effective"`` puts the game's L2 cost on the
+  effective parameters, ``beta ||s_i theta_i||^2`` (= q_i s_i^2), into the theta step too;
+  ``"normalized"`` rescales every unit's incoming weights and bias to unit norm after each
+  step and folds the norm into the next layer's weights, which keeps the function (ReLU-type
+  MLPs only, see `normalize_units`).
 """
 
 from __future__ import annotations
@@ -37,11 +60,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from equilibria import ParticipationGame, build_game, nash_gap
+from equilibria import ParticipationGame, build_game, nash_gap, solve
 from equilibria.atomic import atomic_write
+from equilibria.certify import (
+    SOLVE_TOL,
+    ProfileCertificate,
+    SolveBudget,
+    certify_profile,
+    first_equilibrium,
+)
 from equilibria.spec import OVERLAPS, PAYOFFS
 from nets.apply import apply_participation
-from nets.checks import PruningError, check_choice, check_number
+from nets.checks import PruningError, check_choice, check_int, check_number
 from nets.data import DataBundle
 from nets.divergence import DivergenceMonitor, TrainingDivergedError
 from nets.evaluate import accuracy_and_loss
@@ -59,11 +89,21 @@ from nets.loop import (
 )
 from nets.stats import batch_game_statistics, collect, group_by_unit
 
-__all__ = ["PAPER_CONFIGS", "EpochRecord", "EquilibriumPruning", "PruningConfig",
-           "PruningResult", "TrainingConfig", "TrainingDivergedError", "flush_denormals",
-           "upgrade_epoch_record"]
+__all__ = ["FINAL_GAME_BATCH", "FINAL_ROUNDS", "HOMOGENEOUS", "PAPER_CONFIGS", "SCALES",
+           "EpochRecord", "EquilibriumPruning", "PruningConfig", "PruningResult",
+           "TrainingConfig", "TrainingDivergedError", "check_normalizable", "effective_cost",
+           "flush_denormals", "normalize_units", "upgrade_epoch_record"]
 
 S_UPDATES = ("simultaneous", "sequential")
+#: How the scale symmetry s_i theta_i is handled (`PruningConfig.scale`).
+SCALES = ("none", "effective", "normalized")
+#: Batch size of the final game's statistics (``pruning-game train``'s certificate loader).
+FINAL_GAME_BATCH = 512
+#: Most solve-and-remeasure rounds of the final solve (game in the loop).
+FINAL_ROUNDS = 10
+#: Activations after which a unit's output is positively homogeneous, act(c z) = c act(z)
+#: for c > 0, so `normalize_units` may move a unit's scale to its outgoing weights.
+HOMOGENEOUS = (nn.ReLU, nn.LeakyReLU, nn.Identity, nn.Dropout)
 EVAL_MODES = ("soft", "mask", "remove")
 LEVELS = ("neuron", "filter", "all")
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -103,6 +143,16 @@ class PruningConfig(TrainingConfig):
         Whether the s-step reuses the theta-step's gradients or recomputes them afterwards.
     eval_mode : {"soft", "mask", "remove"}
         How test accuracy is measured each epoch.
+    equilibrium_every : int
+        Game in the loop: every this many steps s is set to a certified equilibrium of the
+        current game, and `fit` ends with a solve on the final game (see the module
+        docstring); 0 (the default) is Algorithm 1 unchanged.
+    equilibrium_sample : int
+        Training examples (the first ones) whose statistics build the in-loop game (>= 1).
+    scale : {"none", "effective", "normalized"}
+        The scale symmetry: "none" (the paper), "effective" (the L2 cost
+        ``beta ||s_i theta_i||^2`` in the theta step too) or "normalized" (unit-norm incoming
+        weights, norm folded into the next layer: `normalize_units`).
 
     Raises
     ------
@@ -124,12 +174,15 @@ class PruningConfig(TrainingConfig):
     include_outgoing: bool = False
     s_update: str = "simultaneous"
     eval_mode: str = "mask"
+    equilibrium_every: int = 0
+    equilibrium_sample: int = 512
+    scale: str = "none"
 
     #: The allowed values of the fields that take one of a few (checked on construction;
     #: ``pruning-game train`` offers them as the flags' choices).
     choices: ClassVar[Mapping[str, tuple[Any, ...]]] = MappingProxyType({
         "optimizer": OPTIMIZERS, "payoff": PAYOFFS, "overlap": OVERLAPS, "s_update": S_UPDATES,
-        "eval_mode": EVAL_MODES, "level": LEVELS})
+        "eval_mode": EVAL_MODES, "level": LEVELS, "scale": SCALES})
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -148,6 +201,10 @@ class PruningConfig(TrainingConfig):
             raise PruningError(f"include_outgoing must be True or False; got "
                                f"{self.include_outgoing!r}")
         object.__setattr__(self, "include_outgoing", bool(self.include_outgoing))
+        object.__setattr__(self, "equilibrium_every",
+                           check_int(self.equilibrium_every, "equilibrium_every", minimum=0))
+        object.__setattr__(self, "equilibrium_sample",
+                           check_int(self.equilibrium_sample, "equilibrium_sample", minimum=1))
         if self.eta != 0 and self.overlap is None:
             raise PruningError("eta != 0 needs an overlap source: overlap='parameters' or "
                                "'activations'")
@@ -217,6 +274,18 @@ class PruningResult:
     history : tuple of EpochRecord
     resumed_from_epoch : int
         Epochs that were loaded from a checkpoint rather than trained in this call.
+    final_game : ParticipationGame or None
+        With the game in the loop (``config.equilibrium_every > 0``): the game the last solve
+        of `EquilibriumPruning.final_solve` solved (`EquilibriumPruning.final_game` over
+        `EquilibriumPruning.final_game_loader`, measured on the final weights at the
+        participation before that solve); None otherwise.
+    final_certificate : equilibria.certify.ProfileCertificate or None
+        The certificate of the final s on `final_game` (relative gap <= 1e-6 whenever a
+        solver certified, i.e. by construction); None without the game in the loop.
+    remeasured_certificate : equilibria.certify.ProfileCertificate or None
+        The certificate of the final s on the final game measured again at s itself (what
+        ``pruning-game train`` and the certificates study build); an equilibrium only when the
+        final rounds reached a fixed point. The history's last record precedes the final solve.
     """
 
     config: PruningConfig
@@ -224,6 +293,9 @@ class PruningResult:
     participation: np.ndarray
     history: tuple[EpochRecord, ...]
     resumed_from_epoch: int = 0
+    final_game: ParticipationGame | None = None
+    final_certificate: ProfileCertificate | None = None
+    remeasured_certificate: ProfileCertificate | None = None
 
     @property
     def below_epsilon(self) -> float:
@@ -236,13 +308,17 @@ class PruningResult:
                                    on_empty=on_empty)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary of plain Python types (without the network)."""
+        """JSON-ready dictionary of plain Python types (without the network and the game)."""
         from equilibria.plain import to_plain
 
         return to_plain({"config": self.config.to_dict(), "participation": self.participation,
                          "history": [r.to_dict() for r in self.history],
                          "below_epsilon": self.below_epsilon,
-                         "resumed_from_epoch": self.resumed_from_epoch})
+                         "resumed_from_epoch": self.resumed_from_epoch,
+                         "final_certificate": None if self.final_certificate is None
+                         else self.final_certificate.to_dict(),
+                         "remeasured_certificate": None if self.remeasured_certificate is None
+                         else self.remeasured_certificate.to_dict()})
 
 
 @dataclass
@@ -371,6 +447,81 @@ class EquilibriumPruning:
                         activation_overlap=c.eta != 0 and c.overlap == "activations")
         return build_game(stats, c.payoff, c.overlap, c.alpha, c.beta, c.gamma, c.eta)
 
+    @staticmethod
+    def final_game_loader(train_set: Dataset) -> DataLoader:
+        """The batches the final game is measured on: the whole training set in batches of
+        `FINAL_GAME_BATCH`, shuffled by seed 0 (``DataBundle.loaders(512, seed=0)[0]``, the
+        loader of ``pruning-game train``'s certificate)."""
+        return DataLoader(train_set, batch_size=FINAL_GAME_BATCH, shuffle=True,
+                          generator=torch.Generator().manual_seed(0))
+
+    def sample_loader(self, train_set: Dataset) -> DataLoader:
+        """The first ``config.equilibrium_sample`` training examples, in batches of
+        `FINAL_GAME_BATCH` (the in-loop game's statistics; no random numbers drawn)."""
+        n = min(self.config.equilibrium_sample, len(train_set))
+        return DataLoader(torch.utils.data.Subset(train_set, range(n)),
+                          batch_size=FINAL_GAME_BATCH)
+
+    def jump_to_equilibrium(self, gated: GatedNetwork, loader: Any,
+                            game: ParticipationGame | None = None) -> ParticipationGame:
+        """Set s to a certified equilibrium of the game measured on `loader` at the current
+        weights and s (the slow timescale of the game in the loop); returns that game.
+
+        Newton (semismooth, active set) from the current s first; when it does not certify,
+        `equilibria.certify.first_equilibrium` (Newton, Gauss-Seidel best response, projected
+        gradient, extragradient, each polished). When none certifies (relative Nash gap above
+        `equilibria.certify.SOLVE_TOL`), s becomes the attempt of smallest gap.
+
+        Parameters
+        ----------
+        gated : GatedNetwork
+        loader : iterable of (inputs, labels)
+            Every batch is used (`final_game` with ``n_batches=len(loader)``).
+        game : ParticipationGame, optional
+            The game already measured on `loader` at the current s (not measured again).
+        """
+        if game is None:
+            game = self.final_game(gated, loader, n_batches=len(loader))
+        s = gated.get_participation().double().numpy()
+        found = solve(game, "newton", s0=s, tol=SOLVE_TOL, max_iter=200)
+        if not found.converged:
+            best, tried = first_equilibrium(game, s, SolveBudget())
+            found = best if best is not None else min(tried, key=lambda r: r.nash_gap)
+        gated.set_participation(np.clip(found.profile, 0.0, 1.0))
+        return game
+
+    def final_solve(self, gated: GatedNetwork, train_set: Dataset) -> tuple[
+            ParticipationGame, ProfileCertificate, ProfileCertificate]:
+        """The last action of `fit` with the game in the loop.
+
+        Measure the final game (`final_game` over `final_game_loader`, the statistics
+        ``pruning-game train``'s certificate uses), solve it and set s to its certified
+        equilibrium; then measure the game again at that s and repeat while s does not
+        certify on the game of its own statistics (at most `FINAL_ROUNDS` solves). The
+        statistics depend on s (dL/ds, the activations), so the rounds are a fixed-point
+        iteration s <- EQ(G(stats(s))), which may cycle (docs/explanation/digits-dynamics.md,
+        section 4): the last solve is always certified on the game it solved, the game
+        measured at the final s only when the rounds reached a fixed point.
+
+        Returns
+        -------
+        (ParticipationGame, ProfileCertificate, ProfileCertificate)
+            The game of the last solve, the certificate of the final s on it
+            (`equilibria.certify.certify_profile`), and its certificate on the game measured
+            again at the final s (``is_equilibrium`` says whether the rounds reached a fixed
+            point).
+        """
+        loader = self.final_game_loader(train_set)
+        game = self.final_game(gated, loader, n_batches=len(loader))
+        for _ in range(FINAL_ROUNDS):
+            solved = self.jump_to_equilibrium(gated, loader, game)
+            s = gated.get_participation().double().numpy()
+            game = self.final_game(gated, loader, n_batches=len(loader))
+            remeasured = certify_profile(game, s)
+            if remeasured.is_equilibrium:
+                break
+        return solved, certify_profile(solved, s), remeasured
+
     def _needs_second_pass(self) -> bool:
         c = self.config
         return c.payoff == "taylor" or (c.eta != 0 and c.overlap == "activations")
@@ -419,6 +570,8 @@ class EquilibriumPruning:
         gated = model if isinstance(model, GatedNetwork) else attach_gates(
             model, c.level, include_outgoing=c.include_outgoing)
         gated = _copy_network(gated) if gated is model else gated
+        if c.scale == "normalized":
+            check_normalizable(gated)
         optimizer = make_optimizer(c, gated.parameters())
         state = _State()
         checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
@@ -427,6 +580,9 @@ class EquilibriumPruning:
         resumed = state.epoch
         hooks = _AlgorithmHooks(self, gated, optimizer, DataLoader(test_set, batch_size=512),
                                 state, checkpoint, callback)
+        if c.equilibrium_every:
+            hooks.sample = self.sample_loader(train_set)
+            hooks.steps = state.epoch * -(-len(train_set) // c.batch_size)
         monitor = DivergenceMonitor(c.lr, may_collapse=True, first_epoch=state.epoch,
                                     hint=f"or participation_lr (now {c.participation_lr:g})")
         try:
@@ -436,8 +592,11 @@ class EquilibriumPruning:
         except TrainingDivergedError as error:
             raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
                                         epoch=error.epoch, step=error.step) from None
+        final: tuple[Any, ...] = (None, None, None)
+        if c.equilibrium_every:
+            final = self.final_solve(gated, train_set)
         return PruningResult(c, gated, gated.get_participation().double().numpy(),
-                             tuple(state.history), resumed)
+                             tuple(state.history), resumed, *final)
 
     def step(self, gated: GatedNetwork, optimizer: torch.optim.Optimizer,
              inputs: torch.Tensor, labels: torch.Tensor) -> float:
@@ -541,6 +700,88 @@ def _per_unit_sum(weight_part: torch.Tensor, bias_part: torch.Tensor | None,
     return total
 
 
+def effective_cost(gated: GatedNetwork, include_outgoing: bool) -> torch.Tensor:
+    """``sum_i ||s_i theta_i||^2`` with s held fixed: the game's L2 cost q_i s_i^2 =
+    beta ||theta_i||^2 s_i^2 (Shah & Khan 2025, Eq. 10) read on the effective parameters, as a
+    cost of the theta step (``scale="effective"``; times beta there).
+
+    s is detached, so the term moves theta only: the s-step keeps its own q_i (unchanged b, q),
+    and the theta step feels the cost the game charges, a weight decay of strength
+    ``2 beta s_i^2`` on unit i. Its gradient is added to the weights' ``.grad`` after the
+    s-step's gradient has been read from them (so a benefit read from ``.grad``, payoff
+    "paper", is the task loss's) and it is not part of the reported training loss. The term
+    is invariant under s_i -> s_i / c, theta_i -> c theta_i, so it stops the weights from
+    growing for free against the L2 cost, not the L1 price's pull on s alone.
+    """
+    total = torch.zeros(())
+    for k, gate in enumerate(gated.gates()):
+        theta = gated.unit_parameters(k, include_outgoing)
+        s = gate.participation.detach()
+        total = total + ((s * s) * (theta * theta).sum(dim=1)).sum()
+    return total
+
+
+def check_normalizable(gated: GatedNetwork) -> None:
+    """Refuse a network `normalize_units` does not support (``scale="normalized"``).
+
+    Supported: every player layer a Linear (level "neuron"), no BatchNorm after it, the
+    modules between its gate and the next Linear positively homogeneous (`HOMOGENEOUS`: ReLU,
+    LeakyReLU, Identity, Dropout), and the next layer a Linear (an MLP).
+
+    Raises
+    ------
+    NotImplementedError
+        Naming the first layer that breaks one of these (convolutions, BatchNorm, a
+        non-homogeneous activation such as tanh).
+    """
+    model = gated.model
+    for info in gated.layers:
+        if info.kind != "linear" or not isinstance(model[info.next_index], nn.Linear):
+            raise NotImplementedError(f"scale='normalized' supports MLPs only (Linear player "
+                                      f"layers feeding a Linear); layer {info.name} is "
+                                      f"{info.kind}")
+        if info.batchnorm_index is not None:
+            raise NotImplementedError(f"scale='normalized' does not support BatchNorm (layer "
+                                      f"{info.name}): the norm of the incoming weights does "
+                                      "not reach its output")
+        for j in range(info.gate_index + 1, info.next_index):
+            if not isinstance(model[j], HOMOGENEOUS):
+                raise NotImplementedError(
+                    f"scale='normalized' needs a positively homogeneous activation after layer "
+                    f"{info.name} (ReLU, LeakyReLU); model[{j}] is {type(model[j]).__name__}")
+
+
+def normalize_units(gated: GatedNetwork) -> None:
+    """Rescale every unit's incoming weights and bias to unit norm, folding the norm into the
+    next layer's weights that read the unit; the network's function is unchanged.
+
+    For a unit with incoming (w_i, b_i), participation s_i and outgoing column v_i, a positively
+    homogeneous activation gives ``v_i act(s_i (w_i x + b_i)) = (c v_i) act(s_i (w_i x + b_i) /
+    c)`` for c = ||(w_i, b_i)|| > 0, so after the rescaling ||theta_i|| = 1 and s_i alone
+    carries the scale of the unit's input; the scale of its output moves to v_i (the symmetry
+    is moved to the outgoing weights, not removed: docs/explanation/digits-dynamics.md). Units
+    with zero incoming weights are left alone.
+
+    Raises
+    ------
+    NotImplementedError
+        For a network `check_normalizable` refuses (anything but a ReLU-type MLP).
+    """
+    check_normalizable(gated)
+    with torch.no_grad():
+        for info in gated.layers:
+            layer, following = gated.model[info.layer_index], gated.model[info.next_index]
+            rows = layer.weight * layer.weight
+            squared = rows.sum(dim=1) if layer.bias is None else \
+                rows.sum(dim=1) + layer.bias * layer.bias
+            norm = torch.sqrt(squared)
+            scale = torch.where(norm > 0, norm, torch.ones_like(norm))
+            layer.weight.div_(scale.unsqueeze(1))
+            if layer.bias is not None:
+                layer.bias.div_(scale)
+            following.weight.mul_(scale.unsqueeze(0))
+
+
 def _copy_network(gated: GatedNetwork) -> GatedNetwork:
     return apply_participation(gated, mode="soft")
 
@@ -566,6 +807,9 @@ class _StepHooks(Hooks):
         if trainer.config.s_update == "simultaneous":  # the s-step sees the weights before
             self.gradient = trainer._second_pass_gradient(self.gated, inputs, labels) \
                 if trainer._needs_second_pass() else trainer.participation_gradient(self.gated)
+        c = trainer.config
+        if c.scale == "effective" and c.beta != 0.0:  # after the s-gradient read the .grad
+            (c.beta * effective_cost(self.gated, c.include_outgoing)).backward()
 
     def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
         gradient = self.gradient
@@ -573,6 +817,8 @@ class _StepHooks(Hooks):
             gradient = self.trainer._recomputed_gradient(self.gated, self.gates, inputs,
                                                          labels)
         self.trainer.s_step(self.gated, gradient)
+        if self.trainer.config.scale == "normalized":
+            normalize_units(self.gated)
         self.last_batch = (inputs, labels)
 
 
@@ -591,6 +837,17 @@ class _AlgorithmHooks(_StepHooks):
         self.checkpoint = checkpoint
         self.callback = callback
         self.started = 0.0
+        self.sample: DataLoader | None = None  # the in-loop game's examples (game in the loop)
+        self.steps = 0
+
+    def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        super().after_step(inputs, labels)
+        every = self.trainer.config.equilibrium_every
+        if not every:
+            return
+        self.steps += 1
+        if self.steps % every == 0:
+            self.trainer.jump_to_equilibrium(self.gated, self.sample)
 
     def start_epoch(self, epoch: int) -> None:
         self.started = time.perf_counter()
@@ -626,10 +883,16 @@ def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
         torch.save(payload, handle)
 
 
+#: PruningConfig fields added after checkpoints were first written (issue 11).
+_ADDED_FIELDS = ("equilibrium_every", "equilibrium_sample", "scale")
+
+
 def _load_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
                      optimizer: torch.optim.Optimizer) -> _State:
     payload = torch.load(path, weights_only=True)
-    if payload["config"] != config.to_dict():
+    defaults = PruningConfig().to_dict()  # fields added since the checkpoint took defaults
+    recorded = {**{k: defaults[k] for k in _ADDED_FIELDS}, **payload["config"]}
+    if recorded != config.to_dict():
         raise ValueError(f"the checkpoint at {path} was written with a different config; "
                          "use another checkpoint_dir or the same PruningConfig")
     gated.load_state_dict(payload["model"])
