@@ -132,10 +132,12 @@ def _optional_name(text: str) -> str | None:
     return None if text in ("none", "None", "") else text
 
 
-#: Argument types of the flags by field type; ``seed`` and ``lr`` have their own bounds.
+#: Argument types of the flags by field type; ``seed``, ``lr`` and ``equilibrium_every`` (0 is
+#: off) have their own bounds.
 _ARGUMENT_TYPES: dict[Any, Any] = {int: positive_int, float: float, str: str,
                                    str | None: _optional_name}
-_FIELD_TYPES: dict[str, Any] = {"seed": non_negative_int, "lr": positive_float}
+_FIELD_TYPES: dict[str, Any] = {"seed": non_negative_int, "lr": positive_float,
+                               "equilibrium_every": non_negative_int}
 
 
 def run_differences(recorded: dict[str, Any], requested: dict[str, Any]) -> list[str]:
