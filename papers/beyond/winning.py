@@ -1,7 +1,7 @@
 """Winning study (issue 11, item 6): the certified-equilibrium pruner against every structured
 baseline, on digits and Fashion-MNIST, with an ablation of items 1-5.
 
-    python -m papers.beyond.winning                         # both datasets, 3 seeds (~see below)
+    python -m papers.beyond.winning                         # both datasets, 3 seeds (~60 min)
     python -m papers.beyond.winning --quick --out /tmp/w    # toy size (CI, ~30-60 s)
     pruning-game reproduce winning                          # the same as the first line
 
@@ -85,9 +85,21 @@ Outputs in ``--out``:
 - ``ablation.csv``: accuracy and achieved sparsity per ablation arm and point (`ablation`);
 - ``pareto_<dataset>.png``: accuracy against achieved sparsity, one figure per dataset.
 
-Time. Measured on 2 shared cores, one torch thread, Fashion-MNIST with the MLP 784-512-256-10
-(``PYTHONPATH=. python /tmp/o_time/t.py LIMIT EPOCHS``, 12 arms at target 0.8, seed 0; see the
-README section): see `FASHION_LIMIT` for the estimate.
+Time (estimated, not run: the full study is left to a session on a quiet machine). Timed
+single runs, one torch thread, Fashion-MNIST with the MLP 784-512-256-10 at target 0.8, seed 0,
+on 2 cores shared with three other jobs (so an upper estimate), at ``--limit 12000`` and 16
+epochs (1,504 steps): dense 16.1 s, random 14.1 s, obd 16.3 s, lottery iterative 13.3 s,
+equilibrium_solve second_order iterative 10.9 s, equilibrium (ranked) 42.8 s, equilibrium with
+the game in the loop 47.7 s; at 160 steps the same arms took 1.1-6.7 s, so a run's cost is
+close to linear in its steps (about 9 ms a step for a baseline, 28 ms for Algorithm 1, which
+trains the full network and s all the way) plus 0.2-5 s of scoring and solving. One block of
+34 pruned runs (a seed and a target) then costs about 24 x 14 + 8 x 11 + 43 + 48 = 515 s at
+1,504 steps, and 430 s at the 1,264 steps of the defaults (`FASHION_LIMIT`,
+`FASHION_EPOCHS`): 15 blocks and 3 dense runs are about 6,500 s of runs, about 55 minutes
+with the default 2 workers. Digits (1,347 images, 440 steps a run, the small MLP) adds about
+5 minutes: one block with its ablation arms (39 runs, seed 0, target 0.8) took 39 s, so 15
+blocks are about 600 s of runs. Sparser targets fine-tune smaller networks,
+so 0.9 and 0.95 cost less than 0.8, and 0.5 more.
 """
 
 from __future__ import annotations
@@ -137,11 +149,11 @@ ROUNDS = 3
 #: digits' 11 steps per epoch; 10 solves over digits' 440 steps).
 EVERY = 50
 DIGITS_EPOCHS = 40
-#: Fashion-MNIST's training subset and epochs. Estimate (see the module docstring's "Time"):
-#: a run's cost is about linear in its optimizer steps plus a per-run overhead (scoring,
-#: statistics, solves); see the README section for the timed runs and the arithmetic.
-FASHION_LIMIT = 6000
-FASHION_EPOCHS = 8
+#: Fashion-MNIST's training subset (the first 10,000 of 60,000 training images; the test
+#: split has 10,000, so it is whole) and epochs: 79 batches of 128 per epoch, 1,264 steps per
+#: run. How it was sized: module docstring, "Time".
+FASHION_LIMIT = 10000
+FASHION_EPOCHS = 16
 #: The demo's game (`nets.presets.DEMO`) as ``equilibrium`` options (study (a)'s `DEMO_GAME`).
 DEMO_GAME: dict[str, Any] = {name: value for name, value in game_fields(DEMO).items()
                              if value != getattr(PruningConfig, name)}
