@@ -60,6 +60,7 @@ STUDIES: dict[str, str] = {
     "certificates": "papers.beyond.certificates",
     "overlap": "papers.beyond.overlap",
     "filters": "papers.beyond.filters",
+    "winning": "papers.beyond.winning",
 }
 
 
