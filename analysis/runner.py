@@ -50,6 +50,7 @@ from torch.utils.data import DataLoader
 
 from nets import models
 from nets.baselines import REGISTRY, Budget, get
+from nets.baselines.base import PruneOutcome
 from nets.data import DATASET_NAMES, load
 from nets.evaluate import Evaluation, Measured, evaluate
 from nets.gates import attach_gates
@@ -59,7 +60,7 @@ from nets.presets import DEMO_WIDTHS
 from nets.training import PruningConfig
 
 __all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
-           "RunConfigError", "RunResult", "build_model", "run"]
+           "RunConfigError", "RunResult", "build_model", "run", "run_with_outcome"]
 
 #: Models a `RunConfig` can name.
 MODELS = ("mlp", "lenet5")
@@ -587,28 +588,38 @@ def run(config: RunConfig) -> RunResult:
     count (`torch.set_num_threads`); `run` changes no global state except torch's
     denormal-flushing flag while training (`nets.training.flush_denormals`).
     """
+    return run_with_outcome(config)[0]
+
+
+def run_with_outcome(config: RunConfig) -> tuple[RunResult, PruneOutcome | None]:
+    """`run`, and the registry baseline's `PruneOutcome` (its ``details``, such as
+    ``equilibrium_solve``'s certificates, and its own ``seconds``), which `RunResult` does not
+    keep; None for the built-in methods ``"dense"`` and ``"equilibrium"``."""
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig; got {type(config).__name__}")
     started = time.perf_counter()
     bundle = load(config.dataset, config.data_root, limit=config.data_limit)
     initial = build_model(config, bundle.input_shape, bundle.n_classes)
     extra: dict[str, Any] = {}
+    outcome: PruneOutcome | None = None
     if config.method == "dense":
         final, achieved, steps, extra = _dense(config, initial, bundle)
     elif config.method == "equilibrium":
         final, achieved, steps, extra = _equilibrium(config, initial, bundle)
     else:
-        final, achieved, steps = _baseline(config, initial, bundle)
+        outcome = _baseline(config, initial, bundle)
+        final, achieved, steps = outcome.model, outcome.achieved_sparsity, outcome.steps
     test_loader = DataLoader(bundle.test, batch_size=512)
     measured = evaluate(final, test_loader, reference=initial, latency_repeats=0)
     inputs, labels = next(iter(DataLoader(bundle.test, batch_size=1)))
     architecture = evaluate(initial, [(inputs, labels)], latency_repeats=0)
-    return RunResult(
+    result = RunResult(
         key=config.key, config=config.to_dict(), evaluation=measured,
         achieved_sparsity=float(achieved), params_total=architecture.params_total,
         macs_dense=architecture.macs_dense, steps=int(steps),
         seconds=time.perf_counter() - started, kept_per_layer=_widths(final, config.level),
         **extra)
+    return result, outcome
 
 
 def _steps(config: RunConfig, n_train: int) -> int:
@@ -637,12 +648,10 @@ def _equilibrium(config: RunConfig, model: nn.Sequential, bundle: Any
     return outcome.model, outcome.achieved_sparsity, outcome.steps, extra
 
 
-def _baseline(config: RunConfig, model: nn.Sequential, bundle: Any
-              ) -> tuple[nn.Sequential, float, int]:
-    outcome = get(config.method, **config.options).prune(
+def _baseline(config: RunConfig, model: nn.Sequential, bundle: Any) -> PruneOutcome:
+    return get(config.method, **config.options).prune(
         model, bundle, config.sparsity, config.budget(), granularity=config.granularity,
         schedule=config.schedule)
-    return outcome.model, outcome.achieved_sparsity, outcome.steps
 
 
 def _widths(model: nn.Sequential, level: str) -> list[int]:

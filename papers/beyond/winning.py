@@ -111,8 +111,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from torch.utils.data import DataLoader
-
 from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
@@ -125,13 +123,10 @@ from analysis.arguments import (
     require_data,
 )
 from analysis.plots import pareto_front
-from analysis.runner import METHODS_BUILTIN, RunResult, build_model, run
+from analysis.runner import METHODS_BUILTIN, run_with_outcome
 from analysis.sweeps import load_results, local_executor
 from analysis.tables import aggregate, flatten, format_mean_std, to_csv, to_markdown
-from nets.baselines import REGISTRY, get
-from nets.data import load
-from nets.evaluate import evaluate
-from nets.gates import attach_gates
+from nets.baselines import REGISTRY
 from nets.presets import COMPARE_SPARSITIES, DEMO, DEMO_WIDTHS, PAPER_WIDTHS, game_fields
 from nets.training import PruningConfig
 
@@ -352,9 +347,8 @@ def point(config: Mapping[str, Any]) -> str:
 def run_with_details(config: RunConfig) -> dict[str, Any]:
     """`analysis.runner.run` that also keeps the pruner's ``details`` and ``prune_seconds``.
 
-    Dense and Algorithm 1 runs are `run` itself (``details`` None, ``prune_seconds`` their
-    whole run's ``seconds``). A registry baseline is run exactly as `run` runs it (the same
-    model, data, budget, `nets.evaluate` against the initial architecture), keeping
+    Dense and Algorithm 1 runs keep ``details`` None and ``prune_seconds`` their whole run's
+    ``seconds``. A registry baseline keeps, from `analysis.runner.run_with_outcome`,
     `PruneOutcome.details` (``equilibrium_solve``'s certificates; entries that are not plain
     data, such as tensors, are dropped) and `PruneOutcome.seconds`.
 
@@ -363,26 +357,9 @@ def run_with_details(config: RunConfig) -> dict[str, Any]:
     dict
         A `RunResult.to_dict` row with the keys ``details`` and ``prune_seconds`` added.
     """
-    if config.method in METHODS_BUILTIN:
-        result = run(config)
+    result, outcome = run_with_outcome(config)
+    if outcome is None:  # dense and Algorithm 1
         return {**result.to_dict(), "details": None, "prune_seconds": result.seconds}
-    started = time.perf_counter()
-    bundle = load(config.dataset, config.data_root, limit=config.data_limit)
-    initial = build_model(config, bundle.input_shape, bundle.n_classes)
-    outcome = get(config.method, **config.options).prune(
-        initial, bundle, config.sparsity, config.budget(), granularity=config.granularity,
-        schedule=config.schedule)
-    measured = evaluate(outcome.model, DataLoader(bundle.test, batch_size=512),
-                        reference=initial, latency_repeats=0)
-    inputs, labels = next(iter(DataLoader(bundle.test, batch_size=1)))
-    architecture = evaluate(initial, [(inputs, labels)], latency_repeats=0)
-    result = RunResult(
-        key=config.key, config=config.to_dict(), evaluation=measured,
-        achieved_sparsity=float(outcome.achieved_sparsity),
-        params_total=architecture.params_total, macs_dense=architecture.macs_dense,
-        steps=int(outcome.steps), seconds=time.perf_counter() - started,
-        kept_per_layer=[info.n_units for info in attach_gates(outcome.model,
-                                                              config.level).layers])
     return {**result.to_dict(), "details": _plain_details(outcome.details),
             "prune_seconds": float(outcome.seconds)}
 
