@@ -25,13 +25,13 @@ import argparse
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 __all__ = ["OneLineParser", "comma_floats", "comma_ints", "comma_names", "comma_seeds",
            "non_negative_int", "one_line", "out_dir", "out_file", "positive_float",
-           "positive_int", "require_data"]
+           "positive_int", "quick_defaults", "require_data"]
 
 _T = TypeVar("_T")
 
@@ -214,3 +214,19 @@ def require_data(parser: argparse.ArgumentParser, name: str, root: str | None) -
     except (DatasetNotFoundError, DatasetFormatError, ValueError) as error:
         where = f" --root {root}" if root else ""
         parser.error(f"argument --data {name}{where}: {one_line(str(error))}")
+
+
+def quick_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                   quick: Mapping[str, Any], names: Iterable[str] | None = None
+                   ) -> argparse.Namespace:
+    """``--quick``'s toy sizes for the options left at their defaults; given ones are kept.
+
+    Sets ``args.<name> = quick[name]`` for each of `names` (default every key of `quick`)
+    whose value equals what `parser` gives with no arguments, so ``--quick --data X`` runs
+    the toy size on X. Returns `args` (changed in place).
+    """
+    defaults = parser.parse_args([])
+    for name in quick if names is None else names:
+        if getattr(args, name) == getattr(defaults, name):
+            setattr(args, name, quick[name])
+    return args

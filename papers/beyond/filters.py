@@ -79,6 +79,7 @@ from analysis.arguments import (  # noqa: E402
     non_negative_int,
     out_dir,
     positive_int,
+    quick_defaults,
     require_data,
 )
 from analysis.plots import save_figure  # noqa: E402
@@ -454,12 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     ``filters_summary.csv`` and ``filters.png`` to ``--out`` and print the Markdown tables."""
     cli = parser()
     args = cli.parse_args(argv)
-    if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
-        defaults = cli.parse_args([])
-        for name in ("seeds", "epochs", "limit", "methods", "sparsities", "gammas",
-                     "latency_repeats"):
-            if getattr(args, name) == getattr(defaults, name):
-                setattr(args, name, QUICK[name])
+    if args.quick:
+        quick_defaults(cli, args, QUICK, ("seeds", "epochs", "limit", "methods", "sparsities",
+                                          "gammas", "latency_repeats"))
     try:
         matched_gamma = _matched_gamma(args.gammas, args.matched_gamma)
     except ValueError as error:

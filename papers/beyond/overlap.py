@@ -78,6 +78,7 @@ from analysis.arguments import (  # noqa: E402
     comma_seeds,
     out_dir,
     positive_int,
+    quick_defaults,
 )
 from analysis.plots import save_figure  # noqa: E402
 from analysis.tables import mean_std, to_csv, to_markdown  # noqa: E402
@@ -770,11 +771,8 @@ def main(argv: list[str] | None = None) -> int:
     ``--out`` and print the Markdown summary."""
     cli = parser()
     args = cli.parse_args(argv)
-    if args.quick:  # toy sizes for the options left at their defaults; given ones are kept
-        defaults = cli.parse_args([])
-        for name in ("seeds", "etas", "jitters", "epochs", "n_samples"):
-            if getattr(args, name) == getattr(defaults, name):
-                setattr(args, name, QUICK[name])
+    if args.quick:
+        quick_defaults(cli, args, QUICK, ("seeds", "etas", "jitters", "epochs", "n_samples"))
     if any(eta <= 0 for eta in args.etas):
         cli.error(f"argument --etas: must be > 0 (eta = 0 is the 'none' control, always "
                      f"run); got {','.join(map(str, args.etas))}")

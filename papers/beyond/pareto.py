@@ -53,6 +53,7 @@ from analysis.arguments import (
     non_negative_int,
     out_dir,
     positive_int,
+    quick_defaults,
     require_data,
 )
 from analysis.plots import pareto_front
@@ -243,12 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
     if args.quick:
-        defaults = cli.parse_args([])
-        for name in ("sparsities", "seeds", "betas", "gammas"):
-            if getattr(args, name) == getattr(defaults, name):
-                setattr(args, name, QUICK[name])
-        args.methods = args.methods or QUICK["methods"]
-        args.epochs = args.epochs or QUICK["epochs"]
+        quick_defaults(cli, args, QUICK, ("sparsities", "seeds", "betas", "gammas", "methods",
+                                          "epochs"))
     epochs = args.epochs or DEFAULT_EPOCHS
     workers = args.workers if args.workers is not None else (0 if args.quick else 1)
     try:

@@ -41,6 +41,7 @@ from analysis.arguments import (
     non_negative_int,
     out_dir,
     positive_int,
+    quick_defaults,
     require_data,
 )
 from analysis.plots import phase_diagram
@@ -162,11 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
     if args.quick:
-        defaults = cli.parse_args([])
-        for name in ("seeds", "betas", "gammas"):
-            if getattr(args, name) == getattr(defaults, name):
-                setattr(args, name, QUICK[name])
-        args.epochs = args.epochs or QUICK["epochs"]
+        quick_defaults(cli, args, QUICK, ("seeds", "betas", "gammas", "epochs"))
     epochs = args.epochs or DEFAULT_EPOCHS
     workers = args.workers if args.workers is not None else (0 if args.quick else 1)
     try:

@@ -120,6 +120,7 @@ from analysis.arguments import (
     non_negative_int,
     out_dir,
     positive_int,
+    quick_defaults,
     require_data,
 )
 from analysis.plots import pareto_front
@@ -587,11 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
     if args.quick:
-        defaults = cli.parse_args([])
-        for name in ("data", "sparsities", "seeds"):
-            if getattr(args, name) == getattr(defaults, name):
-                setattr(args, name, QUICK[name])
-        args.methods = args.methods or QUICK["methods"]
+        quick_defaults(cli, args, QUICK, ("data", "sparsities", "seeds", "methods"))
         args.no_ablation = True
     unknown = sorted(set(args.data) - set(DATASETS))
     if unknown:

@@ -49,6 +49,7 @@ from analysis.arguments import (
     non_negative_int,
     out_dir,
     positive_int,
+    quick_defaults,
     require_data,
 )
 from analysis.plots import participation_histogram, training_dynamics
@@ -261,13 +262,7 @@ QUICK: dict[str, Any] = {"data": "digits", "limit": 600, "hidden": (32, 16), "ep
 def quick_arguments(args: argparse.Namespace) -> argparse.Namespace:
     """`args` with the toy sizes of ``--quick`` for every option left at its default (an
     option given on the command line, such as ``--data``, is kept)."""
-    if not args.quick:
-        return args
-    defaults = parser().parse_args([])
-    for name, value in QUICK.items():
-        if getattr(args, name) == getattr(defaults, name):
-            setattr(args, name, value)
-    return args
+    return quick_defaults(parser(), args, QUICK) if args.quick else args
 
 
 def main(argv: list[str] | None = None) -> int:
