@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from nets import EquilibriumPruning, PruningConfig, attach_gates, data, models
-from nets.training import _optimizer_for
+from nets.loop import make_optimizer
 
 
 def dataset(quick: bool) -> tuple[str, TensorDataset, int]:
@@ -51,10 +51,9 @@ def plain_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
 def game_epoch(trainer: EquilibriumPruning, gated, optimizer: torch.optim.Optimizer,
                loader: DataLoader) -> float:
     """One epoch of Algorithm 1's steps (theta step + s-step per batch); seconds."""
-    gates = list(gated.gates())
     start = time.perf_counter()
     for inputs, labels in loader:
-        trainer._step(gated, gates, optimizer, inputs, labels)
+        trainer.step(gated, optimizer, inputs, labels)
     return time.perf_counter() - start
 
 
@@ -73,8 +72,8 @@ def main() -> None:
     dense = models.mlp(inputs, (512, 256), 10, seed=0)
     gated = attach_gates(model)
     trainer = EquilibriumPruning(config)
-    dense_optimizer = _optimizer_for(config, dense.parameters())
-    game_optimizer = _optimizer_for(config, gated.parameters())
+    dense_optimizer = make_optimizer(config, dense.parameters())
+    game_optimizer = make_optimizer(config, gated.parameters())
     loader = DataLoader(train, batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(0))
     plain_epoch(dense, dense_optimizer, loader)  # warm-up

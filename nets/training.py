@@ -605,11 +605,6 @@ class EquilibriumPruning:
         loss = train_step(gated, optimizer, inputs, labels, _StepHooks(self, gated))
         return float(loss.detach())
 
-    def _step(self, gated: GatedNetwork, gates: list, optimizer: torch.optim.Optimizer,
-              inputs: torch.Tensor, labels: torch.Tensor) -> float:
-        """`step` under its old private name (bench/training.py times it); `gates` is unused."""
-        return self.step(gated, optimizer, inputs, labels)
-
     def s_step(self, gated: GatedNetwork, gradient: torch.Tensor) -> None:
         """The projected participation step ``s <- clip(s + lr_s * gradient, 0, 1)`` (Eq. 17),
         gate by gate; the gates stop requiring gradients."""
@@ -868,9 +863,6 @@ class _AlgorithmHooks(_StepHooks):
         if self.callback is not None:
             self.callback(self.state.history[-1])
 
-
-#: The old private names (bench/training.py imports `_optimizer_for`).
-_optimizer_for = make_optimizer
 
 
 def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
