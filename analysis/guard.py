@@ -32,16 +32,16 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     ValueError (the project's typed errors `InvalidGameError`, `PruningError`,
     `DatasetFormatError`, ... derive from it), OSError (`DatasetNotFoundError`, permissions, a
-    full disk) and the project's own RuntimeErrors. A TypeError or KeyError reaching the top
-    is a bug (input read by the commands is checked before it gets that far), so it is an
-    internal error. The project's types are looked up among the modules already imported, so
-    that reporting an error never imports torch.
+    full disk; `nets.TrainingDivergedError` is a ValueError too) and the sweep's own
+    RuntimeErrors. A TypeError or KeyError reaching the top is a bug (input read by the
+    commands is checked before it gets that far), so it is an internal error. The sweep's types
+    are looked up among the modules already imported, so that reporting an error never
+    imports torch.
     """
     types: list[type[BaseException]] = [CommandError, ValueError, OSError]
-    for module, names in (("nets.divergence", ("TrainingDivergedError",)),
-                          ("analysis.sweeps", ("SweepError", "SweepLockedError"))):
-        loaded = sys.modules.get(module)
-        types.extend(getattr(loaded, name) for name in names if hasattr(loaded, name))
+    sweeps = sys.modules.get("analysis.sweeps")
+    if sweeps is not None:
+        types.extend((sweeps.SweepError, sweeps.SweepLockedError))
     return tuple(types)
 
 
