@@ -313,10 +313,10 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         rows = _run_sweep(args, configs)
     except SweepError as error:  # the finished runs are stored: show them, then the failures
-        finished = {config.key for config in configs} & {r["key"] for r in load_results(args.out)}
+        wanted = {config.key for config in configs}
+        finished = [r for r in load_results(args.out) if r["key"] in wanted]
         if finished:
-            print(to_markdown(sweep_summary(r for r in load_results(args.out)
-                                            if r["key"] in finished)))
+            print(to_markdown(sweep_summary(finished)))
         raise CommandError(one_line(str(error))) from error
     wanted = {config.key for config in configs}
     summary = sweep_summary(r for r in rows if r.key in wanted)
