@@ -6,7 +6,8 @@ usage error naming the option) on text they cannot use:
 - `comma_floats`, `comma_ints`, `comma_names`: comma-separated lists;
 - `comma_seeds`: the ``--seeds`` of every command that takes several, ``0,1,2``;
 - `out_dir`, `out_file`: an ``--out`` folder or file, checked before any work starts;
-- `positive_int`, `positive_float`: counts and rates.
+- `positive_int`, `positive_float`: counts and rates;
+- `device_name`: a ``--device`` this machine has (`add_device_argument` adds the option).
 
 One spelling per meaning across every command: lists are comma-separated (``--seeds 0,1,2``,
 ``--sparsities 0.5,0.8``), never space-separated; ``--limit N`` keeps the first N train and test
@@ -29,9 +30,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-__all__ = ["OneLineParser", "comma_floats", "comma_ints", "comma_names", "comma_seeds",
-           "non_negative_int", "one_line", "out_dir", "out_file", "positive_float",
-           "positive_int", "quick_defaults", "require_data"]
+__all__ = ["OneLineParser", "add_device_argument", "comma_floats", "comma_ints", "comma_names",
+           "comma_seeds", "device_name", "non_negative_int", "one_line", "out_dir", "out_file",
+           "positive_float", "positive_int", "quick_defaults", "require_data"]
 
 _T = TypeVar("_T")
 
@@ -198,6 +199,35 @@ def positive_float(text: str) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0; got {text!r}")
     return value
+
+
+# ---------------------------------------------------------------------------- device
+def device_name(text: str) -> str:
+    """A ``--device``: one of `nets.device.DEVICES` that this machine has.
+
+    Checked when the command line is parsed (`nets.device.resolve_device`), so ``--device
+    cuda`` on a machine without CUDA is a one-line usage error before any work; returns the
+    name as given (``"auto"`` stays ``"auto"``: each run resolves it).
+    """
+    from nets.device import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(one_line(str(error))) from error
+    return text
+
+
+def add_device_argument(parser: Any, default: str | None = "cpu",
+                        shown: str = "cpu") -> None:
+    """Add ``--device`` (`device_name`) to `parser` or an argument group: the one spelling of
+    the option in every command that trains or evaluates. The default is "cpu", so results
+    are those of the CPU; `shown` is how the help names a different `default` (``sweep``'s
+    None: each config's own)."""
+    parser.add_argument("--device", type=device_name, default=default,
+                        metavar="{cpu,cuda,mps,auto}",
+                        help=f"where to train and evaluate: cpu, cuda, mps, or auto (cuda, else "
+                             f"mps, else cpu); default {shown}; checked before any work")
 
 
 # ---------------------------------------------------------------------------- data

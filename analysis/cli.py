@@ -35,6 +35,7 @@ from typing import Any
 
 from analysis.arguments import (
     OneLineParser,
+    add_device_argument,
     one_line,
     out_dir,
     out_file,
@@ -183,6 +184,7 @@ def _compare_parser(commands: Any) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--out", type=out_file, default=None,
                         help="write the table as CSV here (a file; checked before any run)")
+    add_device_argument(parser)
     parser.set_defaults(handler=_compare)
 
 
@@ -204,6 +206,16 @@ def _check_data(name: str, root: str | None, option: str = "--data") -> None:
                            + one_line(str(error))) from error
 
 
+def _check_device(device: str, option: str) -> None:
+    """Refuse a device this machine does not have, naming ``option``, before any run."""
+    from nets.device import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as error:
+        raise CommandError(f"{option} {device}: {one_line(str(error))}") from error
+
+
 def _load_data(name: str, root: str | None, limit: int | None) -> Any:
     """`nets.data.load` after `_check_data`: a bad ``--data`` fails naming the option."""
     from nets import data as datasets
@@ -221,7 +233,8 @@ def _compare(args: argparse.Namespace) -> int:
     sparsities = _floats(args.sparsities, "sparsities")
     seeds = tuple(int(s) if s.is_integer() else s for s in _floats(args.seeds, "seeds"))
     bundle = _load_data(args.data, args.root, args.limit)
-    budget = Budget(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+    budget = Budget(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                    device=args.device)
     rows = compare(methods, sparsities=sparsities, seeds=seeds, data=bundle, budget=budget,
                    granularity=args.granularity, schedule=args.schedule,
                    progress=True)
@@ -257,6 +270,7 @@ def _sweep_parser(commands: Any) -> None:
                              "finish; then 'raise' (default) exits with status 2 naming the "
                              "failures, 'skip' warns and exits 0, 'stop' starts no new run "
                              "after the first failure")
+    add_device_argument(parser, default=None, shown="each config's own (cpu unless it says)")
     parser.set_defaults(handler=_sweep)
 
 
@@ -304,12 +318,15 @@ def _sweep(args: argparse.Namespace) -> int:
     configs = []
     for index, record in enumerate(expand_grid(spec)):
         try:
-            configs.append(RunConfig.from_dict(record))
+            config = RunConfig.from_dict(record)
+            configs.append(config if args.device is None else config.replace(device=args.device))
         except (TypeError, ValueError) as error:
             raise CommandError(f"{args.configs}: config {index}: {one_line(str(error))}"
                                ) from error
     for name, root in sorted({(c.dataset, c.data_root) for c in configs}, key=str):
         _check_data(name, root, option=f"{args.configs}: dataset")
+    for device in sorted({c.device for c in configs}):  # before any run, as the data
+        _check_device(device, f"{args.configs}: device")
     try:
         rows = _run_sweep(args, configs)
     except SweepError as error:  # the finished runs are stored: show them, then the failures

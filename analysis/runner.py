@@ -52,6 +52,7 @@ from nets import models
 from nets.baselines import REGISTRY, Budget, get
 from nets.baselines.base import PruneOutcome
 from nets.data import DATASET_NAMES, load
+from nets.device import check_device_name, resolve_device
 from nets.evaluate import Evaluation, Measured, evaluate
 from nets.gates import attach_gates
 from nets.loop import TrainingConfig, training_fields
@@ -154,6 +155,12 @@ class RunConfig:
         Pruning rounds of the iterative and progressive schedules (`nets.baselines.Budget`).
     seed : int
         Seeds the initial model, the batch order and the method's randomness.
+    device : {"cpu", "cuda", "mps", "auto"}
+        Where the run trains and is measured (`nets.device`); ``"auto"`` is resolved on
+        construction to the device this machine has. Part of the key only when it is not
+        ``"cpu"`` (`to_dict` leaves the default out): a GPU run's numbers differ from a CPU
+        run's in rounding (other kernels and summation orders), so it is another result, while
+        every key written before the field existed stays valid.
     tag : str
         A free label (for repeats or grouping); part of the key.
 
@@ -186,6 +193,7 @@ class RunConfig:
     level: str = "neuron"
     rounds: int = 3
     seed: int = 0
+    device: str = "cpu"
     tag: str = ""
 
     # ------------------------------------------------------------------ validation
@@ -234,6 +242,11 @@ class RunConfig:
         if self.model == "mlp" and self.level == "filter":
             raise RunConfigError("level='filter' finds no players in an MLP (it has no Conv2d "
                                  "layers); use level='neuron'")
+        try:
+            device = check_device_name(self.device)
+        except ValueError as error:
+            raise RunConfigError(str(error)) from None
+        set_("device", resolve_device("auto").type if device == "auto" else device)
         if not isinstance(self.tag, str):
             raise RunConfigError(f"tag must be a string; got {self.tag!r}")
         if self.granularity not in GRANULARITIES:
@@ -334,6 +347,8 @@ class RunConfig:
         record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         record["hidden"] = None if self.hidden is None else list(self.hidden)
         record["pruning"] = dict(self.pruning)
+        if self.device == "cpu":  # the default stays out of the key (see ``device``)
+            del record["device"]
         return to_plain(record)
 
     @classmethod
@@ -366,7 +381,7 @@ class RunConfig:
         """Stable identity: the first 16 hex digits of the SHA-256 of `canonical_json`.
 
         Unlike ``hash()``, it is the same in every process, machine and Python run. Every
-        field is part of it, ``tag`` included.
+        field is part of it, ``tag`` included (``device`` only when it is not ``"cpu"``).
         """
         digest = hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
         return digest[:KEY_LENGTH]

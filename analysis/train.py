@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 from analysis.arguments import (
     OneLineParser,
     comma_ints,
+    device_name,
     non_negative_int,
     one_line,
     out_dir,
@@ -137,7 +138,7 @@ def _optional_name(text: str) -> str | None:
 _ARGUMENT_TYPES: dict[Any, Any] = {int: positive_int, float: float, str: str,
                                    str | None: _optional_name}
 _FIELD_TYPES: dict[str, Any] = {"seed": non_negative_int, "lr": positive_float,
-                               "equilibrium_every": non_negative_int}
+                               "equilibrium_every": non_negative_int, "device": device_name}
 
 
 def run_differences(recorded: dict[str, Any], requested: dict[str, Any]) -> list[str]:

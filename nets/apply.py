@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from equilibria.atomic import atomic_write
+from nets.device import resolve_device
 from nets.gates import (
     ELEMENTWISE,
     GatedNetwork,
@@ -160,7 +161,7 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
                 if tensor is None:
                     continue
                 shape = (-1,) + (1,) * (tensor.dim() - 1)
-                mask = unit_keep.view(shape).expand_as(tensor).to(tensor.dtype).clone()
+                mask = unit_keep.view(shape).expand_as(tensor).to(tensor).clone()
                 prune.custom_from_mask(module, name, mask)
     return plain
 
@@ -274,7 +275,8 @@ def dead_values(gated: GatedNetwork, info: PlayerLayer) -> torch.Tensor:
         dependent).
     """
     shape = (1, info.n_units) if info.kind == "linear" else (1, info.n_units, 1, 1)
-    x = torch.zeros(shape, dtype=gated.model[info.layer_index].weight.dtype)
+    weight = gated.model[info.layer_index].weight
+    x = torch.zeros(shape, dtype=weight.dtype, device=weight.device)
     with torch.no_grad():
         for index in range(info.gate_index + 1, info.next_index):
             module = gated.model[index]
@@ -333,12 +335,16 @@ def save_model(model: nn.Sequential, path: str | os.PathLike[str]) -> None:
         torch.save(payload, handle)
 
 
-def load_model(path: str | os.PathLike[str]) -> nn.Sequential:
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu"
+               ) -> nn.Sequential:
     """Load a model written by `save_model` (``torch.load(weights_only=True)``).
 
     Parameters
     ----------
     path : str or os.PathLike
+    device : {"cpu", "cuda", "mps", "auto"} or torch.device, default "cpu"
+        Where the tensors go (``map_location``, `nets.device.resolve_device`), whatever
+        device they were saved from: a model saved on a GPU loads on a CPU-only machine.
 
     Returns
     -------
@@ -349,9 +355,10 @@ def load_model(path: str | os.PathLike[str]) -> nn.Sequential:
     Raises
     ------
     ValueError
-        When the file was not written by `save_model`.
+        When the file was not written by `save_model`, or `device` is unknown or not
+        available here (`nets.checks.PruningError`).
     """
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
         raise ValueError(f"path {str(path)!r} is not a model file written by save_model "
                          f"(format tag {FILE_FORMAT!r} missing)")

@@ -21,7 +21,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from nets.apply import dead_values, fold, plain_index
+from nets.checks import PruningError
 from nets.data import DataBundle
+from nets.device import resolve_device
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
 
 __all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "Measured", "accuracy_and_loss",
@@ -135,7 +137,7 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
              reference: nn.Module | None = None,
              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
              latency_batch: int = 64, latency_repeats: int = 20,
-             device: str | torch.device = "cpu") -> Evaluation:
+             device: str | torch.device | None = None) -> Evaluation:
     """Evaluate a plain or gated network on a data set.
 
     The model runs in eval mode; every module's training flag is restored afterwards.
@@ -159,8 +161,9 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
         Number of timed passes (after 3 warm-up passes), timed by `measure_latency`
         (``torch.utils.benchmark``) under ``torch.inference_mode`` with the current torch
         thread count; the median is reported. 0 skips timing (latency_ms = None).
-    device : str or torch.device, default "cpu"
-        Where the inputs go; the model must already be there.
+    device : {"cpu", "cuda", "mps", "auto"}, torch.device or None, default None
+        Where the inputs go (`nets.device.resolve_device`); the model must already be there.
+        None: the device of the model's parameters (the CPU for a model without any).
 
     Returns
     -------
@@ -250,12 +253,13 @@ def _device_of(model: nn.Module, default: torch.device) -> torch.device:
     return default if parameter is None else parameter.device
 
 
-def _check_device(model: nn.Module, device: str | torch.device) -> torch.device:
+def _check_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return _device_of(model, torch.device("cpu"))
     try:
-        target = torch.device(device)
-    except (TypeError, RuntimeError) as error:
-        raise EvaluationError(f"device must name a torch device such as 'cpu'; got {device!r}") \
-            from error
+        target = resolve_device(device)
+    except PruningError as error:
+        raise EvaluationError(str(error)) from None
     actual = _device_of(model, target)
     if actual.type != target.type or (target.index is not None and actual != target):
         raise EvaluationError(f"device={str(target)!r} but the model's parameters are on "
@@ -349,7 +353,7 @@ def _counting_model(model: nn.Module) -> tuple[nn.Sequential, list[nn.Module]]:
 def _zero_dead_output(gated: GatedNetwork, info: PlayerLayer) -> torch.Tensor:
     """Which units deliver exactly 0 to the next layer when their gate is 0."""
     try:
-        return dead_values(gated, info) == 0
+        return (dead_values(gated, info) == 0).cpu()  # beside the host participation
     except NotImplementedError:  # a non-zero dead output made position dependent
         return torch.zeros(info.n_units, dtype=torch.bool)
 
@@ -480,15 +484,17 @@ def _ratio(numerator: int, denominator: int) -> float:
 
 def accuracy_and_loss(model: nn.Module, loader: Dataset | Iterable[Any], *,
                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                      device: str | torch.device = "cpu") -> tuple[float, float]:
+                      device: str | torch.device | None = None) -> tuple[float, float]:
     """Top-1 accuracy and mean loss of `model` over `loader`, in eval mode (no counting or
     timing: the cheap part of `evaluate`, for per-epoch histories).
 
     `loader` is a Dataset, a DataLoader or an iterable of (inputs, labels) batches, as for
-    `evaluate`; anything else raises `EvaluationError`.
+    `evaluate`; anything else raises `EvaluationError`. `device` as for `evaluate` (None: the
+    model's).
     """
     _check_model(model, "model")
+    device = _check_device(model, device)
     loader = _as_loader(loader)
     with _eval_mode(model):
-        accuracy, loss, _, _ = _accuracy_and_loss(model, loader, loss_fn, torch.device(device))
+        accuracy, loss, _, _ = _accuracy_and_loss(model, loader, loss_fn, device)
     return accuracy, loss

@@ -10,6 +10,7 @@ A loop of cross-entropy training over seeded epochs, written once:
   (`epoch_batches`), the same order for every method;
 - **optimizer**: `make_optimizer` (Adam, AdamW or SGD with momentum);
 - **denormals**: `flush_denormals`, on while any loop runs;
+- **device**: the model and every batch (once) go to ``config.device``;
 - **data**: `datasets` reads a `nets.data.DataBundle` or a (train, test) pair;
 - **divergence**: a `nets.divergence.DivergenceMonitor` sees every batch's loss;
 - **progress**: a `nets.progress.progress_bar` over the epochs when asked for.
@@ -39,6 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from nets.checks import check_choice, check_int, check_number
+from nets.device import check_device_name, resolve_device
 from nets.divergence import DivergenceMonitor
 from nets.progress import progress_bar
 
@@ -67,6 +69,9 @@ class TrainingConfig:
         SGD momentum, in [0, 1).
     seed : int
         Seeds the batch order and any randomness inside training (>= 0).
+    device : {"cpu", "cuda", "mps", "auto"}
+        Where the model and each batch go (`nets.device.resolve_device`; checked for
+        spelling here, for availability when training starts).
 
     Raises
     ------
@@ -81,6 +86,7 @@ class TrainingConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9
     seed: int = 0
+    device: str = "cpu"
 
     #: The optimizers a subclass accepts (the baselines' `Budget` offers Adam and SGD only).
     optimizers: ClassVar[tuple[str, ...]] = OPTIMIZERS
@@ -97,6 +103,7 @@ class TrainingConfig:
         for name in ("epochs", "batch_size"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, minimum=1))
         object.__setattr__(self, "seed", check_int(self.seed, "seed", minimum=0))
+        check_device_name(self.device)
 
     @property
     def training(self) -> TrainingConfig:
@@ -253,7 +260,8 @@ def train(model: nn.Module, train_set: Dataset, config: TrainingConfig,
     Parameters
     ----------
     model : nn.Module
-        Trained in place (put in training mode at the start of every epoch).
+        Trained in place (put in training mode at the start of every epoch), moved first to
+        ``config.device`` (`nets.device.resolve_device`), where every batch goes too.
     train_set : Dataset
         Batched by `epoch_batches` with ``config.batch_size`` and ``config.seed``.
     config : TrainingConfig
@@ -285,6 +293,8 @@ def train(model: nn.Module, train_set: Dataset, config: TrainingConfig,
     Denormal floats are flushed to zero while it runs (`flush_denormals`).
     """
     epochs = list(epochs)
+    device = resolve_device(config.device)
+    model.to(device)  # in place (a no-op when already there): the optimizer's tensors stay
     total = total_epochs if total_epochs is not None else len(epochs)
     first = epochs[0] if epochs else total
     losses = []
@@ -299,6 +309,7 @@ def train(model: nn.Module, train_set: Dataset, config: TrainingConfig,
             model.train()
             total_loss, count = 0.0, 0
             for batch, (inputs, labels) in enumerate(loader):
+                inputs, labels = inputs.to(device), labels.to(device)
                 loss = float(train_step(model, optimizer, inputs, labels, hooks,
                                         monitor).detach())
                 total_loss += loss * labels.shape[0]

@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 from torch.utils.data import DataLoader
 
+from nets.device import resolve_device
 from nets.divergence import DivergenceMonitor
 from nets.evaluate import accuracy_and_loss
 from nets.loop import Hooks, TrainingConfig, datasets, make_optimizer, train
@@ -56,7 +57,7 @@ def train_plain(model: nn.Sequential, data: Any, config: TrainingConfig, *,
     import copy
 
     train_set, test_set = datasets(data)
-    model = copy.deepcopy(model)
+    model = copy.deepcopy(model).to(resolve_device(config.device))
     optimizer = make_optimizer(config, model.parameters())
     hooks = _Evaluate(model, DataLoader(test_set, batch_size=512))
     losses = train(model, train_set, config, optimizer, range(config.epochs),

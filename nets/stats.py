@@ -275,7 +275,8 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
         flags, training mode and BatchNorm running statistics are left as they were.
     loader : iterable of (inputs, labels)
         A ``torch.utils.data.DataLoader`` or any iterable of pairs; the first ``n_batches``
-        are used. Floating inputs are cast to the network's dtype and moved to its device.
+        are used. Floating inputs are cast to the network's dtype and moved to its device
+        (statistics are computed where the network is; the result holds host numpy arrays).
     loss_fn : callable or None, default None
         ``loss_fn(outputs, labels)`` returning a scalar tensor; None means
         ``torch.nn.functional.cross_entropy`` (mean over the batch).
@@ -808,7 +809,8 @@ def _reconstruction_grams(gated: GatedNetwork, recorder: _Recorder,
         _, tangent = torch.func.jvp(through, (a64,), (x.to(torch.float64),))
         following = gated.model[info.next_index]
         weight = following.weight.detach().to(torch.float64)
-        gram = torch.zeros(info.n_units, info.n_units, dtype=torch.float64)
+        gram = torch.zeros(info.n_units, info.n_units, dtype=torch.float64,
+                           device=tangent.device)
         for start in range(0, tangent.shape[0], _RECONSTRUCTION_CHUNK):
             part = tangent[start:start + _RECONSTRUCTION_CHUNK]
             contributions = _contributions(following, weight, part, info.n_units)

@@ -73,6 +73,7 @@ from equilibria.spec import OVERLAPS, PAYOFFS
 from nets.apply import apply_participation
 from nets.checks import PruningError, check_choice, check_int, check_number
 from nets.data import DataBundle
+from nets.device import resolve_device
 from nets.divergence import DivergenceMonitor, TrainingDivergedError
 from nets.evaluate import accuracy_and_loss
 from nets.gates import GatedNetwork, attach_gates
@@ -570,13 +571,14 @@ class EquilibriumPruning:
         gated = model if isinstance(model, GatedNetwork) else attach_gates(
             model, c.level, include_outgoing=c.include_outgoing)
         gated = _copy_network(gated) if gated is model else gated
+        gated.to(resolve_device(c.device))  # before the optimizer and a resumed state
         if c.scale == "normalized":
             check_normalizable(gated)
         optimizer = make_optimizer(c, gated.parameters())
         state = _State()
         checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
         if checkpoint is not None and checkpoint.exists():
-            state = _load_checkpoint(checkpoint, c, gated, optimizer)
+            state = _load_checkpoint(checkpoint, c, gated, optimizer)  # onto c.device
         resumed = state.epoch
         hooks = _AlgorithmHooks(self, gated, optimizer, DataLoader(test_set, batch_size=512),
                                 state, checkpoint, callback)
@@ -613,7 +615,7 @@ class EquilibriumPruning:
             for gate in gated.gates():
                 n = gate.participation.shape[0]
                 step = self.config.participation_lr * gradient[offset:offset + n]
-                gate.participation.add_(step.to(gate.participation.dtype)).clamp_(0.0, 1.0)
+                gate.participation.add_(step.to(gate.participation)).clamp_(0.0, 1.0)
                 gate.participation.requires_grad_(False)
                 gate.participation.grad = None
                 offset += n
@@ -708,7 +710,7 @@ def effective_cost(gated: GatedNetwork, include_outgoing: bool) -> torch.Tensor:
     is invariant under s_i -> s_i / c, theta_i -> c theta_i, so it stops the weights from
     growing for free against the L2 cost, not the L1 price's pull on s alone.
     """
-    total = torch.zeros(())
+    total = torch.zeros((), device=next(gated.parameters()).device)
     for k, gate in enumerate(gated.gates()):
         theta = gated.unit_parameters(k, include_outgoing)
         s = gate.participation.detach()
@@ -881,10 +883,12 @@ _ADDED_FIELDS = ("equilibrium_every", "equilibrium_sample", "scale")
 
 def _load_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
                      optimizer: torch.optim.Optimizer) -> _State:
-    payload = torch.load(path, weights_only=True)
+    device = next(gated.parameters()).device  # a checkpoint loads on any device
+    payload = torch.load(path, map_location=device, weights_only=True)
     defaults = PruningConfig().to_dict()  # fields added since the checkpoint took defaults
     recorded = {**{k: defaults[k] for k in _ADDED_FIELDS}, **payload["config"]}
-    if recorded != config.to_dict():
+    recorded.pop("device", None)  # the same run, resumed on another device
+    if recorded != {k: v for k, v in config.to_dict().items() if k != "device"}:
         raise ValueError(f"the checkpoint at {path} was written with a different config; "
                          "use another checkpoint_dir or the same PruningConfig")
     gated.load_state_dict(payload["model"])

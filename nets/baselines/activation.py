@@ -77,7 +77,9 @@ class ActivationPruner(ScorePruner):
         if not batches:
             raise ValueError("scoring needs at least one batch")
         work = copy.deepcopy(gated).eval()
-        totals = [torch.zeros(info.n_units, dtype=torch.float64) for info in work.layers]
+        device = next(work.parameters()).device
+        totals = [torch.zeros(info.n_units, dtype=torch.float64, device=device)
+                  for info in work.layers]
         counts = [0] * len(work.layers)
         handles = [activation_module(work, info).register_forward_hook(
                        self._hook(k, totals, counts))
@@ -86,7 +88,7 @@ class ActivationPruner(ScorePruner):
         try:
             with torch.no_grad():
                 for inputs, _ in batches:
-                    work(inputs.to(dtype))
+                    work(inputs.to(device=device, dtype=dtype))
         finally:
             for handle in handles:
                 handle.remove()

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from nets import loop
 from nets.apply import apply_participation
 from nets.checks import PruningError, check_choice, check_int, check_number
+from nets.device import resolve_device
 from nets.divergence import DivergenceMonitor
 from nets.gates import GatedNetwork, attach_gates
 from nets.loop import TrainingConfig
@@ -305,9 +306,11 @@ class PruneRun:
 
 def scoring_batches(train_set: Dataset, budget: Budget, n_batches: int = 4
                     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """A fixed list of training batches for data-dependent scores."""
+    """A fixed list of training batches for data-dependent scores, on ``budget.device``."""
     loader = epoch_loader(train_set, budget, epoch=10_000)
-    return [batch for _, batch in zip(range(n_batches), loader, strict=False)]
+    device = resolve_device(budget.device)
+    return [(inputs.to(device), labels.to(device))
+            for _, (inputs, labels) in zip(range(n_batches), loader, strict=False)]
 
 
 # ---------------------------------------------------------------------------- structured
@@ -322,7 +325,7 @@ def select_units(gated: GatedNetwork, scores: torch.Tensor, sparsity: float,
     """
     if scope not in SCOPES:
         raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
-    scores = torch.as_tensor(scores, dtype=torch.float64).flatten()
+    scores = torch.as_tensor(scores, dtype=torch.float64).flatten().cpu()  # beside keep
     if scores.shape[0] != gated.n_players or not torch.all(torch.isfinite(scores)):
         raise PruningError(f"scores must be {gated.n_players} finite numbers, one per player")
     keep = torch.ones(gated.n_players, dtype=torch.bool)
@@ -345,7 +348,7 @@ def select_units(gated: GatedNetwork, scores: torch.Tensor, sparsity: float,
 def remove_units(gated: GatedNetwork, keep: torch.Tensor) -> nn.Sequential:
     """The plain model with the dropped players physically removed (outputs of kept units
     unchanged: `nets.apply_participation` with s = keep)."""
-    s = gated.get_participation().double() * keep.double()
+    s = gated.get_participation().double() * keep.double().cpu()
     return apply_participation(gated, s.clamp(0.0, 1.0), mode="remove", threshold=0.5,
                                on_empty="keep_strongest")
 
@@ -399,7 +402,7 @@ def select_weights(scores: list[torch.Tensor], sparsity: float, scope: str = "gl
         raise PruningError(f"scope must be one of {SCOPES}; got {scope!r}")
     if scope == "layer":
         return [_keep_lowest_removed(s, round(sparsity * s.numel())) for s in scores]
-    flat = torch.cat([s.flatten().double() for s in scores])
+    flat = torch.cat([s.detach().flatten().double().cpu() for s in scores])  # host masks
     remove = round(sparsity * flat.numel())
     order = torch.argsort(flat, stable=True)
     keep = torch.ones_like(flat)
@@ -408,7 +411,7 @@ def select_weights(scores: list[torch.Tensor], sparsity: float, scope: str = "gl
     for s in scores:
         mask = keep[start:start + s.numel()].reshape(s.shape).to(torch.float32)
         if mask.sum() == 0:
-            mask.view(-1)[int(torch.argmax(s.flatten()))] = 1.0
+            mask.view(-1)[int(torch.argmax(s.detach().flatten().cpu()))] = 1.0
         masks.append(mask)
         start += s.numel()
     return masks
@@ -416,7 +419,7 @@ def select_weights(scores: list[torch.Tensor], sparsity: float, scope: str = "gl
 
 def _keep_lowest_removed(score: torch.Tensor, remove: int) -> torch.Tensor:
     remove = min(remove, score.numel() - 1)
-    order = torch.argsort(score.flatten().double(), stable=True)
+    order = torch.argsort(score.detach().flatten().double().cpu(), stable=True)
     keep = torch.ones(score.numel())
     keep[order[:remove]] = 0.0
     return keep.reshape(score.shape)
@@ -428,6 +431,7 @@ def apply_weight_masks(model: nn.Module, masks: list[torch.Tensor]) -> None:
     A layer already masked gets the product of its old and new masks (masks only shrink).
     """
     for layer, mask in zip(prunable_layers(model), masks, strict=True):
+        mask = mask.to(layer.weight.device)
         if prune.is_pruned(layer) and hasattr(layer, "weight_mask"):
             mask = mask * layer.weight_mask
             prune.remove(layer, "weight")
@@ -545,7 +549,7 @@ class ScorePruner(Pruner):
                                 self.scope)
             return work if bool(keep.all()) else remove_units(gated, keep)
         masks = select_weights(self.weight_scores(work, batches), target, self.scope)
-        apply_weight_masks(work, [torch.minimum(m, c) for m, c in
+        apply_weight_masks(work, [torch.minimum(m.to(c), c) for m, c in
                                   zip(masks, current_weight_masks(work), strict=True)])
         return work
 

@@ -95,7 +95,7 @@ class EquilibriumPruner(Pruner):
         config = dataclasses.replace(self.config, epochs=budget.epochs,
                                      batch_size=budget.batch_size, lr=budget.lr,
                                      optimizer=budget.optimizer, seed=budget.seed,
-                                     level=budget.level)
+                                     level=budget.level, device=budget.device)
         return self.fit_and_prune(model, data, sparsity, config)
 
     def fit_and_prune(self, model: nn.Sequential, data: Any, sparsity: float | None,

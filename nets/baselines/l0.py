@@ -58,7 +58,7 @@ def hard_concrete_sample(log_alpha: torch.Tensor, shape: tuple[int, ...],
     z = min(1, max(0, sigmoid((log u - log(1 - u) + log_alpha) / beta) (zeta - gamma) + gamma))
     with u uniform from `generator`; differentiable in log_alpha. Exact zeros and ones occur.
     """
-    u = torch.rand(shape, generator=generator, dtype=log_alpha.dtype)
+    u = torch.rand(shape, generator=generator, dtype=log_alpha.dtype).to(log_alpha.device)
     u = u.clamp(1e-6, 1.0 - 1e-6)
     s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_alpha) / beta)
     return (s * (zeta - gamma) + gamma).clamp(0.0, 1.0)

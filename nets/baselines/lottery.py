@@ -203,14 +203,14 @@ class LotteryPruner(Pruner):
         scores = [torch.where(mask.bool(), layer.weight.detach().abs(), -1.0)
                   for layer, mask in zip(prunable_layers(work), current, strict=True)]
         masks = select_weights(scores, target, self.scope)
-        apply_weight_masks(work, [torch.minimum(m, c) for m, c in
+        apply_weight_masks(work, [torch.minimum(m.to(c), c) for m, c in
                                   zip(masks, current, strict=True)])
 
     def _prune_units(self, gated: GatedNetwork, target: float) -> torch.Tensor:
         """Zero the gates of the lowest-L1 surviving units (`target` of all units pruned)."""
         current = gated.get_participation() > 0.5
         norms = torch.cat([gated.unit_parameters(k).detach().abs().sum(dim=1)
-                           for k in range(len(gated.layers))]).double()
+                           for k in range(len(gated.layers))]).double().cpu()
         scores = torch.where(current, norms, -1.0)
         keep = select_units(gated, scores, target, self.scope) & current
         gated.set_participation(keep.double())

@@ -186,7 +186,7 @@ def _hutchinson_diagonal(model: nn.Module, parameters: dict[str, torch.Tensor],
                          batches: Batches, samples: int, seed: int) -> dict[str, torch.Tensor]:
     """``mean_z z * (H z)`` over Rademacher probes z, H the Hessian of the pooled mean loss."""
     generator = torch.Generator().manual_seed(seed)
-    probes = [[(torch.randint(0, 2, p.shape, generator=generator) * 2 - 1).to(p.dtype)
+    probes = [[(torch.randint(0, 2, p.shape, generator=generator) * 2 - 1).to(p)
                for p in parameters.values()] for _ in range(samples)]
     leaves = {name: p.clone().requires_grad_(True) for name, p in parameters.items()}
     tensors = list(leaves.values())

@@ -115,7 +115,7 @@ class GatePenaltyPruner(Pruner):
             gated = self.attach(copy.deepcopy(model), budget)
             run.train(gated, penalized, regularizer=self.penalty(),
                       optimizer=gate_optimizer(gated, self.gate_type, budget, self.gate_lr))
-            values = self.read(gated)
+            values = self.read(gated).cpu()  # on the host, beside the keep-masks
             ranking = self.ranking(values)
             if sparsity is None:
                 keep = keep_one_per_layer(gated, self.emergent_keep(values), ranking)

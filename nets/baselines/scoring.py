@@ -41,8 +41,9 @@ def batch_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
     """Mean cross-entropy of one batch, the logits divided by `temperature`; the inputs are
     cast to the model's dtype."""
     inputs, labels = batch
-    dtype = next(model.parameters()).dtype
-    return F.cross_entropy(model(inputs.to(dtype)) / temperature, labels)
+    parameter = next(model.parameters())
+    return F.cross_entropy(model(inputs.to(parameter)) / temperature,
+                           labels.to(parameter.device))
 
 
 def mean_loss(model: nn.Module, batches: Batches, temperature: float = 1.0) -> torch.Tensor:
@@ -60,7 +61,7 @@ def zero_if_none(grad: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
 def removed_lowest(scores: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
     """`scores` with the weights already masked set to -inf (removed first, so the cumulative
     target of a later round counts them)."""
-    return [torch.where(mask > 0, score, torch.full_like(score, -torch.inf))
+    return [torch.where(mask.to(score.device) > 0, score, torch.full_like(score, -torch.inf))
             for score, mask in zip(scores, masks, strict=True)]
 
 

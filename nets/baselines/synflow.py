@@ -79,7 +79,8 @@ class SynFlowPruner(ScorePruner):
             for tensor in work.state_dict().values():
                 if tensor.is_floating_point():
                     tensor.abs_()
-        ones = torch.ones((1, *batches[0][0].shape[1:]), dtype=torch.float64)
+        ones = torch.ones((1, *batches[0][0].shape[1:]), dtype=torch.float64,
+                          device=next(work.parameters()).device)
         parameters = list(work.parameters())
         with torch.enable_grad():
             grads = torch.autograd.grad(work(ones).sum(), parameters, allow_unused=True)

@@ -46,7 +46,8 @@ class TaylorPruner(ScorePruner):
         for gate in work.gates():  # dL/ds in the network's precision (float32 buffers)
             gate.participation = gate.participation.to(dtype)
         gates = [gate.participation.requires_grad_(True) for gate in work.gates()]
-        total = torch.zeros(work.n_players, dtype=torch.float64)
+        total = torch.zeros(work.n_players, dtype=torch.float64,
+                            device=next(work.parameters()).device)
         for batch in batches:
             with torch.enable_grad():
                 grads = torch.autograd.grad(batch_loss(work, batch), gates, allow_unused=True)
