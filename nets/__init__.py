@@ -4,6 +4,7 @@ in `presets` (``nets.preset("demo")``)."""
 
 from nets import data, models, presets, stats
 from nets.apply import apply_participation, load_model, save_model, to_torch_prune
+from nets.device import DEVICES, resolve_device
 from nets.evaluate import Evaluation, EvaluationError, accuracy_and_loss, evaluate
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, attach_gates
 from nets.presets import PRESETS, preset
@@ -17,6 +18,7 @@ from nets.training import (
 )
 
 __all__ = [
+    "DEVICES",
     "PAPER_CONFIGS",
     "PRESETS",
     "EpochRecord",
@@ -38,6 +40,7 @@ __all__ = [
     "models",
     "preset",
     "presets",
+    "resolve_device",
     "save_model",
     "stats",
     "to_torch_prune",

@@ -211,10 +211,15 @@ class PruningConfig(TrainingConfig):
                                "'activations'")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary of plain Python types."""
+        """JSON-ready dictionary of plain Python types; ``device`` only when it is not
+        ``"cpu"`` (a GPU run's numbers differ in rounding, and dicts written before the field
+        existed stay equal to today's)."""
         from equilibria.plain import to_plain
 
-        return to_plain(dataclasses.asdict(self))
+        record = dataclasses.asdict(self)
+        if record["device"] == "cpu":
+            del record["device"]
+        return to_plain(record)
 
 
 def _paper(name: str, beta: float, gamma: float) -> PruningConfig:

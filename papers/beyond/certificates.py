@@ -58,6 +58,7 @@ import numpy as np
 
 from analysis.arguments import (
     OneLineParser,
+    add_device_argument,
     comma_seeds,
     out_dir,
     positive_int,
@@ -322,6 +323,7 @@ def parser() -> argparse.ArgumentParser:
                              f"{QUICK_EPOCHS} epochs, one seed, short solver budgets")
     parser.add_argument("--threads", type=positive_int, default=1,
                         help="torch CPU threads (default %(default)s)")
+    add_device_argument(parser)
     return parser
 
 
@@ -353,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     records: dict[tuple[str, int], dict[str, Any]] = {}
     for key, base in configs.items():
         for seed in seeds:
-            config = dataclasses.replace(base, seed=seed)
+            config = dataclasses.replace(base, seed=seed, device=args.device)
             record = certify_run(key, config, study, bundle, args.out, budget)
             records[(key, seed)] = record
             row = record["row"]

@@ -73,6 +73,7 @@ import numpy as np  # noqa: E402
 
 from analysis.arguments import (  # noqa: E402
     OneLineParser,
+    add_device_argument,
     comma_floats,
     comma_names,
     comma_seeds,
@@ -439,6 +440,7 @@ def parser() -> argparse.ArgumentParser:
                              "0.5, gamma 0.2 (options given beside it are kept)")
     parser.add_argument("--out", type=out_dir, default="results/beyond/filters",
                         help="output folder (checked before any run; default %(default)s)")
+    add_device_argument(parser)
     return parser
 
 
@@ -468,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     phase1 = equilibrium_configs(args.data, args.root, limit=args.limit, seeds=args.seeds,
                                  epochs=args.epochs, gammas=args.gammas,
                                  ranked_gamma=args.ranked_gamma, sparsities=args.sparsities)
+    phase1 = [run.replace(device=args.device) for run in phase1]
     with local_executor(args.workers, args.threads) as pool:
         first = [r.to_dict() for r in sweep(phase1, out, executor=pool)]
         matched = {int(r["config"]["seed"]): float(r["achieved_sparsity"]) for r in first
@@ -475,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         phase2 = baseline_configs(matched, args.data, args.root, limit=args.limit,
                                   epochs=args.epochs, methods=args.methods,
                                   sparsities=args.sparsities)
+        phase2 = [run.replace(device=args.device) for run in phase2]
         second = [r.to_dict() for r in sweep(phase2, out, executor=pool)]
     swept = time.perf_counter() - started
     from nets.data import load

@@ -74,6 +74,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from analysis.arguments import (  # noqa: E402
     OneLineParser,
+    add_device_argument,
     comma_floats,
     comma_seeds,
     out_dir,
@@ -763,6 +764,7 @@ def parser() -> argparse.ArgumentParser:
                              "options given beside it are kept)")
     parser.add_argument("--out", type=out_dir, default="results/beyond/overlap",
                         help="output folder (checked before any run; default %(default)s)")
+    add_device_argument(parser)
     return parser
 
 
@@ -779,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
     task = Task(teacher_hidden=args.teacher_hidden, duplicates=args.duplicates,
                 n_samples=args.n_samples, logit_scale=args.logit_scale)
     game = {"payoff": args.payoff, "alpha": args.alpha, "beta": args.beta,
-            "participation_lr": args.participation_lr}
+            "participation_lr": args.participation_lr, "device": args.device}
     methods: list[tuple[str | None, float]] = [(None, 0.0)] + [
         (overlap, float(eta)) for overlap in ("parameters", "activations") for eta in args.etas]
     figure_eta = args.figure_eta if args.figure_eta is not None else \

@@ -47,6 +47,7 @@ from typing import Any
 from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
+    add_device_argument,
     comma_floats,
     comma_names,
     comma_seeds,
@@ -236,6 +237,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 1 epoch, 2 targets, 1 seed, "
                           "2 grid points, 3 methods")
+    add_device_argument(cli)
     return cli
 
 
@@ -254,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                        gammas=args.gammas,
                        data_limit=QUICK["data_limit"] if args.quick else None,
                        hidden=QUICK["hidden"] if args.quick else None)
+        runs = [run.replace(device=args.device) for run in runs]
     except ValueError as error:
         cli.error(str(error))
     require_data(cli, args.data, args.root)

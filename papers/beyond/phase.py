@@ -36,6 +36,7 @@ from typing import Any
 from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
+    add_device_argument,
     comma_floats,
     comma_seeds,
     non_negative_int,
@@ -155,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
                      help="torch threads per worker (default %(default)s)")
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 1 epoch, 2 x 2 grid, 1 seed")
+    add_device_argument(cli)
     return cli
 
 
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                        gammas=args.gammas, epochs=epochs,
                        data_limit=QUICK["data_limit"] if args.quick else None,
                        hidden=QUICK["hidden"] if args.quick else None)
+        runs = [run.replace(device=args.device) for run in runs]
     except ValueError as error:
         cli.error(str(error))
     require_data(cli, args.data, args.root)

@@ -114,6 +114,7 @@ from typing import Any
 from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
+    add_device_argument,
     comma_floats,
     comma_names,
     comma_seeds,
@@ -568,6 +569,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 2 epochs, 2 targets, 1 seed, "
                           "random, lottery and equilibrium_solve, no ablation")
+    add_device_argument(cli)
     return cli
 
 
@@ -612,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     with local_executor(workers, args.threads) as pool:
-        for data, runs in plans.items():
+        for data, planned in plans.items():
+            runs = [run.replace(device=args.device) for run in planned]
             store = args.out / data
             sweep(runs, store, executor=pool, progress=True, run_fn=run_with_details)
             wanted = {c.key for c in runs}

@@ -43,6 +43,7 @@ import numpy as np
 from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
+    add_device_argument,
     comma_ints,
     comma_names,
     comma_seeds,
@@ -251,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
                    help="toy size (CI): digits, 600 examples, widths 32,16, 4 epochs, in this "
                         "process; --data, --limit, --hidden, --epochs and --workers given "
                         "beside it are honoured")
+    add_device_argument(p)
     return p
 
 
@@ -273,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     with local_executor(workers) as pool:
-        rows = [r.to_dict() for r in sweep(configs(args), out / "runs", pool, progress=True)]
+        runs = [run.replace(device=args.device) for run in configs(args)]
+        rows = [r.to_dict() for r in sweep(runs, out / "runs", pool, progress=True)]
     _write_text(to_markdown(_table1(args)) + "\n", out / "table1.md")
     table = table2_rows(rows, args.readings)
     to_csv(table, out / "table2.csv")
