@@ -154,8 +154,8 @@ class OBDPruner(ScorePruner):
             raise ValueError("scoring needs at least one batch")
         every = dict(model.named_parameters())
         parameters = {name: every[name].detach() for name in names}
-        dtype = next(iter(parameters.values())).dtype
-        batches = [(inputs.to(dtype), labels) for inputs, labels in batches]
+        like = next(iter(parameters.values()))  # the parameters' dtype and device
+        batches = [(inputs.to(like), labels.to(like.device)) for inputs, labels in batches]
         if self.curvature == "fisher":
             return _fisher_diagonal(model, parameters, batches, self.chunk)
         return _hutchinson_diagonal(model, parameters, batches, self.samples, self.seed)
