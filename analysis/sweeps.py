@@ -353,13 +353,23 @@ def _watch_parent(parent: int) -> None:
 
 
 def _init_worker(threads: int, parent: int | None = None) -> None:
-    """Initializer of the local worker processes: torch threads per worker, and exit with
-    the parent process `parent` (`_exit_with_parent`)."""
+    """Initializer of the local worker processes: `threads` torch threads and `threads` BLAS
+    threads per worker, and exit with the parent process `parent` (`_exit_with_parent`).
+
+    The BLAS limit matters as much as torch's: the game side (numpy, scipy) calls OpenBLAS,
+    which otherwise starts one thread per core in every worker; with more workers than
+    cores' worth of threads its spinning threads made the second-order solves 10-15x slower
+    (a 768 x 768 matvec: 29 ms with 2 threads against 2 ms with 1, on the 2-core machine
+    shared with other jobs). ``threadpoolctl`` (scikit-learn's dependency) sets the limit
+    for whichever BLAS numpy loaded.
+    """
     if parent is not None:
         _exit_with_parent(parent)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
+    threadpool_limits(threads)
 
 
 def _process_pool(workers: int, threads: int) -> ProcessPoolExecutor:
@@ -371,7 +381,8 @@ def _process_pool(workers: int, threads: int) -> ProcessPoolExecutor:
 
 
 def _default_executor(n_pending: int, max_workers: int | None) -> Executor:
-    """Local processes (`_process_pool`), each with ``cpu_count // workers`` torch threads."""
+    """Local processes (`_process_pool`), each with ``cpu_count // workers`` torch and BLAS
+    threads."""
     cpus = os.cpu_count() or 1
     workers = max_workers or max(1, min(n_pending, cpus))
     return _process_pool(workers, max(1, cpus // workers))
@@ -379,7 +390,7 @@ def _default_executor(n_pending: int, max_workers: int | None) -> Executor:
 
 @contextlib.contextmanager
 def local_executor(workers: int, threads: int = 1) -> Iterator[Executor]:
-    """An executor on this machine with a fixed torch thread count, shut down on exit.
+    """An executor on this machine with a fixed torch and BLAS thread count, shut down on exit.
 
     `sweep`'s default pool gives each worker ``cpu_count // workers`` threads; on a shared
     machine one thread per worker is the polite choice, and at toy size the start-up of a
@@ -388,9 +399,9 @@ def local_executor(workers: int, threads: int = 1) -> Iterator[Executor]:
     Parameters
     ----------
     workers : int
-        ``>= 1``: that many spawned processes with `threads` torch threads each, which end
+        ``>= 1``: that many spawned processes with `threads` torch and BLAS threads each, which end
         when this process ends (even by SIGKILL: no orphans). ``0``: one
-        thread of this process, with `threads` torch threads while the block runs (the
+        thread of this process, with `threads` torch and BLAS threads while the block runs (the
         previous count is restored on exit).
     threads : int
         Torch threads per worker, ``>= 1``.
@@ -409,11 +420,12 @@ def local_executor(workers: int, threads: int = 1) -> Iterator[Executor]:
             yield pool
         return
     import torch
+    from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with threadpool_limits(threads), ThreadPoolExecutor(max_workers=1) as pool:
             yield pool
     finally:
         torch.set_num_threads(before)

@@ -526,3 +526,22 @@ def test_local_executor_in_process_restores_the_thread_count_and_rejects_bad_cou
         with pytest.raises(ValueError, match="workers|threads"):
             with local_executor(workers, threads):
                 pass
+
+
+def _thread_counts() -> tuple[int, int]:
+    import torch
+    from threadpoolctl import threadpool_info
+
+    blas = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    return torch.get_num_threads(), max(blas)
+
+
+@pytest.mark.parametrize("workers,threads", [(0, 1), (1, 1), (1, 2)])
+def test_local_executor_limits_torch_and_blas_threads(workers, threads):
+    from analysis.sweeps import local_executor
+
+    # The game side runs on numpy's BLAS: a worker that leaves it at one thread per core
+    # oversubscribes the machine when several workers run (analysis.sweeps._init_worker).
+    # threads=2 checks the limit is set, not inherited (the suite may run with OMP_NUM_THREADS=1).
+    with local_executor(workers, threads=threads) as pool:
+        assert pool.submit(_thread_counts).result() == (threads, threads)
