@@ -147,11 +147,13 @@ def dual_newton_step(game: ParticipationGame) -> Step:
     profile that is not the one the last step returned (the first step, or a restart) starts
     the dual at ``y = F^T s``.
     """
+    from equilibria.solvers import _numba  # numba is imported on the first dual step only
+
     R = game.competition
     assert isinstance(R, LowRank)
     factors, scale = R.factors, R.scale
     lo, hi = (float(bound) for bound in game.bounds)
-    a = game.net_benefit
+    a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
     diagonal = 2.0 * game.quadratic_cost - scale * R._row_sq  # type: ignore[attr-defined]
     inverse = 1.0 / diagonal
     d = factors.shape[1]
@@ -163,10 +165,9 @@ def dual_newton_step(game: ParticipationGame) -> Step:
     def slope(t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,
               w: np.ndarray) -> tuple[float, float]:
         """psi'(t) and psi''(t) along y + t dy (``F y = z``, ``F dy = w``), in O(N)."""
-        s = primal(z + t * w)
-        free = (s > lo) & (s < hi)
-        first = scale * (float((y + t * dy) @ dy) - float(w @ s))
-        second = scale * (float(dy @ dy) + scale * float(np.sum(w[free] ** 2 * inverse[free])))
+        moved, curvature = _numba.dual_line_slope(t, z, w, a, inverse, scale, lo, hi)
+        first = scale * (float((y + t * dy) @ dy) - moved)
+        second = scale * (float(dy @ dy) + scale * curvature)
         return first, second
 
     def line_search(y: np.ndarray, dy: np.ndarray, z: np.ndarray, w: np.ndarray,
@@ -234,15 +235,15 @@ def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
         return core
     members = np.flatnonzero(free)
     if changed.size >= members.size:
-        rows, weights, core = members, inverse[members], np.zeros_like(core)
+        entering, leaving, core = members, changed[:0], np.zeros_like(core)
     else:
-        rows = changed
-        weights = np.where(free[changed], inverse[changed], -inverse[changed])
+        entering, leaving = changed[free[changed]], changed[~free[changed]]
     core = core.copy()
-    for start in range(0, rows.size, _CHUNK_ROWS):
-        index = rows[start:start + _CHUNK_ROWS]
-        block = factors[index]
-        core += block.T @ (block * weights[start:start + _CHUNK_ROWS, None])
+    for rows, sign in ((entering, 1.0), (leaving, -1.0)):
+        for start in range(0, rows.size, _CHUNK_ROWS):
+            index = rows[start:start + _CHUNK_ROWS]
+            block = factors[index] * np.sqrt(inverse[index])[:, None]
+            core += sign * (block.T @ block)  # numpy runs X^T X as BLAS syrk
     return 0.5 * (core + core.T)
 
 
