@@ -55,7 +55,7 @@ from equilibria.solvers.projected_gradient import lipschitz_constant
 #: Backtracking halvings tried before falling back to a projected gradient step.
 _MAX_BACKTRACKS = 8
 #: Rows of the factors gathered at a time when the dual Newton core is built or updated.
-_CHUNK_ROWS = 1 << 15
+_CHUNK_ROWS = 1 << 13
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
 _LINE_SEARCH_STEPS = 60
 
@@ -176,7 +176,7 @@ def dual_newton_step(game: ParticipationGame) -> Step:
         low, high, t = 0.0, np.inf, 1.0
         for _ in range(_LINE_SEARCH_STEPS):
             first, second = slope(t, y, dy, z, w)
-            if abs(first) <= 1e-13 * abs(initial):
+            if abs(first) <= 1e-9 * abs(initial):
                 break
             if first < 0.0:
                 low = t
