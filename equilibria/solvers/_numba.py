@@ -19,15 +19,20 @@ LowRank sweep needs the rank-1 update of ``F^T s`` after every player, which no 
 fuses. numba is a dependency of the package; it is imported on the first sweep only, so that
 ``import equilibria`` stays light.
 
-The kernels are compiled on first use and cached on disk (``cache=True``). Best responses of
-players with ``q_i = 0`` follow `ParticipationGame.best_response_to_player`: hi when
-``a_i - r_i > 0``, else lo.
+The kernels are compiled on first use and cached on disk (``cache=True``); sums may be
+reassociated (vectorized), so a sweep agrees with the sequential Python loop to rounding.
+Best responses of players with ``q_i = 0`` follow `ParticipationGame.best_response_to_player`:
+hi when ``a_i - r_i > 0``, else lo.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+#: Only reassociation, so that LLVM vectorizes the sums (dot products); inf and NaN keep their
+#: IEEE meaning (a tiny q_i gives an infinite unclipped best response, which the clip maps).
+_FASTMATH = {"reassoc"}
 
 
 @numba.njit(cache=True, inline="always")
@@ -38,7 +43,7 @@ def _respond(numerator: float, q: float, lo: float, hi: float) -> float:
     return hi if numerator > 0.0 else lo
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=_FASTMATH)
 def low_rank_sweep(s: np.ndarray, y: np.ndarray, factors: np.ndarray, row_sq: np.ndarray,
                    scale: float, a: np.ndarray, q: np.ndarray, lo: float, hi: float,
                    damping: float, order: np.ndarray) -> None:
@@ -57,7 +62,7 @@ def low_rank_sweep(s: np.ndarray, y: np.ndarray, factors: np.ndarray, row_sq: np
                 y[k] += delta * factors[i, k]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=_FASTMATH)
 def sparse_sweep(s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
                  a: np.ndarray, q: np.ndarray, lo: float, hi: float, damping: float,
                  order: np.ndarray) -> None:
@@ -70,7 +75,7 @@ def sparse_sweep(s: np.ndarray, indptr: np.ndarray, indices: np.ndarray, data: n
         s[i] += damping * (_respond(a[i] - r, q[i], lo, hi) - s[i])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=_FASTMATH)
 def dense_sweep(s: np.ndarray, R: np.ndarray, a: np.ndarray, q: np.ndarray, lo: float,
                 hi: float, damping: float, order: np.ndarray) -> None:
     """One sweep in `order` over a dense competition (zero diagonal), updating `s` in place."""
@@ -83,7 +88,7 @@ def dense_sweep(s: np.ndarray, R: np.ndarray, a: np.ndarray, q: np.ndarray, lo: 
         s[i] += damping * (_respond(a[i] - r, q[i], lo, hi) - s[i])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=_FASTMATH)
 def dual_line_slope(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
                     inverse: np.ndarray, scale: float, lo: float,
                     hi: float) -> tuple[float, float]:
