@@ -6,6 +6,8 @@ converges when the best-response map is a contraction (spectral radius of
 ``diag(1/2q) R`` below 1 on the active set; `analyze_stability` reports it). Gauss-Seidel play
 updates one player at a time with the others' latest moves; in a potential game no update
 lowers the potential (Monderer & Shapley 1996), so it converges even when Jacobi oscillates.
+On a `CallableGame` Jacobi play asks for every best response at once (one batched search),
+Gauss-Seidel play for one player's at a time (`player_best_response`).
 
 For a LowRank competition a Gauss-Seidel sweep keeps ``y = F^T s`` up to date in O(d) per
 player (a rank-1 update per move), so a sweep costs one pass over the factors, like one Jacobi

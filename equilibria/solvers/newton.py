@@ -75,7 +75,7 @@ def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray)
     if R is None:
         return np.divide(rhs, q2, out=np.zeros_like(rhs), where=q2 > 0)
     if isinstance(R, LowRank):
-        return _woodbury_solve(R.factors[free], R.scale, q2, rhs)
+        return _woodbury_solve(R, free, q2, rhs)
     if sp.issparse(R):
         block = sp.csc_matrix(sp.diags(q2) + R[free][:, free])
         try:
@@ -100,27 +100,67 @@ def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray)
         return np.linalg.lstsq(block, rhs, rcond=None)[0]
 
 
-def _woodbury_solve(factors: np.ndarray, scale: float, q2: np.ndarray,
+def _woodbury_solve(R: LowRank, free: np.ndarray, q2: np.ndarray,
                     rhs: np.ndarray) -> np.ndarray:
-    """``(diag(q2 - scale ||F_i||^2) + scale F F^T)^{-1} rhs`` by the Woodbury identity."""
-    diagonal = q2 - scale * np.einsum("ij,ij->i", factors, factors)
+    """``(diag(q2 - scale ||F_i||^2) + scale F_A F_A^T)^{-1} rhs`` on the players ``A = free``.
+
+    By the Woodbury identity with the d x d capacitance ``I / scale + F_A^T diag(1/D) F_A``;
+    the rows of A are read `_CHUNK_ROWS` at a time (no copy of the factors).
+    """
+    factors, scale = R.factors, R.scale
+    diagonal = q2 - scale * R._row_sq[free]  # type: ignore[attr-defined]
     if scale == 0.0:
         return np.divide(rhs, q2, out=np.zeros_like(rhs), where=q2 > 0)
     reference = max(float(np.abs(diagonal).max(initial=0.0)), abs(scale) * 1e-300)
     if np.abs(diagonal).min(initial=np.inf) > 1e-10 * reference:
-        scaled_factors = factors / diagonal[:, None]
-        capacitance = np.eye(factors.shape[1]) / scale + factors.T @ scaled_factors
-        inner = factors.T @ (rhs / diagonal)
+        inverse = 1.0 / diagonal
+        capacitance = _weighted_gram(factors, free, inverse, np.eye(factors.shape[1]) / scale)
+        inner = _rows_transpose_product(factors, free, rhs * inverse)
         try:
             correction = np.linalg.solve(capacitance, inner)
         except np.linalg.LinAlgError:
             correction = np.linalg.lstsq(capacitance, inner, rcond=None)[0]
-        return rhs / diagonal - scaled_factors @ correction
-    n = factors.shape[0]
+        return (rhs - _rows_product(factors, free, correction)) * inverse
+    n = free.size
     operator = spla.LinearOperator(
         (n, n), dtype=np.float64,
-        matvec=lambda v: diagonal * np.ravel(v) + scale * (factors @ (factors.T @ np.ravel(v))))
+        matvec=lambda v: diagonal * np.ravel(v) + scale * _rows_product(
+            factors, free, _rows_transpose_product(factors, free, np.ravel(v))))
     return spla.minres(operator, rhs, rtol=1e-12, maxiter=10 * n)[0]
+
+
+def _rows_product(factors: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``F[rows] @ vector``, `_CHUNK_ROWS` rows at a time."""
+    out = np.empty(rows.size)
+    for start in range(0, rows.size, _CHUNK_ROWS):
+        out[start:start + _CHUNK_ROWS] = factors[rows[start:start + _CHUNK_ROWS]] @ vector
+    return out
+
+
+def _rows_transpose_product(factors: np.ndarray, rows: np.ndarray,
+                            vector: np.ndarray) -> np.ndarray:
+    """``F[rows]^T @ vector``, `_CHUNK_ROWS` rows at a time."""
+    out = np.zeros(factors.shape[1])
+    for start in range(0, rows.size, _CHUNK_ROWS):
+        out += factors[rows[start:start + _CHUNK_ROWS]].T @ vector[start:start + _CHUNK_ROWS]
+    return out
+
+
+def _weighted_gram(factors: np.ndarray, rows: np.ndarray, weights: np.ndarray,
+                   start_from: np.ndarray) -> np.ndarray:
+    """``start_from + F[rows]^T diag(weights) F[rows]`` (weights of either sign), symmetric.
+
+    Rows of positive and of negative weight are scaled by ``sqrt(|w|)`` and multiplied as
+    ``X^T X``, which numpy runs as BLAS syrk; `_CHUNK_ROWS` rows are gathered at a time.
+    """
+    gram = start_from.copy()
+    for sign in (1.0, -1.0):
+        chosen = np.flatnonzero(sign * weights > 0.0)
+        for start in range(0, chosen.size, _CHUNK_ROWS):
+            pick = chosen[start:start + _CHUNK_ROWS]
+            block = factors[rows[pick]] * np.sqrt(sign * weights[pick])[:, None]
+            gram += sign * (block.T @ block)
+    return 0.5 * (gram + gram.T)
 
 
 def newton_step(game: ParticipationGame) -> Step:
@@ -235,16 +275,9 @@ def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
         return core
     members = np.flatnonzero(free)
     if changed.size >= members.size:
-        entering, leaving, core = members, changed[:0], np.zeros_like(core)
-    else:
-        entering, leaving = changed[free[changed]], changed[~free[changed]]
-    core = core.copy()
-    for rows, sign in ((entering, 1.0), (leaving, -1.0)):
-        for start in range(0, rows.size, _CHUNK_ROWS):
-            index = rows[start:start + _CHUNK_ROWS]
-            block = factors[index] * np.sqrt(inverse[index])[:, None]
-            core += sign * (block.T @ block)  # numpy runs X^T X as BLAS syrk
-    return 0.5 * (core + core.T)
+        return _weighted_gram(factors, members, inverse[members], np.zeros_like(core))
+    weights = np.where(free[changed], inverse[changed], -inverse[changed])
+    return _weighted_gram(factors, changed, weights, core)
 
 
 def active_set_step(game: ParticipationGame) -> Step:

@@ -17,7 +17,12 @@ from equilibria import CallableGame, LowRank, ParticipationGame, nash_gap, solve
 from equilibria.bounded_search import minimize_bounded
 from equilibria.errors import InvalidGameError
 from equilibria.solvers.best_response import gauss_seidel_step
-from equilibria.solvers.newton import _updated_core, active_set_step, dual_applies
+from equilibria.solvers.newton import (
+    _updated_core,
+    active_set_step,
+    dual_applies,
+    solve_free_block,
+)
 from tests.equilibria.games import low_rank_game
 
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
@@ -233,3 +238,25 @@ def test_a_vectorized_utility_that_does_not_take_stacks_is_named():
     game = CallableGame(lambda s: s.ravel()[:3] * (1.0 - s.ravel()[:3]), 3, vectorized=True)
     with pytest.raises(InvalidGameError, match="vectorized=True"):
         game.best_response(np.full(3, 0.5))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30), scale=st.sampled_from([-0.4, 0.3]),
+       weak=st.booleans())
+def test_the_low_rank_free_block_solve_equals_the_dense_one(seed, n, scale, weak):
+    rng = np.random.default_rng(seed)
+    factors = rng.standard_normal((n, 3))
+    row_sq = np.einsum("ij,ij->i", factors, factors)
+    # weak: some 2 q_i < scale ||F_i||^2, so the Woodbury diagonal has both signs
+    quadratic = rng.uniform(0.05, 0.3, n) * row_sq if weak else rng.uniform(0.5, 1.0, n) + row_sq
+    low = ParticipationGame(np.ones(n), quadratic, 0.0, LowRank(factors, scale))
+    dense = ParticipationGame(np.ones(n), quadratic, 0.0, scale * (factors @ factors.T))
+    free = np.flatnonzero(rng.uniform(size=n) < 0.7)
+    if free.size == 0:
+        free = np.arange(n)
+    rhs = rng.standard_normal(free.size)
+    block = np.diag(2.0 * quadratic[free]) + dense.competition[np.ix_(free, free)]
+    if np.linalg.cond(block) > 1e8:
+        return
+    expected = np.linalg.solve(block, rhs)
+    np.testing.assert_allclose(solve_free_block(low, free, rhs), expected, rtol=1e-7, atol=1e-7)
