@@ -174,10 +174,10 @@ def cell(t: Timing) -> str:
 def part_a(sizes: list[int], tol: float, budget: float) -> None:
     print(f"\n(a) time to a certified equilibrium (relative Nash gap <= {tol:g}), rank-64 "
           f"LowRank, eta = 0.05, budget {budget:g}s per solve; (iterations)")
-    print("    floor: one pass over the factors (F^T s then F y); best/floor: the fastest "
-          "solver's time in floors; scale: the game's payoff scale, once per game")
+    print("    floor: one pass over the factors (F^T s then F y); each cell: seconds "
+          "(iterations) and time / floor; scale: the game's payoff scale, once per game")
     header = (f"{'N':>9} {'floor':>9} {'scale':>8} "
-              + " ".join(f"{name:>22}" for name, _, _ in SOLVERS) + f" {'best/floor':>11}")
+              + " ".join(f"{name:>26}" for name, _, _ in SOLVERS) + f" {'best/floor':>11}")
     print(header)
     print("-" * len(header))
     for n in sizes:
@@ -187,9 +187,10 @@ def part_a(sizes: list[int], tol: float, budget: float) -> None:
         timings = [time_ours(game, method, options, tol, budget)
                    for _, method, options in SOLVERS]
         best = min((t.seconds for t in timings if t.converged), default=np.nan)
+        cells = [cell(t) + (f" {t.seconds / floor:>5.0f}x" if t.converged else " " * 7)
+                 for t in timings]
         print(f"{n:>9} {floor * 1e3:>7.2f}ms {scale:>7.3f}s "
-              + " ".join(f"{cell(t):>22}" for t in timings) + f" {best / floor:>11.1f}",
-              flush=True)
+              + " ".join(f"{c:>26}" for c in cells) + f" {best / floor:>11.1f}", flush=True)
 
 
 def part_b(n: int, tol: float, budget: float, repeats: int) -> None:
