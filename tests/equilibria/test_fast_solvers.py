@@ -102,6 +102,21 @@ def test_dual_newton_from_a_random_start_on_a_strongly_competitive_game():
     assert nash_gap(game, result.profile) <= 1e-12
 
 
+def test_dual_newton_on_a_box_that_does_not_start_at_zero():
+    rng = np.random.default_rng(0)
+    n = 50
+    factors = rng.standard_normal((n, 4))
+    quadratic = rng.uniform(0.5, 1, n) + 0.5 * np.einsum("ij,ij->i", factors, factors)
+    benefit = rng.uniform(-1, 3, n)
+    low = ParticipationGame(benefit, quadratic, 0.1, LowRank(factors, 0.5), bounds=(0.1, 2.0))
+    dense = ParticipationGame(benefit, quadratic, 0.1, 0.5 * factors @ factors.T,
+                              bounds=(0.1, 2.0))
+    result = solve(low, "newton", s0="random", rng=3, tol=1e-13)
+    assert result.converged
+    np.testing.assert_allclose(result.profile, solve(dense, "newton", tol=1e-13).profile,
+                               atol=1e-10)
+
+
 def test_games_outside_the_dual_take_the_active_set_steps():
     rng = np.random.default_rng(2)
     factors = rng.standard_normal((20, 3))
