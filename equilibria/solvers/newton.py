@@ -248,12 +248,9 @@ def dual_newton_step(game: ParticipationGame) -> Step:
         except np.linalg.LinAlgError:
             dy = -np.linalg.solve(hessian, residual)
         initial = scale * float(residual @ dy)
-        if not initial < 0.0:  # the residual is at rounding level: keep the Newton point
-            t = 1.0
-            w = factors @ dy
-        else:
-            w = factors @ dy
-            t = line_search(y, dy, z, w, initial)
+        w = factors @ dy
+        # a step that is no descent direction means a residual at rounding level: take it whole
+        t = line_search(y, dy, z, w, initial) if initial < 0.0 else 1.0
         y, z = y + t * dy, z + t * w
         s_new = primal(z)
         state.update(s=s_new.copy(), y=y, z=z, free=free, core=core)
