@@ -189,7 +189,10 @@ def row_norms(competition: Competition, n: int) -> np.ndarray:
     if isinstance(competition, LowRank):
         factors = competition.factors
         gram = factors.T @ factors
-        quad = np.einsum("ij,ij->i", factors @ gram, factors)
+        quad = np.empty(n)
+        for start in range(0, n, _CHUNK_ROWS * 16):  # no (N, d) temporary for large N
+            block = factors[start:start + _CHUNK_ROWS * 16]
+            quad[start:start + block.shape[0]] = np.einsum("ij,ij->i", block @ gram, block)
         sq = competition._row_sq  # type: ignore[attr-defined]
         return np.abs(competition.scale) * np.sqrt(np.maximum(quad - sq**2, 0.0))
     if sp.issparse(competition):

@@ -6,18 +6,19 @@ converges when the best-response map is a contraction (spectral radius of
 ``diag(1/2q) R`` below 1 on the active set; `analyze_stability` reports it). Gauss-Seidel play
 updates one player at a time with the others' latest moves; in a potential game no update
 lowers the potential (Monderer & Shapley 1996), so it converges even when Jacobi oscillates.
+On a `CallableGame` Jacobi play asks for every best response at once (one batched search),
+Gauss-Seidel play for one player's at a time (`player_best_response`).
 
-For a LowRank competition a Gauss-Seidel sweep keeps ``z = F^T s`` up to date in O(d) per
-player, so a sweep costs O(N d) like one Jacobi step. The sweep is a Python loop over players
-(one small BLAS call each): vectorizing it is impossible because each update reads the
-previous one.
+For a LowRank competition a Gauss-Seidel sweep keeps ``y = F^T s`` up to date in O(d) per
+player (a rank-1 update per move), so a sweep costs one pass over the factors, like one Jacobi
+step. Each update reads the previous one, so the sweep cannot be vectorized: it is a compiled
+loop (`equilibria.solvers._numba`, numba) for LowRank, sparse and dense competition alike.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas
 
 from equilibria.callable_game import ContinuousGame
 from equilibria.competition import LowRank
@@ -59,9 +60,18 @@ def gauss_seidel_step(game: ContinuousGame, damping: float = 1.0, order: str = "
 
 
 def _quadratic_sweep(game: ParticipationGame, damping: float, players) -> Step:
-    """Gauss-Seidel sweep specialized to the quadratic game's competition representation."""
+    """Gauss-Seidel sweep of the quadratic game, compiled for its competition format.
+
+    The sweeps are numba kernels (`equilibria.solvers._numba`, which says why numba): one
+    pass over the factors (LowRank), the stored entries (sparse) or the matrix (dense) per
+    sweep, with the same arithmetic as `ParticipationGame.best_response_to_player`.
+    """
+    from equilibria.solvers import _numba  # numba is imported on the first sweep only
+
     R = game.competition
-    respond = game.best_response_to_player
+    lo, hi = (float(bound) for bound in game.bounds)
+    a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
+    q = np.ascontiguousarray(game.quadratic_cost, dtype=np.float64)
 
     if R is None:
         def independent(s: np.ndarray, k: int) -> np.ndarray:
@@ -69,37 +79,53 @@ def _quadratic_sweep(game: ParticipationGame, damping: float, players) -> Step:
         return independent
 
     if isinstance(R, LowRank):
-        factors, scale = R.factors, R.scale
+        factors = np.ascontiguousarray(R.factors)
         row_sq = np.einsum("ij,ij->i", factors, factors)
+        scale = float(R.scale)
+        # y = F^T s is carried from one sweep to the next when the loop hands back the profile
+        # the last sweep returned (one pass over F saved per sweep), and recomputed every
+        # _REFRESH sweeps so that the rank-1 updates do not accumulate rounding.
+        carried: dict[str, np.ndarray | int] = {}
 
         def low_rank(s: np.ndarray, k: int) -> np.ndarray:
-            s = s.copy()
-            z = factors.T @ s
-            for i in players(s.shape[0]):
-                f_i = factors[i]
-                r_i = scale * (blas.ddot(f_i, z) - row_sq[i] * s[i])
-                delta = damping * (respond(i, r_i) - s[i])
-                if delta != 0.0:
-                    s[i] += delta
-                    z = blas.daxpy(f_i, z, a=delta)
+            last = carried.get("s")
+            count = int(carried.get("count", 0))
+            if (isinstance(last, np.ndarray) and count % _REFRESH
+                    and np.array_equal(last, s)):
+                y = carried["y"]
+            else:
+                y = factors.T @ s
+            s = np.array(s, dtype=np.float64)
+            _numba.low_rank_sweep(s, y, factors, row_sq, scale, a, q, lo, hi, damping,
+                                  _order(players, s.shape[0]))
+            carried.update(s=s.copy(), y=y, count=count + 1)
             return s
         return low_rank
 
     if sp.issparse(R):
-        indptr, indices, data = R.indptr, R.indices, R.data
+        indptr, indices = R.indptr, R.indices
+        data = np.ascontiguousarray(R.data, dtype=np.float64)
 
         def sparse(s: np.ndarray, k: int) -> np.ndarray:
-            s = s.copy()
-            for i in players(s.shape[0]):
-                lo_, hi_ = indptr[i], indptr[i + 1]
-                r_i = float(data[lo_:hi_] @ s[indices[lo_:hi_]])
-                s[i] += damping * (respond(i, r_i) - s[i])
+            s = np.array(s, dtype=np.float64)
+            _numba.sparse_sweep(s, indptr, indices, data, a, q, lo, hi, damping,
+                                _order(players, s.shape[0]))
             return s
         return sparse
 
+    dense_matrix = np.ascontiguousarray(R, dtype=np.float64)
+
     def dense(s: np.ndarray, k: int) -> np.ndarray:
-        s = s.copy()
-        for i in players(s.shape[0]):
-            s[i] += damping * (respond(i, float(R[i] @ s)) - s[i])
+        s = np.array(s, dtype=np.float64)
+        _numba.dense_sweep(s, dense_matrix, a, q, lo, hi, damping, _order(players, s.shape[0]))
         return s
     return dense
+
+
+#: LowRank sweeps between two fresh computations of ``F^T s``.
+_REFRESH = 32
+
+
+def _order(players, n: int) -> np.ndarray:
+    """The sweep's player order as a contiguous int64 array (what the kernels take)."""
+    return np.ascontiguousarray(players(n), dtype=np.int64)

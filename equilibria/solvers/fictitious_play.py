@@ -5,6 +5,10 @@ every player best-responds to the average profile, and the average moves 1/(k + 
 towards that response: ``avg <- avg + (BR(avg) - avg) / (k + 2)``. The reported profile is the
 average, which converges more slowly (about O(1/k)) than best-response play but without its
 oscillations.
+
+On a `CallableGame` the step's ``BR(avg)`` is one batched bounded search for all players
+(`CallableGame.best_response`), and the Nash gap the solver loop checks at the same average
+reuses it (the game keeps the best responses of the last profile it was asked about).
 """
 
 from __future__ import annotations

@@ -16,6 +16,24 @@ projected gradient step instead, so it never stalls.
 The free-player solve uses the competition's structure: dense LU, sparse LU
 (``scipy.sparse.linalg.spsolve``), or for ``R = scale (F F^T - diag)`` the Woodbury identity
 ``(D' + scale F F^T)^{-1}`` with a d x d capacitance matrix, O(N d^2) per step.
+
+**LowRank, strongly monotone: Newton in the d-dimensional dual.** For ``R = scale (F F^T -
+diag)`` with ``scale > 0`` and ``D_i = 2 q_i - scale ||F_i||^2 > 0`` for every player, the
+potential is ``Phi(s) = a.s - 1/2 sum_i D_i s_i^2 - scale/2 ||F^T s||^2``, strictly concave, and
+its maximizer over the box (the unique equilibrium) is ``s(y) = clip((a - scale F y) / D, lo,
+hi)`` at the unique minimizer y of the strongly convex, piecewise quadratic dual
+
+    psi(y) = scale/2 ||y||^2 + sum_i max_{lo <= t <= hi} [(a_i - scale F_i.y) t - D_i t^2 / 2]
+
+(Fenchel duality: ``-scale/2 ||v||^2 = min_y scale (||y||^2 / 2 - y.v)``; at the solution
+``y = F^T s``). Its gradient is ``scale (y - F^T s(y))`` and its generalized Hessian ``scale (I +
+scale F_A^T diag(1 / D_A) F_A)`` over the free players A, so a semismooth Newton step (Qi & Sun
+1993, Math. Programming 58) is a d x d solve, and an exact line search along the step costs
+O(N) per trial because ``F (y + t dy) = F y + t F dy``. A step reads the factors twice
+(``F^T s(y)`` and ``F dy``); the d x d core ``F_A^T diag(1/D_A) F_A`` is kept from the previous
+step and updated by the rows of the players that entered or left A only (never a copy of F).
+On the benchmark games it certifies in 3-5 steps from s = 1. Other games (scale <= 0, a
+``D_i <= 0``, dense or sparse R) take the active-set steps above.
 """
 
 from __future__ import annotations
@@ -23,6 +41,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -35,6 +54,10 @@ from equilibria.solvers.projected_gradient import lipschitz_constant
 
 #: Backtracking halvings tried before falling back to a projected gradient step.
 _MAX_BACKTRACKS = 8
+#: Rows of the factors gathered at a time when the dual Newton core is built or updated.
+_CHUNK_ROWS = 1 << 13
+#: Safeguarded Newton iterations of the exact line search along a dual Newton step.
+_LINE_SEARCH_STEPS = 60
 
 
 def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -52,7 +75,7 @@ def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray)
     if R is None:
         return np.divide(rhs, q2, out=np.zeros_like(rhs), where=q2 > 0)
     if isinstance(R, LowRank):
-        return _woodbury_solve(R.factors[free], R.scale, q2, rhs)
+        return _woodbury_solve(R, free, q2, rhs)
     if sp.issparse(R):
         block = sp.csc_matrix(sp.diags(q2) + R[free][:, free])
         try:
@@ -77,30 +100,184 @@ def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray)
         return np.linalg.lstsq(block, rhs, rcond=None)[0]
 
 
-def _woodbury_solve(factors: np.ndarray, scale: float, q2: np.ndarray,
+def _woodbury_solve(R: LowRank, free: np.ndarray, q2: np.ndarray,
                     rhs: np.ndarray) -> np.ndarray:
-    """``(diag(q2 - scale ||F_i||^2) + scale F F^T)^{-1} rhs`` by the Woodbury identity."""
-    diagonal = q2 - scale * np.einsum("ij,ij->i", factors, factors)
+    """``(diag(q2 - scale ||F_i||^2) + scale F_A F_A^T)^{-1} rhs`` on the players ``A = free``.
+
+    By the Woodbury identity with the d x d capacitance ``I / scale + F_A^T diag(1/D) F_A``;
+    the rows of A are read `_CHUNK_ROWS` at a time (no copy of the factors).
+    """
+    factors, scale = R.factors, R.scale
+    diagonal = q2 - scale * R._row_sq[free]  # type: ignore[attr-defined]
     if scale == 0.0:
         return np.divide(rhs, q2, out=np.zeros_like(rhs), where=q2 > 0)
     reference = max(float(np.abs(diagonal).max(initial=0.0)), abs(scale) * 1e-300)
     if np.abs(diagonal).min(initial=np.inf) > 1e-10 * reference:
-        scaled_factors = factors / diagonal[:, None]
-        capacitance = np.eye(factors.shape[1]) / scale + factors.T @ scaled_factors
-        inner = factors.T @ (rhs / diagonal)
+        inverse = 1.0 / diagonal
+        capacitance = _weighted_gram(factors, free, inverse, np.eye(factors.shape[1]) / scale)
+        inner = _rows_transpose_product(factors, free, rhs * inverse)
         try:
             correction = np.linalg.solve(capacitance, inner)
         except np.linalg.LinAlgError:
             correction = np.linalg.lstsq(capacitance, inner, rcond=None)[0]
-        return rhs / diagonal - scaled_factors @ correction
-    n = factors.shape[0]
+        return (rhs - _rows_product(factors, free, correction)) * inverse
+    n = free.size
     operator = spla.LinearOperator(
         (n, n), dtype=np.float64,
-        matvec=lambda v: diagonal * np.ravel(v) + scale * (factors @ (factors.T @ np.ravel(v))))
+        matvec=lambda v: diagonal * np.ravel(v) + scale * _rows_product(
+            factors, free, _rows_transpose_product(factors, free, np.ravel(v))))
     return spla.minres(operator, rhs, rtol=1e-12, maxiter=10 * n)[0]
 
 
+def _rows_product(factors: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``F[rows] @ vector``, `_CHUNK_ROWS` rows at a time."""
+    out = np.empty(rows.size)
+    for start in range(0, rows.size, _CHUNK_ROWS):
+        out[start:start + _CHUNK_ROWS] = factors[rows[start:start + _CHUNK_ROWS]] @ vector
+    return out
+
+
+def _rows_transpose_product(factors: np.ndarray, rows: np.ndarray,
+                            vector: np.ndarray) -> np.ndarray:
+    """``F[rows]^T @ vector``, `_CHUNK_ROWS` rows at a time."""
+    out = np.zeros(factors.shape[1])
+    for start in range(0, rows.size, _CHUNK_ROWS):
+        out += factors[rows[start:start + _CHUNK_ROWS]].T @ vector[start:start + _CHUNK_ROWS]
+    return out
+
+
+def _weighted_gram(factors: np.ndarray, rows: np.ndarray, weights: np.ndarray,
+                   start_from: np.ndarray) -> np.ndarray:
+    """``start_from + F[rows]^T diag(weights) F[rows]`` (weights of either sign), symmetric.
+
+    Rows of positive and of negative weight are scaled by ``sqrt(|w|)`` and multiplied as
+    ``X^T X``, which numpy runs as BLAS syrk; `_CHUNK_ROWS` rows are gathered at a time.
+    """
+    gram = start_from.copy()
+    for sign in (1.0, -1.0):
+        chosen = np.flatnonzero(sign * weights > 0.0)
+        for start in range(0, chosen.size, _CHUNK_ROWS):
+            pick = chosen[start:start + _CHUNK_ROWS]
+            block = factors[rows[pick]] * np.sqrt(sign * weights[pick])[:, None]
+            gram += sign * (block.T @ block)
+    return 0.5 * (gram + gram.T)
+
+
 def newton_step(game: ParticipationGame) -> Step:
+    """One semismooth Newton step: in the dual for strongly monotone LowRank games (module
+    docstring), else a globalized active-set step on the natural map."""
+    if dual_applies(game):
+        return dual_newton_step(game)
+    return active_set_step(game)
+
+
+def dual_applies(game: ParticipationGame) -> bool:
+    """Whether the game is LowRank with ``scale > 0`` and every ``2 q_i > scale ||F_i||^2``."""
+    R = game.competition
+    if not isinstance(R, LowRank) or not R.scale > 0.0 or R.rank == 0:
+        return False
+    diagonal = 2.0 * game.quadratic_cost - R.scale * R._row_sq  # type: ignore[attr-defined]
+    return bool(diagonal.min(initial=np.inf) > 1e-12 * max(float(diagonal.max()), 1e-300))
+
+
+def dual_newton_step(game: ParticipationGame) -> Step:
+    """One semismooth Newton step with exact line search on the dual psi(y) (module docstring).
+
+    The dual iterate y is carried between steps; the step returns the primal profile s(y). A
+    profile that is not the one the last step returned (the first step, or a restart) starts
+    the dual at ``y = F^T s``.
+    """
+    from equilibria.solvers import _numba  # numba is imported on the first dual step only
+
+    R = game.competition
+    assert isinstance(R, LowRank)
+    factors, scale = R.factors, R.scale
+    lo, hi = (float(bound) for bound in game.bounds)
+    a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
+    diagonal = 2.0 * game.quadratic_cost - scale * R._row_sq  # type: ignore[attr-defined]
+    inverse = 1.0 / diagonal
+    d = factors.shape[1]
+    state: dict[str, np.ndarray] = {}
+
+    def primal(z: np.ndarray) -> np.ndarray:
+        return np.clip((a - scale * z) * inverse, lo, hi)
+
+    def slope(t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,
+              w: np.ndarray) -> tuple[float, float]:
+        """psi'(t) and psi''(t) along y + t dy (``F y = z``, ``F dy = w``), in O(N)."""
+        moved, curvature = _numba.dual_line_slope(t, z, w, a, inverse, scale, lo, hi)
+        first = scale * (float((y + t * dy) @ dy) - moved)
+        second = scale * (float(dy @ dy) + scale * curvature)
+        return first, second
+
+    def line_search(y: np.ndarray, dy: np.ndarray, z: np.ndarray, w: np.ndarray,
+                    initial: float) -> float:
+        """The minimizer of the convex psi(y + t dy) over t >= 0: safeguarded Newton on psi'."""
+        low, high, t = 0.0, np.inf, 1.0
+        for _ in range(_LINE_SEARCH_STEPS):
+            first, second = slope(t, y, dy, z, w)
+            if abs(first) <= 1e-9 * abs(initial):
+                break
+            if first < 0.0:
+                low = t
+            else:
+                high = t
+            trial = t - first / second if second > 0.0 else np.inf
+            if not low < trial < high:
+                trial = 0.5 * (low + high) if np.isfinite(high) else 2.0 * t
+            if high - low <= 1e-15 * max(t, 1.0):
+                break
+            t = trial
+        return t
+
+    def step(s: np.ndarray, k: int) -> np.ndarray:
+        last = state.get("s")
+        if last is not None and np.array_equal(last, s):
+            y, z, current, core = state["y"], state["z"], state["free"], state["core"]
+        else:
+            y = factors.T @ s
+            z = factors @ y
+            current, core = np.zeros(s.shape[0], dtype=bool), np.zeros((d, d))
+        s_y = primal(z)
+        free = (s_y > lo) & (s_y < hi)
+        core = _updated_core(factors, inverse, core, current, free)
+        residual = y - factors.T @ s_y
+        hessian = np.eye(d) + scale * core
+        try:
+            dy = -sla.cho_solve(sla.cho_factor(hessian), residual)
+        except np.linalg.LinAlgError:
+            dy = -np.linalg.solve(hessian, residual)
+        initial = scale * float(residual @ dy)
+        w = factors @ dy
+        # a step that is no descent direction means a residual at rounding level: take it whole
+        t = line_search(y, dy, z, w, initial) if initial < 0.0 else 1.0
+        y, z = y + t * dy, z + t * w
+        s_new = primal(z)
+        state.update(s=s_new.copy(), y=y, z=z, free=free, core=core)
+        return s_new
+
+    return step
+
+
+def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
+                  current: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """``F_A^T diag(1/D_A) F_A`` for the free set `free`, from the core of the set `current`.
+
+    Only the rows of players that entered or left the set are read (``core += F_C^T diag(+-1/D_C)
+    F_C``), or the free rows themselves when that is fewer; rows are gathered `_CHUNK_ROWS` at a
+    time, so no copy of the factors is ever made.
+    """
+    changed = np.flatnonzero(current != free)
+    if changed.size == 0:
+        return core
+    members = np.flatnonzero(free)
+    if changed.size >= members.size:
+        return _weighted_gram(factors, members, inverse[members], np.zeros_like(core))
+    weights = np.where(free[changed], inverse[changed], -inverse[changed])
+    return _weighted_gram(factors, changed, weights, core)
+
+
+def active_set_step(game: ParticipationGame) -> Step:
     """One globalized semismooth Newton (active-set) step on the scaled natural map."""
     lo, hi = game.bounds
     a = game.net_benefit
@@ -109,13 +286,20 @@ def newton_step(game: ParticipationGame) -> Step:
     # scaled step only decides which bound the player goes to, so use 1 there as for 0.
     diag_scale = np.where(q2 > 1e-150, q2, 1.0)
     fallback_step: list[float] = []
+    # the pseudo-gradient at the profile the last step returned (its line search computed it)
+    accepted: dict[str, np.ndarray] = {}
 
     def natural_residual(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         g = a - q2 * s - game.competition_product(s)
         return s - np.clip(s + g / diag_scale, lo, hi), g
 
     def step(s: np.ndarray, k: int) -> np.ndarray:
-        residual, g = natural_residual(s)
+        last = accepted.get("s")
+        if last is not None and np.array_equal(last, s):
+            g = accepted["g"]
+            residual = s - np.clip(s + g / diag_scale, lo, hi)
+        else:
+            residual, g = natural_residual(s)
         merit = float(np.linalg.norm(residual))
         predicted = s + g / diag_scale
         free = np.flatnonzero((predicted > lo) & (predicted < hi))
@@ -129,7 +313,9 @@ def newton_step(game: ParticipationGame) -> Step:
         t = 1.0
         for _ in range(_MAX_BACKTRACKS + 1):
             trial = s + t * (candidate - s)
-            if np.linalg.norm(natural_residual(trial)[0]) <= (1.0 - 1e-4 * t) * merit:
+            trial_residual, trial_g = natural_residual(trial)
+            if np.linalg.norm(trial_residual) <= (1.0 - 1e-4 * t) * merit:
+                accepted.update(s=trial.copy(), g=trial_g)
                 return trial
             t *= 0.5
         if not fallback_step:
