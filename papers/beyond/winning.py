@@ -85,21 +85,12 @@ Outputs in ``--out``:
 - ``ablation.csv``: accuracy and achieved sparsity per ablation arm and point (`ablation`);
 - ``pareto_<dataset>.png``: accuracy against achieved sparsity, one figure per dataset.
 
-Time (estimated, not run: the full study is left to a session on a quiet machine). Timed
-single runs, one torch thread, Fashion-MNIST with the MLP 784-512-256-10 at target 0.8, seed 0,
-on 2 cores shared with three other jobs (so an upper estimate), at ``--limit 12000`` and 16
-epochs (1,504 steps): dense 16.1 s, random 14.1 s, obd 16.3 s, lottery iterative 13.3 s,
-equilibrium_solve second_order iterative 10.9 s, equilibrium (ranked) 42.8 s, equilibrium with
-the game in the loop 47.7 s; at 160 steps the same arms took 1.1-6.7 s, so a run's cost is
-close to linear in its steps (about 9 ms a step for a baseline, 28 ms for Algorithm 1, which
-trains the full network and s all the way) plus 0.2-5 s of scoring and solving. One block of
-34 pruned runs (a seed and a target) then costs about 24 x 14 + 8 x 11 + 43 + 48 = 515 s at
-1,504 steps, and 430 s at the 1,264 steps of the defaults (`FASHION_LIMIT`,
-`FASHION_EPOCHS`): 15 blocks and 3 dense runs are about 6,500 s of runs, about 55 minutes
-with the default 2 workers. Digits (1,347 images, 440 steps a run, the small MLP) adds about
-5 minutes: one block with its ablation arms (39 runs, seed 0, target 0.8) took 39 s, so 15
-blocks are about 600 s of runs. Sparser targets fine-tune smaller networks,
-so 0.9 and 0.95 cost less than 0.8, and 0.5 more.
+Time (measured, both datasets run; papers/beyond/README.md (f) has the results): digits, 561
+runs in 3.9 min on an idle 2-core machine; Fashion-MNIST, 513 runs, of which the last 398 took
+2,406 s with the 2 workers on a machine shared with six other jobs (the first 115 ran before
+`analysis.sweeps` limited the workers' BLAS threads, and took 44 min). A baseline run takes
+6-13 s, ``equilibrium_solve`` 7-45 s (second-order per layer the slowest: one price bisection
+per layer), Algorithm 1 42-53 s.
 """
 
 from __future__ import annotations
