@@ -244,6 +244,17 @@ def keep_mask(gated: GatedNetwork, s: torch.Tensor, threshold: float,
     """
     keep = s >= threshold
     for info in gated.layers:
+        for module, owners in getattr(info, "partial_members", tuple)():
+            # A traced group's branch (e.g. a conv concatenated into it) must keep a channel.
+            players = torch.tensor([info.offset + i for i in owners])
+            if bool(keep[players].any()):
+                continue
+            if on_empty == "raise":
+                raise ValueError(
+                    f"threshold={threshold:g} would remove every output channel of {module} "
+                    f"(players {list(owners)} of layer {info.name}); lower the threshold or "
+                    "pass on_empty='keep_strongest' to keep its strongest player")
+            keep[players[int(torch.argmax(s[players]))]] = True
         if bool(keep[info.players].any()):
             continue
         if on_empty == "raise":

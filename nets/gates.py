@@ -375,17 +375,37 @@ class TracedGatedNetwork(GatedNetwork):
             module = self.model.get_submodule(member.module)
             if not isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):
                 continue
-            index = torch.tensor(member.indices, dtype=torch.long,
-                                 device=module.weight.device).flatten()
+            if member.role == "in" and not include_outgoing:
+                continue
+            index, present = _padded_index(member.indices, module.weight.device)
             if member.role == "out":
-                parts.append(read(module.weight).index_select(0, index).reshape(n, -1))
+                tensors = [read(module.weight)]
                 if module.bias is not None:
-                    parts.append(read(module.bias).index_select(0, index).reshape(n, -1))
-            elif include_outgoing:
+                    tensors.append(read(module.bias))
+                for tensor in tensors:
+                    rows = tensor.index_select(0, index).reshape(n, -1, *tensor.shape[1:])
+                    rows = rows * present.view(n, -1, *[1] * (tensor.dim() - 1)).to(rows)
+                    parts.append(rows.reshape(n, -1))
+            else:
                 weight = read(module.weight).index_select(1, index)
-                parts.append(weight.reshape(weight.shape[0], n, -1).transpose(0, 1)
-                             .reshape(n, -1))
+                weight = weight.reshape(weight.shape[0], n, -1, *weight.shape[2:])
+                weight = weight * present.view(1, n, -1, *[1] * (weight.dim() - 3)).to(weight)
+                parts.append(weight.transpose(0, 1).reshape(n, -1))
         return torch.cat(parts, dim=1)
+
+
+def _padded_index(indices: tuple[tuple[int, ...], ...], device: torch.device
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat channel index (n * width) and a (n, width) presence mask: players owning fewer
+    channels of a member than others (a concatenated branch) are padded with zeros, so every
+    player's row has the same layout and the padding adds nothing to norms or products."""
+    width = max(len(unit) for unit in indices)
+    index = torch.zeros(len(indices), width, dtype=torch.long)
+    present = torch.zeros(len(indices), width, dtype=torch.bool)
+    for unit, channels in enumerate(indices):
+        index[unit, :len(channels)] = torch.tensor(channels, dtype=torch.long)
+        present[unit, :len(channels)] = True
+    return index.flatten().to(device), present.to(device)
 
 
 def as_participation(s: Any, n: int, name: str) -> torch.Tensor:

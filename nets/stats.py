@@ -491,7 +491,11 @@ def _unit_products(t: torch.Tensor, g: torch.Tensor, dim: int, index: torch.Tens
 
 
 def _unit_activations(calls: list[_Call], n_units: int) -> torch.Tensor:
-    """The players' activation vectors over the batch, positions and sites: (M, n_units)."""
+    """The players' activation vectors over the batch, positions and sites: (M, n_units).
+
+    Only sites where every player owns the same number of channels are used (a concatenated
+    branch's site, which holds some players only, is left out), so the vectors stay aligned.
+    """
     columns = []
     for call in calls:
         a = call.output.detach().movedim(call.dim, 1)
@@ -500,9 +504,11 @@ def _unit_activations(calls: list[_Call], n_units: int) -> torch.Tensor:
             columns.append(a.transpose(0, 1).reshape(n_units, -1))
             continue
         index = call.index.to(a.device)
+        counts = torch.bincount(index, minlength=n_units)
+        if bool((counts != counts[0]).any()) or int(counts[0]) == 0:
+            continue
         order = torch.argsort(index, stable=True)
-        width = index.shape[0] // n_units
-        grouped = a[:, order].reshape(a.shape[0], n_units, width, -1)
+        grouped = a[:, order].reshape(a.shape[0], n_units, int(counts[0]), -1)
         columns.append(grouped.transpose(0, 1).reshape(n_units, -1))
     return torch.cat(columns, dim=1).transpose(0, 1)
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,17 @@ class PlayerGroup:
         """Slice of this layer's players in the global participation vector."""
         return slice(self.offset, self.offset + self.n_units)
 
+    def partial_members(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """``(module, players)`` for each output member that only some players own channels
+        in (e.g. a branch concatenated into the group): removal must keep one of them, or the
+        module would have no output channels left."""
+        result = []
+        for member in self.members:
+            owners = tuple(i for i, indices in enumerate(member.indices) if indices)
+            if member.role == "out" and len(owners) < self.n_units:
+                result.append((member.module, owners))
+        return tuple(result)
+
 
 @dataclass(frozen=True)
 class Structure:
@@ -182,8 +194,8 @@ class Structure:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (`equilibria.to_plain`)."""
-        from equilibria import to_plain
-        return to_plain(self)
+        from equilibria.plain import to_plain
+        return to_plain({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
 
 def example_input(dataset: Any) -> torch.Tensor:
@@ -483,6 +495,10 @@ def remove_players(model: nn.Module, structure: Structure, keep: Any,
             continue
         root = work.get_submodule(layer.name)
         idxs = sorted(index for unit in removed for index in layer.root_indices[unit])
+        for module, owners in layer.partial_members():
+            if not bool(unit_keep[list(owners)].any()):
+                raise PruningError(f"keep removes every output channel of {module!r} (players "
+                                   f"{list(owners)} of layer {layer.name}); keep one of them")
         pruner = graph.get_pruner_of_module(root)
         group = graph.get_pruning_group(root, pruner.prune_out_channels, idxs)
         group.prune()

@@ -332,10 +332,18 @@ def select_units(gated: GatedNetwork, scores: torch.Tensor, sparsity: float,
             remove = min(round(sparsity * info.n_units), info.n_units - 1)
             order = torch.argsort(block, stable=True)[:remove]
             keep[info.offset + order] = False
+            for _, owners in getattr(info, "partial_members", tuple)():
+                players = torch.tensor([info.offset + i for i in owners])
+                if not bool(keep[players].any()):
+                    keep[players[int(torch.argmax(scores[players]))]] = True
         return keep
     protected = torch.zeros(gated.n_players, dtype=torch.bool)
     for info in gated.layers:
         protected[info.offset + int(torch.argmax(scores[info.players]))] = True
+        for _, owners in getattr(info, "partial_members", tuple)():
+            # a traced group's branch (a conv concatenated into it) keeps its best channel
+            players = torch.tensor([info.offset + i for i in owners])
+            protected[players[int(torch.argmax(scores[players]))]] = True
     remove = round(sparsity * gated.n_players)
     candidates = torch.argsort(torch.where(protected, torch.inf, scores), stable=True)
     keep[candidates[:min(remove, int((~protected).sum()))]] = False
