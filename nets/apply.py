@@ -549,6 +549,16 @@ def _remove(gated: GatedNetwork, masked: torch.Tensor, keep: torch.Tensor) -> nn
 
 def _fold_traced(gated: TracedGatedNetwork, s: torch.Tensor) -> nn.Module:
     """`fold` of a traced network: s folded at every gate site, the hooks removed."""
+    return fold_factors(gated, s)
+
+
+def fold_factors(gated: TracedGatedNetwork, factors: torch.Tensor) -> nn.Module:
+    """The plain model (hooks removed) with player i's channels multiplied by ``factors[i]``
+    at every gate site of its group: any real factors (a trained scale gate), not only
+    participations in [0, 1]."""
+    s = torch.as_tensor(factors, dtype=torch.float64).detach().cpu().flatten()
+    if s.shape != (gated.n_players,):
+        raise ValueError(f"factors must have shape ({gated.n_players},); got {tuple(s.shape)}")
     model = strip_gates(copy.deepcopy(gated.model))
     for info in gated.layers:
         factors = s[info.players]

@@ -185,6 +185,15 @@ class GatedNetwork(nn.Module):
         sizes = [layer.n_units for layer in self.layers]
         return np.repeat(np.arange(len(self.layers), dtype=np.int64), sizes)
 
+    def gate_module(self, layer: int) -> nn.Module:
+        """The gate module of layer ``layer`` (a `ParticipationGate` unless replaced)."""
+        return self.model[self.layers[layer].gate_index]
+
+    def replace_gate(self, layer: int, gate: nn.Module) -> None:
+        """Put ``gate`` (a module scaling dim 1 of its input) in place of layer ``layer``'s
+        gate."""
+        self.model[self.layers[layer].gate_index] = gate
+
     def gates(self) -> Iterator[ParticipationGate]:
         """Yield the gate modules in layer order."""
         for layer in self.layers:
@@ -261,24 +270,24 @@ class GatedNetwork(nn.Module):
 
 
 class _SiteHook:
-    """Forward hook multiplying a module's output by a player group's participation.
+    """Forward hook multiplying a module's output by a player group's gate ``gates[k]``.
 
     A plain object (not a closure), so ``copy.deepcopy`` of the gated network maps it to the
-    copied gate.
+    copied gates; the gate is looked up at call time, so `GatedNetwork.replace_gate` works.
     """
 
-    def __init__(self, gate: ParticipationGate, dim: int, index: torch.Tensor) -> None:
-        self.gate, self.dim, self.index = gate, dim, index
+    def __init__(self, gates: nn.ModuleList, k: int, dim: int, index: torch.Tensor) -> None:
+        self.gates, self.k, self.dim, self.index = gates, k, dim, index
 
     def __call__(self, module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
-        return self.gate(output, self.dim, self.index)
+        return self.gates[self.k](output, self.dim, self.index)
 
 
 class _SitePreHook(_SiteHook):
     """Forward pre-hook multiplying a module's first input (the head site of ``out_proj``)."""
 
     def __call__(self, module: nn.Module, args: Any) -> Any:  # type: ignore[override]
-        return (self.gate(args[0], self.dim, self.index),) + tuple(args[1:])
+        return (self.gates[self.k](args[0], self.dim, self.index),) + tuple(args[1:])
 
 
 def _site_index(indices: tuple[tuple[int, ...], ...]) -> torch.Tensor:
@@ -329,14 +338,34 @@ class TracedGatedNetwork(GatedNetwork):
                                           for layer in structure.layers)
         self.register_buffer("example_inputs", example_inputs.detach().clone(),
                              persistent=False)
-        for layer, gate in zip(structure.layers, self.gate_modules, strict=True):
+        for k, layer in enumerate(structure.layers):
             for site in layer.sites:
                 module = model.get_submodule(site.module)
                 index = _site_index(site.indices)
                 if site.where == "input":
-                    module.register_forward_pre_hook(_SitePreHook(gate, site.dim, index))
+                    module.register_forward_pre_hook(
+                        _SitePreHook(self.gate_modules, k, site.dim, index))
                 else:
-                    module.register_forward_hook(_SiteHook(gate, site.dim, index))
+                    module.register_forward_hook(_SiteHook(self.gate_modules, k, site.dim, index))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the gated network. A gate module with a ``new_pass()`` method (a stochastic
+        gate, `nets.baselines.l0.HardConcreteGate`) is told before each pass, so that it draws
+        one sample per pass and uses it at every site of its group."""
+        for gate in self.gate_modules:
+            new_pass = getattr(gate, "new_pass", None)
+            if callable(new_pass):
+                new_pass()
+        return self.model(x)
+
+    def gate_module(self, layer: int) -> nn.Module:
+        """The gate module of layer ``layer`` (a `ParticipationGate` unless replaced)."""
+        return self.gate_modules[layer]
+
+    def replace_gate(self, layer: int, gate: nn.Module) -> None:
+        """Put ``gate`` in place of layer ``layer``'s gate. It is called as
+        ``gate(x, dim, index)`` at each site (see `ParticipationGate.forward`)."""
+        self.gate_modules[layer] = gate
 
     def gates(self) -> Iterator[ParticipationGate]:
         """Yield the gate modules in layer order."""

@@ -32,7 +32,7 @@ class UserResidual(nn.Module):
         self.side = nn.Conv2d(6, 3, 1)
         self.depthwise = nn.Conv2d(9, 9, 3, padding=1, groups=9)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(9, 7),
-                                  nn.ReLU(), nn.Linear(7, 3))
+                                  nn.ReLU(), nn.Linear(7, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.bn(self.stem(x)))
