@@ -338,6 +338,7 @@ class TracedGatedNetwork(GatedNetwork):
                                           for layer in structure.layers)
         self.register_buffer("example_inputs", example_inputs.detach().clone(),
                              persistent=False)
+        self._index_cache: dict[tuple[int, str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         for k, layer in enumerate(structure.layers):
             for site in layer.sites:
                 module = model.get_submodule(site.module)
@@ -406,7 +407,10 @@ class TracedGatedNetwork(GatedNetwork):
                 continue
             if member.role == "in" and not include_outgoing:
                 continue
-            index, present = _padded_index(member.indices, module.weight.device)
+            key = (int(layer), member.module, member.role)
+            if key not in self._index_cache:
+                self._index_cache[key] = _padded_index(member.indices, torch.device("cpu"))
+            index, present = (t.to(module.weight.device) for t in self._index_cache[key])
             if member.role == "out":
                 tensors = [read(module.weight)]
                 if module.bias is not None:

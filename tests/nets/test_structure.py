@@ -260,6 +260,8 @@ def test_collect_on_traced_models(name: str) -> None:
         [(layer.n_units, layer.n_units) for layer in gated.layers]
     factors = batch.curvature_factors
     assert factors.shape[0] == gated.n_players
+    gauss_newton = stats.collect(gated, [(X, labels)], curvature="gauss_newton")
+    assert gauss_newton.curvature_factors.shape[0] == gated.n_players
     with pytest.raises(NotImplementedError, match="reconstruction"):
         stats.collect(gated, [(X, labels)], reconstruction=True)
 
