@@ -306,3 +306,26 @@ def test_a_branch_keeps_one_channel() -> None:
         apply_participation(gated, s, mode="remove")
     removed = apply_participation(gated, s, mode="remove", on_empty="keep_strongest")
     assert removed.side.out_channels == 1
+
+
+def test_other_refusals_name_the_argument() -> None:
+    class WithTorchAttention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attention = nn.MultiheadAttention(4, 2, batch_first=True)
+            self.out = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(self.attention(x, x, x)[0].mean(dim=1))
+
+    with pytest.raises(PruningError, match=r"MultiheadAttention.*ignored_layers=\['attention'\]"):
+        trace_players(WithTorchAttention(), torch.zeros(1, 3, 4))
+    model = MODELS["resnet_cifar"](0)
+    with pytest.raises(PruningError, match="ignored_layers names 'nope'"):
+        trace_players(model, X[:1], ignored_layers=["nope"])
+    with pytest.raises(PruningError, match="level='neuron' finds no players"):
+        trace_players(model, X[:1], level="neuron")
+    model.train()
+    structure = trace_players(model, X[:1], ignored_layers=["layers.1"])
+    assert model.training and all(m.training for m in model.modules())
+    assert not any(layer.name.startswith("layers.1.conv1") for layer in structure.layers)
