@@ -2,11 +2,17 @@
 applying participation, evaluation, datasets and models (docs/design.md); named configurations
 in `presets` (``nets.preset("demo")``)."""
 
-from nets import data, models, presets, stats
+from nets import data, models, presets, stats, structure
 from nets.apply import apply_participation, load_model, save_model, to_torch_prune
 from nets.device import DEVICES, resolve_device
 from nets.evaluate import Evaluation, EvaluationError, accuracy_and_loss, evaluate
-from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, attach_gates
+from nets.gates import (
+    GatedNetwork,
+    ParticipationGate,
+    PlayerLayer,
+    TracedGatedNetwork,
+    attach_gates,
+)
 from nets.presets import PRESETS, preset
 from nets.training import (
     PAPER_CONFIGS,
@@ -30,6 +36,7 @@ __all__ = [
     "PlayerLayer",
     "PruningConfig",
     "PruningResult",
+    "TracedGatedNetwork",
     "TrainingDivergedError",
     "accuracy_and_loss",
     "apply_participation",
@@ -43,6 +50,7 @@ __all__ = [
     "resolve_device",
     "save_model",
     "stats",
+    "structure",
     "to_torch_prune",
 ]
 

@@ -33,9 +33,12 @@ from nets.gates import (
     ELEMENTWISE,
     GatedNetwork,
     PlayerLayer,
+    TracedGatedNetwork,
     as_participation,
     columns_per_unit,
+    strip_gates,
 )
+from nets.structure import remove_players
 
 __all__ = [
     "MODES",
@@ -91,7 +94,18 @@ def apply_participation(gated: GatedNetwork, s: Any = None, mode: str = "soft",
     Returns
     -------
     nn.Module
-        A `GatedNetwork` for "soft" and "mask", a plain ``nn.Sequential`` otherwise.
+        A `GatedNetwork` for "soft" and "mask", a plain ``nn.Sequential`` otherwise (for a
+        `TracedGatedNetwork`: a plain copy of the user's module, of its class).
+
+    Notes
+    -----
+    On a `TracedGatedNetwork`, "fold" scales, at every gate site of a player group, the
+    output rows and bias of the Linear/conv (or the affine weight and bias of the BatchNorm)
+    that the gate followed, or for heads the input columns of ``out_proj``; "remove" folds
+    the masked profile, then removes the pruned groups physically through Torch-Pruning
+    (`nets.structure.remove_players`), and checks on the traced example input that the
+    outputs equal the mask model's in eval mode (a NotImplementedError otherwise: a removed
+    channel whose zero does not stay zero, e.g. sigmoid(0) = 0.5 after a gate).
 
     Raises
     ------
@@ -116,6 +130,8 @@ def apply_participation(gated: GatedNetwork, s: Any = None, mode: str = "soft",
     masked = torch.where(keep, values, torch.zeros_like(values))
     if mode == "mask":
         return _with_participation(gated, masked)
+    if isinstance(gated, TracedGatedNetwork):
+        return _remove_traced(gated, masked, keep)
     return _remove(gated, masked, keep)
 
 
@@ -145,6 +161,10 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
     nn.Sequential
     """
     _check_gated(gated)
+    if isinstance(gated, TracedGatedNetwork):
+        raise NotImplementedError("to_torch_prune supports flat nn.Sequential networks only; "
+                                  "for a traced model use apply_participation(mode='mask') "
+                                  "or mode='remove'")
     threshold = _check_threshold(threshold)
     _check_on_empty(on_empty)
     values = _resolve(gated, s)
@@ -186,6 +206,8 @@ def fold(gated: GatedNetwork, s: torch.Tensor) -> nn.Sequential:
     nn.Sequential
     """
     s = as_participation(s, gated.n_players, "s")
+    if isinstance(gated, TracedGatedNetwork):
+        return _fold_traced(gated, s)
     model = copy.deepcopy(gated.model)
     for info in gated.layers:
         factors = s[info.players]
@@ -223,6 +245,17 @@ def keep_mask(gated: GatedNetwork, s: torch.Tensor, threshold: float,
     """
     keep = s >= threshold
     for info in gated.layers:
+        for module, owners in getattr(info, "partial_members", tuple)():
+            # A traced group's branch (e.g. a conv concatenated into it) must keep a channel.
+            players = torch.tensor([info.offset + i for i in owners])
+            if bool(keep[players].any()):
+                continue
+            if on_empty == "raise":
+                raise ValueError(
+                    f"threshold={threshold:g} would remove every output channel of {module} "
+                    f"(players {list(owners)} of layer {info.name}); lower the threshold or "
+                    "pass on_empty='keep_strongest' to keep its strongest player")
+            keep[players[int(torch.argmax(s[players]))]] = True
         if bool(keep[info.players].any()):
             continue
         if on_empty == "raise":
@@ -519,6 +552,66 @@ def _remove(gated: GatedNetwork, masked: torch.Tensor, keep: torch.Tensor) -> nn
                 _keep_batchnorm(plain[plain_index(gated, index)], kept)
         _keep_inputs(gated, info, plain[plain_index(gated, info.next_index)], unit_keep, dead)
     return plain
+
+
+def _fold_traced(gated: TracedGatedNetwork, s: torch.Tensor) -> nn.Module:
+    """`fold` of a traced network: s folded at every gate site, the hooks removed."""
+    return fold_factors(gated, s)
+
+
+def fold_factors(gated: TracedGatedNetwork, factors: torch.Tensor) -> nn.Module:
+    """The plain model (hooks removed) with player i's channels multiplied by ``factors[i]``
+    at every gate site of its group: any real factors (a trained scale gate), not only
+    participations in [0, 1]."""
+    s = torch.as_tensor(factors, dtype=torch.float64).detach().cpu().flatten()
+    if s.shape != (gated.n_players,):
+        raise ValueError(f"factors must have shape ({gated.n_players},); got {tuple(s.shape)}")
+    model = strip_gates(copy.deepcopy(gated.model))
+    for info in gated.layers:
+        factors = s[info.players]
+        for site in info.sites:
+            module = model.get_submodule(site.module)
+            index = torch.empty(sum(len(unit) for unit in site.indices), dtype=torch.long)
+            for unit, channels in enumerate(site.indices):
+                index[list(channels)] = unit
+            scale = factors[index]
+            if site.where == "input":
+                with torch.no_grad():
+                    module.weight.mul_(scale.to(module.weight).view(1, -1))
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+                _scale_batchnorm(module, scale, module.running_mean
+                                 if module.running_mean is not None else scale)
+            else:
+                _scale_units(module, scale)
+    return model
+
+
+#: Largest difference allowed between the removed and the masked model's outputs on the
+#: example input, relative to the outputs' scale (float32 rounding of the smaller sums).
+_REMOVE_RTOL = 1e-4
+
+
+def _remove_traced(gated: TracedGatedNetwork, masked: torch.Tensor,
+                   keep: torch.Tensor) -> nn.Module:
+    plain = fold(gated, masked)
+    removed = remove_players(plain, gated.structure, keep, gated.example_inputs)
+    inputs = gated.example_inputs
+    with torch.no_grad():
+        modes = [(m, m.training) for m in (plain, removed)]
+        plain.eval()
+        removed.eval()
+        try:
+            expected, got = plain(inputs), removed(inputs)
+        finally:
+            for module, mode in modes:
+                module.train(mode)
+    scale = 1.0 + float(expected.abs().max())
+    if float((expected - got).abs().max()) > _REMOVE_RTOL * scale:
+        raise NotImplementedError(
+            "removing the pruned players changes this model's outputs on the traced example "
+            "input (a removed channel's zero does not stay zero after its gate, e.g. "
+            "sigmoid(0) = 0.5 or a bias added after it); use mode='mask' or mode='fold'")
+    return removed
 
 
 def _build_module(name: str, args: dict[str, Any]) -> nn.Module:

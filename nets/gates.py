@@ -9,8 +9,11 @@ multiplying the unit's pre-activation output by s_i, which is what a `Participat
 When a BatchNorm directly follows the layer, the gate sits after that BatchNorm (a BatchNorm
 would otherwise normalize the scaling away).
 
-Models are flat ``nn.Sequential`` containers; `attach_gates` deep-copies one and inserts a
-`ParticipationGate` after each player layer (or after its BatchNorm).
+A flat ``nn.Sequential`` takes the fast path: `attach_gates` deep-copies it and inserts a
+`ParticipationGate` after each player layer (or after its BatchNorm). Any other ``nn.Module``
+is traced (`nets.structure.trace_players`, Torch-Pruning's DepGraph): its players are groups of
+coupled channels (a residual stage's channel, an attention head), and the gates act through
+forward hooks on a deep copy (`TracedGatedNetwork`), so the user's module is not rewritten.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from nets.checks import PruningError
+from nets.structure import PlayerGroup, Structure, trace_players
+
 __all__ = [
     "LEVELS",
     "GatedNetwork",
     "ParticipationGate",
     "PlayerLayer",
+    "TracedGatedNetwork",
     "attach_gates",
+    "strip_gates",
 ]
 
 #: Player levels accepted by `attach_gates`.
@@ -73,8 +81,21 @@ class ParticipationGate(nn.Module):
         self.n_units = n_units
         self.register_buffer("participation", torch.ones(n_units, dtype=torch.float32))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scale ``x`` along dim 1: works for (B, n) and (B, n, H, W) inputs."""
+    def forward(self, x: torch.Tensor, dim: int = 1,
+                index: torch.Tensor | None = None) -> torch.Tensor:
+        """Scale ``x`` along ``dim``: works for (B, n), (B, n, H, W) and (B, T, n) inputs.
+
+        With ``index`` (a traced site, `TracedGatedNetwork`), channel c of ``x`` along ``dim``
+        is multiplied by ``participation[index[c]]``.
+        """
+        if index is not None:
+            if x.dim() < 2 or x.shape[dim] != index.shape[0]:
+                raise ValueError(f"ParticipationGate expects {index.shape[0]} channels along "
+                                 f"dim {dim}; got shape {tuple(x.shape)}")
+            scale = self.participation.to(x.dtype)[index.to(x.device)]
+            shape = [1] * x.dim()
+            shape[dim] = index.shape[0]
+            return x * scale.view(shape)
         if x.dim() < 2 or x.shape[1] != self.n_units:
             raise ValueError(f"ParticipationGate expects an input of shape (B, {self.n_units}, "
                              f"...); got shape {tuple(x.shape)}")
@@ -164,6 +185,15 @@ class GatedNetwork(nn.Module):
         sizes = [layer.n_units for layer in self.layers]
         return np.repeat(np.arange(len(self.layers), dtype=np.int64), sizes)
 
+    def gate_module(self, layer: int) -> nn.Module:
+        """The gate module of layer ``layer`` (a `ParticipationGate` unless replaced)."""
+        return self.model[self.layers[layer].gate_index]
+
+    def replace_gate(self, layer: int, gate: nn.Module) -> None:
+        """Put ``gate`` (a module scaling dim 1 of its input) in place of layer ``layer``'s
+        gate."""
+        self.model[self.layers[layer].gate_index] = gate
+
     def gates(self) -> Iterator[ParticipationGate]:
         """Yield the gate modules in layer order."""
         for layer in self.layers:
@@ -239,6 +269,178 @@ class GatedNetwork(nn.Module):
         return self.layers[int(layer)]
 
 
+class _SiteHook:
+    """Forward hook multiplying a module's output by a player group's gate ``gates[k]``.
+
+    A plain object (not a closure), so ``copy.deepcopy`` of the gated network maps it to the
+    copied gates; the gate is looked up at call time, so `GatedNetwork.replace_gate` works.
+    """
+
+    def __init__(self, gates: nn.ModuleList, k: int, dim: int, index: torch.Tensor) -> None:
+        self.gates, self.k, self.dim, self.index = gates, k, dim, index
+
+    def __call__(self, module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
+        return self.gates[self.k](output, self.dim, self.index)
+
+
+class _SitePreHook(_SiteHook):
+    """Forward pre-hook multiplying a module's first input (the head site of ``out_proj``)."""
+
+    def __call__(self, module: nn.Module, args: Any) -> Any:  # type: ignore[override]
+        return (self.gates[self.k](args[0], self.dim, self.index),) + tuple(args[1:])
+
+
+def _site_index(indices: tuple[tuple[int, ...], ...]) -> torch.Tensor:
+    """Channel -> player index of one site."""
+    total = sum(len(unit) for unit in indices)
+    index = torch.full((total,), -1, dtype=torch.long)
+    for unit, channels in enumerate(indices):
+        index[list(channels)] = unit
+    if bool((index < 0).any()):
+        raise PruningError("a gate site has channels that belong to no player; the traced "
+                           "group does not cover the whole tensor")
+    return index
+
+
+def strip_gates(model: nn.Module) -> nn.Module:
+    """Remove the gate hooks of a `TracedGatedNetwork` from ``model`` (in place); returns it."""
+    for module in model.modules():
+        for hooks in (module._forward_hooks, module._forward_pre_hooks):
+            for key in [k for k, hook in hooks.items() if isinstance(hook, _SiteHook)]:
+                del hooks[key]
+    return model
+
+
+class TracedGatedNetwork(GatedNetwork):
+    """Any ``nn.Module`` with one `ParticipationGate` per traced player group.
+
+    Build it with `attach_gates`. ``.model`` is a deep copy of the user's model, unchanged but
+    for forward hooks (`strip_gates` removes them) that multiply each player's channels by its
+    participation at every `nets.structure.Site` of its group; the gates live in
+    ``.gate_modules``.
+
+    Attributes
+    ----------
+    model : nn.Module
+    layers : tuple of nets.structure.PlayerGroup
+    structure : nets.structure.Structure
+    example_inputs : torch.Tensor
+        The batch the model was traced on (a non-persistent buffer), reused for removal.
+    """
+
+    example_inputs: torch.Tensor
+
+    def __init__(self, model: nn.Module, structure: Structure, level: str,
+                 include_outgoing: bool, example_inputs: torch.Tensor) -> None:
+        super().__init__(model, structure.layers, level, include_outgoing)  # type: ignore[arg-type]
+        self.structure = structure
+        self.gate_modules = nn.ModuleList(ParticipationGate(layer.n_units)
+                                          for layer in structure.layers)
+        self.register_buffer("example_inputs", example_inputs.detach().clone(),
+                             persistent=False)
+        self._index_cache: dict[tuple[int, str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        for k, layer in enumerate(structure.layers):
+            for site in layer.sites:
+                module = model.get_submodule(site.module)
+                index = _site_index(site.indices)
+                if site.where == "input":
+                    module.register_forward_pre_hook(
+                        _SitePreHook(self.gate_modules, k, site.dim, index))
+                else:
+                    module.register_forward_hook(_SiteHook(self.gate_modules, k, site.dim, index))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the gated network. A gate module with a ``new_pass()`` method (a stochastic
+        gate, `nets.baselines.l0.HardConcreteGate`) is told before each pass, so that it draws
+        one sample per pass and uses it at every site of its group."""
+        for gate in self.gate_modules:
+            new_pass = getattr(gate, "new_pass", None)
+            if callable(new_pass):
+                new_pass()
+        return self.model(x)
+
+    def gate_module(self, layer: int) -> nn.Module:
+        """The gate module of layer ``layer`` (a `ParticipationGate` unless replaced)."""
+        return self.gate_modules[layer]
+
+    def replace_gate(self, layer: int, gate: nn.Module) -> None:
+        """Put ``gate`` in place of layer ``layer``'s gate. It is called as
+        ``gate(x, dim, index)`` at each site (see `ParticipationGate.forward`)."""
+        self.gate_modules[layer] = gate
+
+    def gates(self) -> Iterator[ParticipationGate]:
+        """Yield the gate modules in layer order."""
+        for gate in self.gate_modules:
+            assert isinstance(gate, ParticipationGate)
+            yield gate
+
+    def unit_parameters(self, layer: int, include_outgoing: bool | None = None) -> torch.Tensor:
+        """Parameter groups theta_i of one layer's players (Shah & Khan 2025, Eq. 1).
+
+        Row i: the weights and biases of player i's output channels in every Linear and conv
+        of its group (in member order: for a residual stage, every conv writing to that
+        channel; for a head, its rows of q, k and v), with ``include_outgoing`` followed by
+        the input-channel weights of the Linear and conv layers that read it. Built from the
+        real parameters by indexing, so autograd flows to them.
+        """
+        return self.unit_rows(layer, include_outgoing, lambda tensor: tensor)
+
+    def unit_gradients(self, layer: int, include_outgoing: bool | None = None) -> torch.Tensor:
+        """``.grad`` of the parameters laid out like `unit_parameters` (zeros where unset)."""
+        return self.unit_rows(layer, include_outgoing, lambda tensor: tensor.grad
+                              if tensor.grad is not None else torch.zeros_like(tensor))
+
+    def unit_rows(self, layer: int, include_outgoing: bool | None,
+                  read: Any) -> torch.Tensor:
+        """Rows laid out like `unit_parameters`, of ``read(parameter)`` for each parameter."""
+        info = self._layer(layer)
+        assert isinstance(info, PlayerGroup)
+        if include_outgoing is None:
+            include_outgoing = self.include_outgoing
+        if not isinstance(include_outgoing, bool):
+            raise TypeError(f"include_outgoing must be a bool or None; got {include_outgoing!r}")
+        n = info.n_units
+        parts = []
+        for member in info.members:
+            module = self.model.get_submodule(member.module)
+            if not isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):
+                continue
+            if member.role == "in" and not include_outgoing:
+                continue
+            key = (int(layer), member.module, member.role)
+            if key not in self._index_cache:
+                self._index_cache[key] = _padded_index(member.indices, torch.device("cpu"))
+            index, present = (t.to(module.weight.device) for t in self._index_cache[key])
+            if member.role == "out":
+                tensors = [read(module.weight)]
+                if module.bias is not None:
+                    tensors.append(read(module.bias))
+                for tensor in tensors:
+                    rows = tensor.index_select(0, index).reshape(n, -1, *tensor.shape[1:])
+                    rows = rows * present.view(n, -1, *[1] * (tensor.dim() - 1)).to(rows)
+                    parts.append(rows.reshape(n, -1))
+            else:
+                weight = read(module.weight).index_select(1, index)
+                weight = weight.reshape(weight.shape[0], n, -1, *weight.shape[2:])
+                weight = weight * present.view(1, n, -1, *[1] * (weight.dim() - 3)).to(weight)
+                parts.append(weight.transpose(0, 1).reshape(n, -1))
+        return torch.cat(parts, dim=1)
+
+
+def _padded_index(indices: tuple[tuple[int, ...], ...], device: torch.device
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat channel index (n * width) and a (n, width) presence mask: players owning fewer
+    channels of a member than others (a concatenated branch) are padded with zeros, so every
+    player's row has the same layout and the padding adds nothing to norms or products."""
+    width = max(len(unit) for unit in indices)
+    index = torch.zeros(len(indices), width, dtype=torch.long)
+    present = torch.zeros(len(indices), width, dtype=torch.bool)
+    for unit, channels in enumerate(indices):
+        index[unit, :len(channels)] = torch.tensor(channels, dtype=torch.long)
+        present[unit, :len(channels)] = True
+    return index.flatten().to(device), present.to(device)
+
+
 def as_participation(s: Any, n: int, name: str) -> torch.Tensor:
     """Validate a participation profile (Shah & Khan 2025, Eq. 2: s_i in [0, 1]).
 
@@ -280,37 +482,57 @@ def as_participation(s: Any, n: int, name: str) -> torch.Tensor:
     return values
 
 
-def attach_gates(model: nn.Sequential, level: str = "neuron", *,
-                 include_outgoing: bool = False) -> GatedNetwork:
-    """Make the units of a flat ``nn.Sequential`` players with participation gates.
+def attach_gates(model: nn.Module, level: str = "neuron", *,
+                 include_outgoing: bool = False, example_inputs: torch.Tensor | None = None,
+                 ignored_layers: Any = (), traced: bool | None = None) -> GatedNetwork:
+    """Make the units of a network players with participation gates.
 
-    Deep-copies ``model`` and inserts a `ParticipationGate` (all ones) after each player layer,
-    or after the BatchNorm that directly follows it, so that the network runs on effective
+    Deep-copies ``model`` and gates each player so that the network runs on effective
     parameters s_i * theta_i (Shah & Khan 2025, Eq. 3-4). The input model is not modified.
+
+    A flat ``nn.Sequential`` (the fast path) gets a `ParticipationGate` (all ones) inserted
+    after each player layer, or after the BatchNorm that directly follows it. Any other module
+    is traced with Torch-Pruning (`nets.structure.trace_players`): players are its groups of
+    coupled channels and attention heads, gated by forward hooks (`TracedGatedNetwork`).
 
     Parameters
     ----------
-    model : nn.Sequential
+    model : nn.Module
         A flat sequential network of Linear, Conv2d, BatchNorm1d/2d, activations, pools,
-        Flatten and Dropout modules.
+        Flatten and Dropout modules, or any module the tracer handles.
     level : {"neuron", "filter", "all"}, default "neuron"
-        ``"neuron"``: output features of hidden Linear layers; ``"filter"``: output channels
-        of Conv2d layers; ``"all"``: both. The last Linear/Conv layer is never a player.
+        ``"neuron"``: output features of hidden Linear layers (and attention heads);
+        ``"filter"``: output channels of Conv2d layers; ``"all"``: both. The output layer is
+        never a player.
     include_outgoing : bool, default False
         Default for `GatedNetwork.unit_parameters`.
+    example_inputs : torch.Tensor or None
+        A batch the model runs on; required to trace (ignored on the flat path).
+    ignored_layers : sequence of str or nn.Module, default ()
+        Traced path: modules whose outputs are not players (`nets.structure.trace_players`).
+    traced : bool or None, default None
+        None: the flat path for a flat ``nn.Sequential``, tracing otherwise; True: trace
+        (also a flat Sequential); False: the flat path only.
 
     Returns
     -------
     GatedNetwork
+        A `TracedGatedNetwork` on the traced path.
 
     Raises
     ------
     TypeError
-        When ``model`` is not a flat ``nn.Sequential`` or a module between a player layer and
-        the next layer is not supported.
+        When ``model`` is not an ``nn.Module``, or on the flat path a module between a player
+        layer and the next layer is not supported.
     ValueError
         When ``level`` is unknown or the model has no players at that level.
+    nets.checks.PruningError
+        Traced path: ``example_inputs`` missing, or a layer the tracer refuses (LSTM, ...).
     """
+    if traced is None:
+        traced = not _is_flat_sequential(model)
+    if traced:
+        return _attach_traced(model, level, include_outgoing, example_inputs, ignored_layers)
     check_flat_sequential(model, "model")
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}; got {level!r}")
@@ -353,6 +575,31 @@ def attach_gates(model: nn.Sequential, level: str = "neuron", *,
             batchnorm_index=position[bn] if bn != i else None, next_index=position[nxt]))
         offset += n
     return GatedNetwork(nn.Sequential(*new_modules), tuple(layers), level, include_outgoing)
+
+
+def _is_flat_sequential(model: Any) -> bool:
+    if isinstance(model, GatedNetwork) or not isinstance(model, nn.Sequential):
+        return isinstance(model, GatedNetwork)  # a GatedNetwork gets the flat path's error
+    return all(next(iter(module.children()), None) is None for module in model)
+
+
+def _attach_traced(model: nn.Module, level: str, include_outgoing: bool,
+                   example_inputs: torch.Tensor | None, ignored_layers: Any) -> GatedNetwork:
+    if isinstance(model, GatedNetwork):
+        raise TypeError("model is already a GatedNetwork; use it directly, or gate a plain "
+                        "copy: attach_gates(apply_participation(model, mode='fold'))")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}; got {level!r}")
+    if not isinstance(include_outgoing, bool):
+        raise TypeError(f"include_outgoing must be a bool; got {include_outgoing!r}")
+    if example_inputs is None:
+        raise PruningError(f"attach_gates needs example_inputs= (a batch the model runs on, "
+                           f"e.g. torch.zeros(1, 1, 28, 28)) to trace a {type(model).__name__}")
+    work = copy.deepcopy(model)
+    structure = trace_players(work, example_inputs, level, ignored_layers=ignored_layers)
+    return TracedGatedNetwork(work, structure, level, include_outgoing, example_inputs)
 
 
 def check_flat_sequential(model: Any, name: str) -> None:

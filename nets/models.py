@@ -1,8 +1,10 @@
 """Reference networks for pruning experiments.
 
-Every model is a flat :class:`torch.nn.Sequential` (no nested containers): a chain of ``Linear``,
-``Conv2d``, activation, ``BatchNorm2d``, ``MaxPool2d`` and ``Flatten`` modules. The gating and
-pruning code in :mod:`nets` walks this chain, so keep it flat when adding models.
+`mlp`, `lenet5` and `teacher_student` are flat :class:`torch.nn.Sequential` chains of ``Linear``,
+``Conv2d``, activation, ``BatchNorm2d``, ``MaxPool2d`` and ``Flatten`` modules, which
+`nets.attach_gates` handles on its flat fast path. `resnet_cifar`, `resnet18_like`, `vit` and
+`mlp_mixer` are nested ``nn.Module`` s (residual adds, LayerNorm, attention, token mixing) whose
+players `nets.structure.trace_players` finds by tracing with Torch-Pruning.
 
 Constructors take ``seed``. With ``seed=None`` the modules use PyTorch's default initialization
 from the global random number generator, like any ``torch.nn`` layer. With an integer ``seed``
@@ -22,10 +24,19 @@ from torch import nn
 
 __all__ = [
     "ACTIVATIONS",
+    "BasicBlock",
+    "MixerBlock",
+    "ResNet",
+    "SelfAttention",
     "TeacherStudent",
+    "TransformerBlock",
     "lenet5",
     "mlp",
+    "mlp_mixer",
+    "resnet18_like",
+    "resnet_cifar",
     "teacher_student",
+    "vit",
 ]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -365,3 +376,311 @@ def teacher_student(
         student_out.bias.copy_(teacher_out.bias)
     pairs = tuple((int(i), int(j)) for i, j in zip(originals, copies, strict=True))
     return TeacherStudent(teacher=teacher, student=student, duplicate_pairs=pairs)
+
+
+# --------------------------------------------------------------------------- nested models
+
+
+def _seeded(build: Callable[[], nn.Module], seed: int | None) -> nn.Module:
+    """``build()``, drawn from ``torch.manual_seed(seed)`` inside a forked generator state.
+
+    With ``seed=None`` the global generator is used (like any ``torch.nn`` layer); with an int
+    the global generator state is left exactly as it was. Unlike `_build` the layers keep
+    PyTorch's own initializers (in construction order), which is what a nested model's
+    ``__init__`` draws.
+    """
+    if seed is None:
+        return build()
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+class BasicBlock(nn.Module):
+    """The two-convolution residual block of He et al. (2016), "Deep residual learning for
+    image recognition", CVPR: ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``.
+
+    The shortcut is the identity when the shape is kept, else option B of the paper (a 1x1
+    convolution with stride and a BatchNorm).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """A stem convolution, stages of `BasicBlock` s, global average pooling and a Linear head."""
+
+    def __init__(self, in_channels: int, widths: Sequence[int], blocks: Sequence[int],
+                 num_classes: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        layers: list[nn.Module] = []
+        previous = widths[0]
+        for stage, (width, count) in enumerate(zip(widths, blocks, strict=True)):
+            for block in range(count):
+                stride = 2 if stage > 0 and block == 0 else 1
+                layers.append(BasicBlock(previous, width, stride))
+                previous = width
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(previous, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.pool(self.layers(out))
+        return self.fc(torch.flatten(out, 1))
+
+
+def _check_image(in_channels: int, num_classes: int, input_size: int) -> None:
+    _check_positive_int(in_channels, "in_channels")
+    _check_positive_int(num_classes, "num_classes")
+    _check_positive_int(input_size, "input_size")
+
+
+def resnet_cifar(depth: int = 20, width: int = 16, in_channels: int = 1, num_classes: int = 10,
+                 *, input_size: int = 28, seed: int | None = None) -> ResNet:
+    """The CIFAR ResNet family of He et al. (2016, Sec. 4.2): ResNet-20/32/44/56/110.
+
+    ``depth = 6n + 2``: a 3x3 stem convolution, three stages of n `BasicBlock` s with
+    ``width, 2 width, 4 width`` channels (stride 2 at the start of stages 2 and 3, option-B
+    shortcuts), global average pooling and a Linear head. ResNet-20 with width 16 has 0.27 M
+    parameters; ``depth=8, width=4`` is a toy for tests.
+
+    Parameters
+    ----------
+    depth : int, default 20
+        ``6n + 2`` with n >= 1.
+    width : int, default 16
+        Channels of the first stage.
+    in_channels, num_classes : int
+    input_size : int, default 28
+        Height (= width) of square inputs (28 for MNIST-like data, 32 for CIFAR, 8 for digits);
+        the global pooling makes any size >= 4 work.
+    seed : int or None
+        Seed of `_seeded`.
+    """
+    _check_positive_int(depth, "depth")
+    if (depth - 2) % 6 != 0 or depth < 8:
+        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110); got "
+                         f"{depth}")
+    _check_positive_int(width, "width")
+    _check_image(in_channels, num_classes, input_size)
+    if input_size < 4:
+        raise ValueError(f"input_size must be >= 4 (two stride-2 stages); got {input_size}")
+    n = (depth - 2) // 6
+    return _seeded(lambda: ResNet(in_channels, (width, 2 * width, 4 * width), (n, n, n),
+                                  num_classes), seed)
+
+
+def resnet18_like(width: int = 64, in_channels: int = 1, num_classes: int = 10, *,
+                  input_size: int = 28, seed: int | None = None) -> ResNet:
+    """A ResNet-18-shaped network (He et al. 2016, Table 1): four stages of two `BasicBlock` s
+    with ``width, 2 width, 4 width, 8 width`` channels, with a CIFAR-style 3x3 stem (no max
+    pool) for small inputs. ``width=64`` gives 11.2 M parameters; small widths give toys.
+
+    Parameters
+    ----------
+    width : int, default 64
+    in_channels, num_classes, input_size, seed
+        As in `resnet_cifar` (input_size >= 8: three stride-2 stages).
+    """
+    _check_positive_int(width, "width")
+    _check_image(in_channels, num_classes, input_size)
+    if input_size < 8:
+        raise ValueError(f"input_size must be >= 8 (three stride-2 stages); got {input_size}")
+    return _seeded(lambda: ResNet(in_channels, tuple(width * f for f in (1, 2, 4, 8)),
+                                  (2, 2, 2, 2), num_classes), seed)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with explicit ``q_proj``, ``k_proj``, ``v_proj`` and
+    ``out_proj`` Linear layers (Vaswani et al. 2017, "Attention is all you need", Eq. 1 and the
+    multi-head form), so each head is a prunable player: head h owns rows
+    ``h d .. (h+1) d - 1`` of the three projections and the same columns of ``out_proj``.
+
+    ``nets.structure.trace_players`` treats any module with an int ``num_heads``, an int
+    ``head_dim`` and these four Linear children the same way.
+    """
+
+    def __init__(self, dim: int, num_heads: int, head_dim: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = head_dim
+        inner = num_heads * head_dim
+        self.q_proj = nn.Linear(dim, inner)
+        self.k_proj = nn.Linear(dim, inner)
+        self.v_proj = nn.Linear(dim, inner)
+        self.out_proj = nn.Linear(inner, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, tokens, _ = x.shape
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(batch, tokens, -1, self.head_dim).transpose(1, 2)
+
+        q, k, v = heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x))
+        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)
+        out = (weights @ v).transpose(1, 2).reshape(batch, tokens, -1)
+        return self.out_proj(out)
+
+
+class _FeedForward(nn.Module):
+    """``fc2(gelu(fc1(x)))``: the hidden units of ``fc1`` are players."""
+
+    def __init__(self, dim: int, hidden: int, out: int | None = None) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim if out is None else out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class TransformerBlock(nn.Module):
+    """A pre-norm Transformer encoder block: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))``."""
+
+    def __init__(self, dim: int, num_heads: int, head_dim: int, mlp_hidden: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(dim)
+        self.attn = SelfAttention(dim, num_heads, head_dim)
+        self.ln2 = nn.LayerNorm(dim)
+        self.mlp = _FeedForward(dim, mlp_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class _PatchEmbed(nn.Module):
+    """Non-overlapping patches, linearly embedded: (B, C, H, W) -> (B, tokens, dim)."""
+
+    def __init__(self, in_channels: int, dim: int, patch: int, input_size: int) -> None:
+        super().__init__()
+        if input_size % patch != 0:
+            raise ValueError(f"input_size={input_size} must be a multiple of patch={patch}")
+        self.proj = nn.Conv2d(in_channels, dim, patch, patch)
+        self.tokens = (input_size // patch) ** 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class _ViT(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, input_size: int, patch: int,
+                 dim: int, depth: int, num_heads: int, head_dim: int, mlp_hidden: int) -> None:
+        super().__init__()
+        self.embed = _PatchEmbed(in_channels, dim, patch, input_size)
+        self.pos = nn.Parameter(0.02 * torch.randn(1, self.embed.tokens, dim))
+        self.blocks = nn.Sequential(*[TransformerBlock(dim, num_heads, head_dim, mlp_hidden)
+                                      for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.embed(x) + self.pos)
+        return self.head(self.norm(x).mean(dim=1))
+
+
+def vit(in_channels: int = 1, num_classes: int = 10, *, input_size: int = 28, patch: int = 7,
+        dim: int = 32, depth: int = 2, num_heads: int = 4, head_dim: int = 8,
+        mlp_hidden: int = 64, seed: int | None = None) -> nn.Module:
+    """A small Vision Transformer classifier (Dosovitskiy et al. 2021, "An image is worth 16x16
+    words", ICLR), mean-pooled instead of a class token.
+
+    Patch embedding (a ``patch x patch`` stride-``patch`` convolution), a learned position
+    embedding, ``depth`` pre-norm `TransformerBlock` s (`SelfAttention` heads and GELU MLPs),
+    a final LayerNorm, mean over tokens and a Linear head. Players (`nets.structure`): the
+    attention heads and the MLP hidden units; the embedding width is not a player (every
+    LayerNorm mixes it).
+
+    Parameters
+    ----------
+    in_channels, num_classes : int
+    input_size : int, default 28
+        A multiple of ``patch`` (8 with ``patch=2`` or 4 for digits).
+    patch, dim, depth, num_heads, head_dim, mlp_hidden : int
+    seed : int or None
+        Seed of `_seeded`.
+    """
+    _check_image(in_channels, num_classes, input_size)
+    for value, name in ((patch, "patch"), (dim, "dim"), (depth, "depth"),
+                        (num_heads, "num_heads"), (head_dim, "head_dim"),
+                        (mlp_hidden, "mlp_hidden")):
+        _check_positive_int(value, name)
+    return _seeded(lambda: _ViT(in_channels, num_classes, input_size, patch, dim, depth,
+                                num_heads, head_dim, mlp_hidden), seed)
+
+
+class MixerBlock(nn.Module):
+    """An MLP-Mixer block (Tolstikhin et al. 2021, "MLP-Mixer", NeurIPS): a token-mixing MLP
+    across patches and a channel-mixing MLP across features, each pre-norm with a residual."""
+
+    def __init__(self, tokens: int, dim: int, token_hidden: int, channel_hidden: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(dim)
+        self.token_mlp = _FeedForward(tokens, token_hidden)
+        self.ln2 = nn.LayerNorm(dim)
+        self.channel_mlp = _FeedForward(dim, channel_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.token_mlp(self.ln1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channel_mlp(self.ln2(x))
+
+
+class _Mixer(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, input_size: int, patch: int,
+                 dim: int, depth: int, token_hidden: int, channel_hidden: int) -> None:
+        super().__init__()
+        self.embed = _PatchEmbed(in_channels, dim, patch, input_size)
+        self.blocks = nn.Sequential(*[
+            MixerBlock(self.embed.tokens, dim, token_hidden, channel_hidden)
+            for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.blocks(self.embed(x))).mean(dim=1))
+
+
+def mlp_mixer(in_channels: int = 1, num_classes: int = 10, *, input_size: int = 28,
+              patch: int = 7, dim: int = 32, depth: int = 2, token_hidden: int = 16,
+              channel_hidden: int = 64, seed: int | None = None) -> nn.Module:
+    """A small MLP-Mixer classifier (Tolstikhin et al. 2021).
+
+    Patch embedding, ``depth`` `MixerBlock` s, a final LayerNorm, mean over tokens and a Linear
+    head. Players (`nets.structure`): the hidden units of the token-mixing and channel-mixing
+    MLPs; the embedding width is not a player (every LayerNorm mixes it).
+
+    Parameters
+    ----------
+    in_channels, num_classes, input_size, patch, dim, depth : int
+        As in `vit`.
+    token_hidden, channel_hidden : int
+        Hidden widths of the token-mixing and channel-mixing MLPs.
+    seed : int or None
+    """
+    _check_image(in_channels, num_classes, input_size)
+    for value, name in ((patch, "patch"), (dim, "dim"), (depth, "depth"),
+                        (token_hidden, "token_hidden"), (channel_hidden, "channel_hidden")):
+        _check_positive_int(value, name)
+    return _seeded(lambda: _Mixer(in_channels, num_classes, input_size, patch, dim, depth,
+                                  token_hidden, channel_hidden), seed)

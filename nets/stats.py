@@ -46,7 +46,7 @@ afterwards (gradients come from ``torch.autograd.grad``, never ``.backward``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +57,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from equilibria.spec import CURVATURES, NetworkStatistics
-from nets.gates import ELEMENTWISE, GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
+from nets.gates import (
+    ELEMENTWISE,
+    GatedNetwork,
+    ParticipationGate,
+    PlayerLayer,
+    TracedGatedNetwork,
+    columns_per_unit,
+)
 
 __all__ = [
     "CURVATURES",
@@ -264,6 +271,13 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
       through the modules between the gate and the next layer; exact for ReLU networks,
       where z is linear in the layer's own gates.
 
+    On a `TracedGatedNetwork` a player group's gate runs at every site of its group (after each
+    conv or BatchNorm writing to a residual stage's channel, at the input of ``out_proj`` for
+    a head): ``taylor`` and the per-example gate gradients of ``curvature`` sum over the sites
+    (``sum_sites sum_spatial a_i dL/da_i``, still ``s_i dL/ds_i`` per example), and the
+    activation overlap is read on the gate outputs (before any activation), a player's vector
+    holding all its channels at all its sites. ``reconstruction`` is not implemented there.
+
     Per-player statistics and activation overlaps are the unweighted means over the batches
     used (each batch counts once, whatever its size; correlations are per batch, centered on
     the batch's own means).
@@ -413,19 +427,91 @@ class _BatchRecord:
     overlap: tuple[np.ndarray, ...] | None
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One call of a gate: its output a (kept for dL/da), input x, channel dim and the
+    channel -> player index of a traced site (None on the flat path: channel i is player i)."""
+
+    output: torch.Tensor
+    input: torch.Tensor
+    dim: int
+    index: torch.Tensor | None
+
+
 class _Recorder:
-    """What the forward hooks saw during one forward pass."""
+    """What the forward hooks saw during one forward pass.
+
+    A flat network calls each gate once per forward pass; a traced one calls a player
+    group's gate at each of its sites, so ``calls[k]`` lists every call of gate k.
+    """
 
     def __init__(self, n_layers: int) -> None:
-        self.gate_outputs: list[torch.Tensor | None] = [None] * n_layers
-        self.gate_inputs: list[torch.Tensor | None] = [None] * n_layers
+        self.calls: list[list[_Call]] = [[] for _ in range(n_layers)]
         self.overlap: list[np.ndarray | None] = [None] * n_layers
 
     def reset(self) -> None:
-        n = len(self.gate_outputs)
-        self.gate_outputs = [None] * n
-        self.gate_inputs = [None] * n
+        n = len(self.calls)
+        self.calls = [[] for _ in range(n)]
         self.overlap = [None] * n
+
+    def outputs(self) -> list[torch.Tensor]:
+        """Every recorded gate output, layers in order, sites in call order."""
+        if any(not calls for calls in self.calls):
+            raise RuntimeError("a participation gate did not run in the forward pass; is "
+                               "gated.forward bypassing gated.model?")
+        return [call.output for calls in self.calls for call in calls]
+
+    def per_unit(self, grads: Sequence[torch.Tensor | None], n_units: Sequence[int],
+                 use_inputs: bool = False) -> list[torch.Tensor]:
+        """Per layer, ``sum_sites sum_spatial t * g`` per example and player, shape (B, n_k),
+        float64, with t the gate outputs (or inputs) and ``grads`` aligned with `outputs`."""
+        result, position = [], 0
+        for k, calls in enumerate(self.calls):
+            total = None
+            for call in calls:
+                grad = grads[position]
+                position += 1
+                t = call.input if use_inputs else call.output
+                g = grad if grad is not None else torch.zeros_like(t)
+                part = _unit_products(t, g, call.dim, call.index, n_units[k])
+                total = part if total is None else total + part
+            result.append(total)
+        return result
+
+
+def _unit_products(t: torch.Tensor, g: torch.Tensor, dim: int, index: torch.Tensor | None,
+                   n_units: int) -> torch.Tensor:
+    """``sum_spatial t g`` per example and player (channels summed into their player)."""
+    product = (t.detach().to(torch.float64) * g.detach().to(torch.float64)).movedim(dim, 1)
+    per_channel = product.reshape(product.shape[0], product.shape[1], -1).sum(dim=2)
+    if index is None:
+        return per_channel
+    out = torch.zeros(per_channel.shape[0], n_units, dtype=torch.float64,
+                      device=per_channel.device)
+    return out.index_add_(1, index.to(per_channel.device), per_channel)
+
+
+def _unit_activations(calls: list[_Call], n_units: int) -> torch.Tensor:
+    """The players' activation vectors over the batch, positions and sites: (M, n_units).
+
+    Only sites where every player owns the same number of channels are used (a concatenated
+    branch's site, which holds some players only, is left out), so the vectors stay aligned.
+    """
+    columns = []
+    for call in calls:
+        a = call.output.detach().movedim(call.dim, 1)
+        a = a.reshape(a.shape[0], a.shape[1], -1)
+        if call.index is None:
+            columns.append(a.transpose(0, 1).reshape(n_units, -1))
+            continue
+        index = call.index.to(a.device)
+        counts = torch.bincount(index, minlength=n_units)
+        if bool((counts != counts[0]).any()) or int(counts[0]) == 0:
+            continue
+        order = torch.argsort(index, stable=True)
+        grouped = a[:, order].reshape(a.shape[0], n_units, int(counts[0]), -1)
+        columns.append(grouped.transpose(0, 1).reshape(n_units, -1))
+    return torch.cat(columns, dim=1).transpose(0, 1)
 
 
 def _check_options(gated: Any, loss_fn: Any, parameter_gram: Any, activation_overlap: Any,
@@ -487,7 +573,10 @@ def _split_batch(batch: Any, index: int) -> tuple[torch.Tensor, Any]:
 
 
 def _activation_index(gated: GatedNetwork, info: PlayerLayer) -> int | None:
-    """Position of the activation module that directly follows the gate, if any."""
+    """Position of the activation module that directly follows the gate, if any (None on a
+    traced network: its overlap is read at the gate outputs)."""
+    if isinstance(gated, TracedGatedNetwork):
+        return None
     position = info.gate_index + 1
     if position >= len(gated.model):
         return None
@@ -500,6 +589,16 @@ def _activation_index(gated: GatedNetwork, info: PlayerLayer) -> int | None:
 def _needed_parameters(gated: GatedNetwork, include_outgoing: bool) -> list[torch.Tensor]:
     """The distinct parameters that make up the groups theta_i (in a stable order)."""
     seen: dict[int, torch.Tensor] = {}
+    if isinstance(gated, TracedGatedNetwork):
+        for info in gated.layers:
+            for member in info.members:
+                module = gated.model.get_submodule(member.module)
+                if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d) and (
+                        member.role == "out" or include_outgoing):
+                    for tensor in (module.weight, module.bias):
+                        if tensor is not None:
+                            seen.setdefault(id(tensor), tensor)
+        return list(seen.values())
     for info in gated.layers:
         module = gated.model[info.layer_index]
         tensors = [module.weight, module.bias]
@@ -519,7 +618,7 @@ def _measuring(gated: GatedNetwork, options: _Options) -> Iterator[_Recorder]:
     parameters = _needed_parameters(gated, options.include_outgoing)
     tracked = [gate.participation for gate in gates] + parameters
     flags = [tensor.requires_grad for tensor in tracked]
-    buffers = [(buffer, buffer.detach().clone()) for module in gated.model
+    buffers = [(buffer, buffer.detach().clone()) for module in gated.model.modules()
                if not isinstance(module, ParticipationGate)
                for buffer in module.buffers(recurse=False)]
     handles: list[torch.utils.hooks.RemovableHandle] = []
@@ -550,9 +649,10 @@ def _gate_hook(recorder: _Recorder, k: int, record_overlap: bool,
                centered: bool) -> Callable[..., torch.Tensor]:
     """Forward hook of gate k: keep its output a_k (for dL/da_k) and pass a copy on."""
     def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
-        recorder.gate_outputs[k] = output
-        recorder.gate_inputs[k] = args[0].detach()
-        if record_overlap:
+        dim = args[1] if len(args) > 1 else 1
+        index = args[2] if len(args) > 2 else None
+        recorder.calls[k].append(_Call(output, args[0].detach(), dim, index))
+        if record_overlap and index is None:
             recorder.overlap[k] = activation_cosine(output, centered=centered)
         # The copy keeps a_k out of reach of an in-place activation (ReLU(inplace=True)),
         # which would otherwise overwrite a_k and rewrite its autograd history.
@@ -611,10 +711,9 @@ def _forward_outputs_loss(gated: GatedNetwork, inputs: torch.Tensor, labels: Any
     return outputs, loss.reshape(())
 
 
-def _taylor(a: torch.Tensor, grad: torch.Tensor, mode: str) -> np.ndarray:
-    """Molchanov et al. (2017) first-order Taylor criterion of one layer's units."""
-    product = (a.detach().to(torch.float64) * grad.to(torch.float64))
-    per_example = product.reshape(product.shape[0], product.shape[1], -1).sum(dim=2)
+def _taylor(per_example: torch.Tensor, mode: str) -> np.ndarray:
+    """Molchanov et al. (2017) first-order Taylor criterion of one layer's units, from the
+    per-example sums ``sum_spatial a_i dL/da_i`` (B, n) (summed over a traced group's sites)."""
     if mode == "per_example":
         return per_example.abs().sum(dim=0).cpu().numpy()
     return per_example.sum(dim=0).abs().cpu().numpy()
@@ -628,24 +727,26 @@ def _measure_batch(gated: GatedNetwork, recorder: _Recorder, inputs: torch.Tenso
     parameters = _needed_parameters(gated, options.include_outgoing)
     with torch.enable_grad():
         loss = _forward_loss(gated, inputs, labels, options.loss_fn, where)
-        outputs = recorder.gate_outputs
-        if any(a is None for a in outputs):
-            raise RuntimeError("a participation gate did not run in the forward pass; is "
-                               "gated.forward bypassing gated.model?")
-        targets = [gate.participation for gate in gates] + list(outputs) + parameters
+        outputs = recorder.outputs()
+        targets = [gate.participation for gate in gates] + outputs + parameters
         grads = torch.autograd.grad(loss, targets, allow_unused=True)
-    n = len(gates)
+    n, m = len(gates), len(outputs)
     grad_of = {id(t): (g if g is not None else torch.zeros_like(t))
-               for t, g in zip(parameters, grads[2 * n:], strict=True)}
+               for t, g in zip(parameters, grads[n + m:], strict=True)}
+    products = recorder.per_unit(grads[n:n + m], [info.n_units for info in gated.layers])
     dloss_ds, grad_inner, taylor = [], [], []
     for k, info in enumerate(gated.layers):
         g_s = grads[k] if grads[k] is not None else torch.zeros_like(gates[k].participation)
         dloss_ds.append(g_s.detach().to(torch.float64).cpu().numpy())
-        g_a = grads[n + k] if grads[n + k] is not None else torch.zeros_like(outputs[k])
-        taylor.append(_taylor(outputs[k], g_a, options.taylor_mode))
+        taylor.append(_taylor(products[k], options.taylor_mode))
         grad_inner.append(_grad_inner(gated, k, info, grad_of, options.include_outgoing))
     overlap = None
     if options.activation_overlap:
+        for k, info in enumerate(gated.layers):
+            if recorder.overlap[k] is None and isinstance(gated, TracedGatedNetwork):
+                recorder.overlap[k] = activation_cosine(
+                    _unit_activations(recorder.calls[k], info.n_units),
+                    centered=options.overlap_measure == "correlation")
         if any(block is None for block in recorder.overlap):
             raise RuntimeError("an activation hook did not run in the forward pass; is "
                                "gated.forward bypassing gated.model?")
@@ -658,6 +759,12 @@ def _measure_batch(gated: GatedNetwork, recorder: _Recorder, inputs: torch.Tenso
 def _grad_inner(gated: GatedNetwork, k: int, info: PlayerLayer,
                 grad_of: dict[int, torch.Tensor], include_outgoing: bool) -> np.ndarray:
     """``<dL/dtheta_i, theta_i>`` for the players of layer k (Shah & Khan 2025, Eq. 9)."""
+    if isinstance(gated, TracedGatedNetwork):
+        grouped = gated.unit_rows(k, include_outgoing, lambda tensor: grad_of[id(tensor)])
+        with torch.no_grad():
+            theta = gated.unit_parameters(k, include_outgoing)
+        return (grouped.detach().to(torch.float64) * theta.to(torch.float64)).sum(dim=1) \
+            .cpu().numpy()
     module = gated.model[info.layer_index]
     bias = grad_of[id(module.bias)] if module.bias is not None else None
     next_weight = None
@@ -710,13 +817,17 @@ def _check_second_order(gated: GatedNetwork, loss_fn: Any, curvature: Any, dampi
                          f"diagonal); got {damping!r}")
     if not isinstance(reconstruction, bool):
         raise TypeError(f"reconstruction must be a bool; got {reconstruction!r}")
+    if reconstruction and isinstance(gated, TracedGatedNetwork):
+        raise NotImplementedError("reconstruction=True needs the layer that reads each player "
+                                  "(a flat nn.Sequential); a traced group may be read by many "
+                                  "layers across residual adds, which is not implemented")
     if curvature is None:
         return
     if curvature == "gauss_newton" and loss_fn not in (None, F.cross_entropy):
         raise ValueError("curvature='gauss_newton' is implemented for the default "
                          "cross-entropy loss only (loss_fn=None); use curvature='fisher' with "
                          "a custom loss_fn")
-    training_norms = [type(m).__name__ for m in gated.model
+    training_norms = [type(m).__name__ for m in gated.model.modules()
                       if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
     if training_norms:
         raise ValueError("curvature needs per-example gradients, but BatchNorm in training mode "
@@ -728,16 +839,10 @@ def _per_example_gate_products(gated: GatedNetwork, recorder: _Recorder,
     """``sum_spatial (dY/da_i)_e (x_i)_e`` for every example e and gate i, shape (B, N).
 
     With ``a_i = s_i x_i`` (the gate) and examples that do not interact, this is the gradient
-    of example e's share of Y with respect to s_i.
+    of example e's share of Y with respect to s_i (summed over a traced group's sites).
     """
-    parts = []
-    for k, grad in enumerate(grads):
-        x = recorder.gate_inputs[k]
-        assert x is not None
-        g = grad if grad is not None else torch.zeros_like(x)
-        product = (g.detach().to(torch.float64) * x.to(torch.float64))
-        parts.append(product.reshape(product.shape[0], product.shape[1], -1).sum(dim=2))
-    return torch.cat(parts, dim=1)
+    return torch.cat(recorder.per_unit(grads, [info.n_units for info in gated.layers],
+                                       use_inputs=True), dim=1)
 
 
 def _curvature_columns(gated: GatedNetwork, recorder: _Recorder, inputs: torch.Tensor,
@@ -747,10 +852,7 @@ def _curvature_columns(gated: GatedNetwork, recorder: _Recorder, inputs: torch.T
     recorder.reset()
     with torch.enable_grad():
         outputs, loss = _forward_outputs_loss(gated, inputs, labels, options.loss_fn, where)
-        gate_outputs = list(recorder.gate_outputs)
-        if any(a is None for a in gate_outputs):
-            raise RuntimeError("a participation gate did not run in the forward pass; is "
-                               "gated.forward bypassing gated.model?")
+        gate_outputs = recorder.outputs()
         batch = outputs.shape[0]
         if curvature == "fisher":
             grads = torch.autograd.grad(loss, gate_outputs, allow_unused=True)
@@ -796,8 +898,7 @@ def _reconstruction_grams(gated: GatedNetwork, recorder: _Recorder,
         gated(inputs)
     grams = []
     for k, info in enumerate(gated.layers):
-        a, x = recorder.gate_outputs[k], recorder.gate_inputs[k]
-        assert a is not None and x is not None
+        a, x = recorder.calls[k][0].output, recorder.calls[k][0].input
         chain = [gated.model[j] for j in range(info.gate_index + 1, info.next_index)]
 
         def through(value: torch.Tensor, chain: list[nn.Module] = chain) -> torch.Tensor:

@@ -76,7 +76,7 @@ from nets.data import DataBundle
 from nets.device import resolve_device
 from nets.divergence import DivergenceMonitor, TrainingDivergedError
 from nets.evaluate import accuracy_and_loss
-from nets.gates import GatedNetwork, attach_gates
+from nets.gates import GatedNetwork, TracedGatedNetwork, attach_gates
 from nets.loop import (
     OPTIMIZERS,
     Hooks,
@@ -89,6 +89,7 @@ from nets.loop import (
     train_step,
 )
 from nets.stats import batch_game_statistics, collect, group_by_unit
+from nets.structure import example_input
 
 __all__ = ["FINAL_GAME_BATCH", "FINAL_ROUNDS", "HOMOGENEOUS", "PAPER_CONFIGS", "SCALES",
            "EpochRecord", "EquilibriumPruning", "PruningConfig", "PruningResult",
@@ -400,10 +401,11 @@ class EquilibriumPruning:
         "parameters" or none): see `participation_gradient`."""
         c = self.config
         parts = []
+        traced = isinstance(gated, TracedGatedNetwork)
         for k, (info, gate) in enumerate(zip(gated.layers, gated.gates(), strict=True)):
             s = gate.participation.detach()
-            layer = gated.model[info.layer_index]
-            if c.include_outgoing or c.eta != 0.0:
+            layer = None if traced else gated.model[info.layer_index]
+            if traced or c.include_outgoing or c.eta != 0.0:
                 theta = gated.unit_parameters(k, c.include_outgoing).detach()
                 sq_norms = (theta * theta).sum(dim=1)
             else:  # incoming row + bias: the same sums without concatenating copies
@@ -418,6 +420,9 @@ class EquilibriumPruning:
                 elif theta is None:
                     benefit = c.alpha * _per_unit_sum(_grad(layer.weight) * layer.weight.detach(),
                                                       _grad_or_none(layer.bias), layer.bias)
+                elif traced:  # <dL/dtheta_i, theta_i> over the traced group's rows
+                    benefit = c.alpha * (gated.unit_gradients(k, c.include_outgoing)
+                                         * theta).sum(dim=1)
                 else:
                     following = gated.model[info.next_index] if c.include_outgoing else None
                     grads = group_by_unit(gated, k, _grad(layer.weight),
@@ -541,8 +546,9 @@ class EquilibriumPruning:
 
         Parameters
         ----------
-        model : nn.Sequential or GatedNetwork
-            A flat Sequential gets gates at ``config.level``; it is not modified.
+        model : nn.Module or GatedNetwork
+            A plain model gets gates at ``config.level`` (`nets.attach_gates`; a model other
+            than a flat Sequential is traced on the first training input); it is not modified.
         data : DataBundle or (train_dataset, test_dataset)
         checkpoint_dir : path, optional
             A checkpoint is written there atomically after every epoch; when one exists, fit
@@ -574,7 +580,8 @@ class EquilibriumPruning:
         c = self.config
         train_set, test_set = datasets(data)
         gated = model if isinstance(model, GatedNetwork) else attach_gates(
-            model, c.level, include_outgoing=c.include_outgoing)
+            model, c.level, include_outgoing=c.include_outgoing,
+            example_inputs=example_input(train_set))
         gated = _copy_network(gated) if gated is model else gated
         gated.to(resolve_device(c.device))  # before the optimizer and a resumed state
         if c.scale == "normalized":
@@ -737,6 +744,9 @@ def check_normalizable(gated: GatedNetwork) -> None:
         non-homogeneous activation such as tanh).
     """
     model = gated.model
+    if isinstance(gated, TracedGatedNetwork):
+        raise NotImplementedError("scale='normalized' supports flat MLPs only; this network "
+                                  "was traced (use scale='none' or 'effective')")
     for info in gated.layers:
         if info.kind != "linear" or not isinstance(model[info.next_index], nn.Linear):
             raise NotImplementedError(f"scale='normalized' supports MLPs only (Linear player "

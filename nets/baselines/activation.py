@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from nets.baselines.base import PruningError, ScoreOptions, ScorePruner
-from nets.gates import ELEMENTWISE, GatedNetwork, PlayerLayer
+from nets.gates import ELEMENTWISE, GatedNetwork, PlayerLayer, TracedGatedNetwork
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -81,9 +81,20 @@ class ActivationPruner(ScorePruner):
         totals = [torch.zeros(info.n_units, dtype=torch.float64, device=device)
                   for info in work.layers]
         counts = [0] * len(work.layers)
-        handles = [activation_module(work, info).register_forward_hook(
-                       self._hook(k, totals, counts))
-                   for k, info in enumerate(work.layers)]
+        if isinstance(work, TracedGatedNetwork):
+            if self.statistic == "apoz":
+                raise NotImplementedError(
+                    "statistic='apoz' needs the activation after each unit's nonlinearity, "
+                    "which a traced network does not expose (its gates sit before it); use "
+                    "statistic='mean' (mean |output| at the gates)")
+            sizes = [torch.zeros(info.n_units, dtype=torch.float64) for info in work.layers]
+            handles = [work.gate_module(k).register_forward_hook(
+                           self._site_hook(k, totals, sizes))
+                       for k in range(len(work.layers))]
+        else:
+            handles = [activation_module(work, info).register_forward_hook(
+                           self._hook(k, totals, counts))
+                       for k, info in enumerate(work.layers)]
         dtype = next(work.parameters()).dtype
         try:
             with torch.no_grad():
@@ -92,7 +103,23 @@ class ActivationPruner(ScorePruner):
         finally:
             for handle in handles:
                 handle.remove()
+        if isinstance(work, TracedGatedNetwork):
+            return torch.cat([total / size for total, size in zip(totals, sizes, strict=True)])
         return torch.cat([total / count for total, count in zip(totals, counts, strict=True)])
+
+    @staticmethod
+    def _site_hook(k: int, totals: list[torch.Tensor], sizes: list[torch.Tensor]
+                   ) -> Callable[..., None]:
+        """Forward hook of a traced gate: per player, the mean |a| over examples, positions,
+        its channels and the sites of its group (each call's mean over examples and
+        positions, averaged over the player's channels and calls)."""
+        def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
+            dim, index = args[1], args[2].cpu()
+            a = output.detach().movedim(dim, 1)
+            per_channel = a.reshape(a.shape[0], a.shape[1], -1).abs().mean(dim=(0, 2))
+            totals[k].index_add_(0, index, per_channel.to(torch.float64).cpu())
+            sizes[k].index_add_(0, index, torch.ones(index.shape[0], dtype=torch.float64))
+        return hook
 
     def _hook(self, k: int, totals: list[torch.Tensor], counts: list[int]
               ) -> Callable[..., None]:

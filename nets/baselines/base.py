@@ -313,6 +313,14 @@ def scoring_batches(train_set: Dataset, budget: Budget, n_batches: int = 4
             for _, (inputs, labels) in zip(range(n_batches), loader, strict=False)]
 
 
+def example_of(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """One input of the first batch: what `nets.attach_gates` traces a model other than a
+    flat Sequential on (unused on the flat path)."""
+    if not batches:
+        raise PruningError("scoring needs at least one batch")
+    return batches[0][0][:1]
+
+
 # ---------------------------------------------------------------------------- structured
 def select_units(gated: GatedNetwork, scores: torch.Tensor, sparsity: float,
                  scope: str = "global") -> torch.Tensor:
@@ -335,10 +343,18 @@ def select_units(gated: GatedNetwork, scores: torch.Tensor, sparsity: float,
             remove = min(round(sparsity * info.n_units), info.n_units - 1)
             order = torch.argsort(block, stable=True)[:remove]
             keep[info.offset + order] = False
+            for _, owners in getattr(info, "partial_members", tuple)():
+                players = torch.tensor([info.offset + i for i in owners])
+                if not bool(keep[players].any()):
+                    keep[players[int(torch.argmax(scores[players]))]] = True
         return keep
     protected = torch.zeros(gated.n_players, dtype=torch.bool)
     for info in gated.layers:
         protected[info.offset + int(torch.argmax(scores[info.players]))] = True
+        for _, owners in getattr(info, "partial_members", tuple)():
+            # a traced group's branch (a conv concatenated into it) keeps its best channel
+            players = torch.tensor([info.offset + i for i in owners])
+            protected[players[int(torch.argmax(scores[players]))]] = True
     remove = round(sparsity * gated.n_players)
     candidates = torch.argsort(torch.where(protected, torch.inf, scores), stable=True)
     keep[candidates[:min(remove, int((~protected).sum()))]] = False
@@ -529,13 +545,14 @@ class ScorePruner(Pruner):
             batches = scoring_batches(run.train_set, budget)
             details: dict[str, Any] = {"rounds": len(targets), "targets": targets,
                                        "scope": self.scope}
-            players = attach_gates(model, budget.level).n_players \
+            example = example_of(batches)
+            players = attach_gates(model, budget.level, example_inputs=example).n_players \
                 if granularity == "structured" else None
             for target, epochs in zip(targets, per, strict=True):
                 work = self.prune_round(work, target, players, batches, granularity, budget)
                 run.train(work, epochs)
         return self.outcome(work, granularity, schedule, float(sparsity), players, budget,
-                            run.steps, run.seconds, details)
+                            run.steps, run.seconds, details, example_inputs=example)
 
     def prune_round(self, work: nn.Sequential, target: float, players: int | None,
                     batches: list[tuple[torch.Tensor, torch.Tensor]], granularity: str,
@@ -543,7 +560,7 @@ class ScorePruner(Pruner):
         """Prune `work` to `target` sparsity (relative to the original `players` for
         structured pruning; masks only shrink for unstructured); returns the pruned model."""
         if granularity == "structured":
-            gated = attach_gates(work, budget.level)
+            gated = attach_gates(work, budget.level, example_inputs=example_of(batches))
             fraction = 1.0 - (1.0 - target) * players / gated.n_players
             keep = select_units(gated, self.unit_scores(gated, batches), max(fraction, 0.0),
                                 self.scope)
@@ -555,10 +572,12 @@ class ScorePruner(Pruner):
 
     def outcome(self, work: nn.Sequential, granularity: str, schedule: str, target: float,
                 players: int | None, budget: Budget, steps: int, seconds: float,
-                details: dict[str, Any]) -> PruneOutcome:
-        """The `PruneOutcome` of a finished run (masks made permanent for unstructured)."""
+                details: dict[str, Any], *, example_inputs: torch.Tensor | None = None
+                ) -> PruneOutcome:
+        """The `PruneOutcome` of a finished run (masks made permanent for unstructured);
+        `example_inputs` traces a model other than a flat Sequential (`nets.attach_gates`)."""
         if granularity == "structured":
-            gated = attach_gates(work, budget.level)
+            gated = attach_gates(work, budget.level, example_inputs=example_inputs)
             achieved = 1.0 - gated.n_players / players
             details["kept_per_layer"] = [info.n_units for info in gated.layers]
         else:

@@ -43,6 +43,7 @@ from nets.baselines.base import (
 from nets.gates import attach_gates
 from nets.loop import datasets
 from nets.presets import EQUILIBRIUM
+from nets.structure import example_input
 from nets.training import EquilibriumPruning, PruningConfig
 
 #: The demo's game (`nets.presets.EQUILIBRIUM`: loss-descent benefit with competition from
@@ -137,7 +138,8 @@ class EquilibriumPruner(Pruner):
                                          on_empty="keep_strongest")
         train_set, _ = datasets(data)
         steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
-        remaining = attach_gates(pruned, config.level).n_players
+        remaining = attach_gates(pruned, config.level,
+                                 example_inputs=example_input(train_set)).n_players
         return PruneOutcome(self.name, "structured", "one_shot", sparsity,
                             1.0 - remaining / gated.n_players, pruned, steps,
                             time.perf_counter() - started,

@@ -84,6 +84,7 @@ from nets.baselines.base import (
     PruneOutcome,
     Pruner,
     PruningError,
+    example_of,
     schedule_targets,
     scoring_batches,
     split_epochs,
@@ -251,13 +252,14 @@ class SolveApplyPruner(Pruner):
             pre, per = split_epochs(budget.epochs, rounds)
             run.train(work, pre)
             batches = scoring_batches(run.train_set, budget, self.n_batches)
-            players = attach_gates(model, budget.level).n_players
+            example = example_of(batches)
+            players = attach_gates(model, budget.level, example_inputs=example).n_players
             certificates = []
             for index, (target, epochs) in enumerate(zip(targets, per, strict=True)):
                 work, record = self.prune_round(work, target, players, batches, budget)
                 certificates.append({"round": index + 1, **record})
                 run.train(work, epochs)
-        gated = attach_gates(work, budget.level)
+        gated = attach_gates(work, budget.level, example_inputs=example)
         details = {"rounds": rounds, "targets": targets, "scope": self.scope,
                    "certificates": certificates,
                    "kept_per_layer": [info.n_units for info in gated.layers]}
@@ -295,7 +297,7 @@ class SolveApplyPruner(Pruner):
                     ) -> tuple[nn.Sequential, dict[str, Any]]:
         """One round: game, certified equilibrium, removal and fold; returns the pruned model
         and the round's certificate record."""
-        gated = attach_gates(work, budget.level)
+        gated = attach_gates(work, budget.level, example_inputs=example_of(batches))
         game, layer = self.game_of(gated, batches)
         fraction = None if target is None else \
             max(1.0 - (1.0 - target) * players / gated.n_players, 0.0)

@@ -93,34 +93,56 @@ class HardConcreteGate(nn.Module):
         self.n_units = int(log_alpha.shape[0])
         self.log_alpha = nn.Parameter(log_alpha.detach().clone().to(torch.float32))
         self.generator = generator
+        self._pass_sample: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def new_pass(self) -> None:
+        """Forget the sample of the last pass (`nets.gates.TracedGatedNetwork.forward`)."""
+        self._pass_sample = None
+
+    def forward(self, x: torch.Tensor, dim: int = 1,
+                index: torch.Tensor | None = None) -> torch.Tensor:
+        """``x * z`` along ``dim``; with ``index`` (a traced site) channel c gets
+        ``z[index[c]]``, from one sample per pass shared by all sites of the group."""
         if self.training:
-            z = hard_concrete_sample(self.log_alpha, (x.shape[0], self.n_units), self.generator)
+            if index is None:
+                z = hard_concrete_sample(self.log_alpha, (x.shape[0], self.n_units),
+                                         self.generator)
+            else:
+                if self._pass_sample is None or self._pass_sample.shape[0] != x.shape[0]:
+                    self._pass_sample = hard_concrete_sample(
+                        self.log_alpha, (x.shape[0], self.n_units), self.generator)
+                z = self._pass_sample
         else:
             z = deterministic_gate(self.log_alpha).unsqueeze(0)
-        return x * z.to(x.dtype).view(z.shape + (1,) * (x.dim() - 2))
+        if index is None:
+            return x * z.to(x.dtype).view(z.shape + (1,) * (x.dim() - 2))
+        per_channel = z[:, index.to(z.device)]
+        shape = [1] * x.dim()
+        shape[0], shape[dim] = per_channel.shape
+        return x * per_channel.to(x.dtype).view(shape)
 
     def extra_repr(self) -> str:
         return f"n_units={self.n_units}"
 
 
 def with_l0_gates(model: nn.Sequential, level: str, droprate_init: float,
-                  generator: torch.Generator) -> GatedNetwork:
+                  generator: torch.Generator, example_inputs: torch.Tensor | None = None
+                  ) -> GatedNetwork:
     """A gated copy of `model` with `HardConcreteGate`s, log_alpha ~ N(log((1 - p) / p), 0.01)
-    for p = `droprate_init` (Louizos et al.'s initialization)."""
-    gated = attach_gates(model, level)
+    for p = `droprate_init` (Louizos et al.'s initialization); `example_inputs` traces a
+    model other than a flat Sequential (`nets.attach_gates`)."""
+    gated = attach_gates(model, level, example_inputs=example_inputs)
     mean = math.log(1.0 - droprate_init) - math.log(droprate_init)
-    for info in gated.layers:
+    for k, info in enumerate(gated.layers):
         log_alpha = mean + 1e-2 * torch.randn(info.n_units, generator=generator)
-        gated.model[info.gate_index] = HardConcreteGate(log_alpha, generator)
+        gated.replace_gate(k, HardConcreteGate(log_alpha, generator))
     return gated
 
 
 def log_alphas(gated: GatedNetwork) -> torch.Tensor:
     """log_alpha of a network from `with_l0_gates`, players concatenated."""
-    return torch.cat([gated.model[info.gate_index].log_alpha.detach().clone()
-                      for info in gated.layers])
+    return torch.cat([gated.gate_module(k).log_alpha.detach().clone()
+                      for k in range(len(gated.layers))])
 
 
 def l0_penalty(strength: float):
@@ -175,9 +197,10 @@ class L0Pruner(GatePenaltyPruner):
     strength: float
     droprate_init: float
 
-    def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
+    def attach(self, model: nn.Sequential, budget: Budget,
+               example_inputs: torch.Tensor | None = None) -> GatedNetwork:
         noise = torch.Generator().manual_seed(budget.seed)
-        return with_l0_gates(model, budget.level, self.droprate_init, noise)
+        return with_l0_gates(model, budget.level, self.droprate_init, noise, example_inputs)
 
     def penalty(self) -> Any:
         return l0_penalty(self.strength)
@@ -198,10 +221,11 @@ class L0Pruner(GatePenaltyPruner):
         return deterministic_gate(values) > 0
 
     def fold(self, gated: GatedNetwork, values: torch.Tensor, budget: Budget) -> GatedNetwork:
-        for info in gated.layers:
-            gated.model[info.gate_index] = ParticipationGate(info.n_units)
+        for k, info in enumerate(gated.layers):
+            gated.replace_gate(k, ParticipationGate(info.n_units))
         gated.set_participation(deterministic_gate(values).double())
-        return attach_gates(apply_participation(gated, mode="fold"), budget.level)
+        return attach_gates(apply_participation(gated, mode="fold"), budget.level,
+                            example_inputs=getattr(gated, "example_inputs", None))
 
     def details(self, values: torch.Tensor, keep: torch.Tensor, kept: list[int],
                 sparsity: float | None, epochs: dict[str, int]) -> dict[str, Any]:

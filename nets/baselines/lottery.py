@@ -53,6 +53,7 @@ from nets.baselines.base import (
 from nets.checks import check_int
 from nets.gates import GatedNetwork, attach_gates
 from nets.loop import datasets
+from nets.structure import example_input
 
 _MASK_SUFFIX = "_mask"
 _ORIG_SUFFIX = "_orig"
@@ -157,8 +158,9 @@ class LotteryPruner(Pruner):
         structured = granularity == "structured"
         masks: list[Any] = []
         with self.run(data, budget) as run:
-            work: nn.Module = attach_gates(model, budget.level) if structured \
-                else copy.deepcopy(model)
+            example = example_input(run.train_set)
+            work: nn.Module = attach_gates(model, budget.level, example_inputs=example) \
+                if structured else copy.deepcopy(model)
             saved = snapshot(work) if self.rewind_steps == 0 else None
 
             def save_at_k(net: nn.Module) -> None:
@@ -184,7 +186,8 @@ class LotteryPruner(Pruner):
         if structured:
             gated = work
             work = remove_units(gated, masks[-1])
-            kept = [info.n_units for info in attach_gates(work, budget.level).layers]
+            kept = [info.n_units for info in
+                    attach_gates(work, budget.level, example_inputs=example).layers]
             achieved = 1.0 - sum(kept) / gated.n_players
         else:
             work = finalize_weights(work)

@@ -45,7 +45,7 @@ from torch.func import functional_call, grad, vmap
 from nets.baselines.base import PruningError, ScoreOptions, ScorePruner, prunable_layers
 from nets.baselines.scoring import Batches, plain_copy, removed_lowest
 from nets.checks import check_int
-from nets.gates import GatedNetwork
+from nets.gates import GatedNetwork, TracedGatedNetwork
 
 CURVATURES = ("fisher", "hutchinson")
 
@@ -98,6 +98,8 @@ class OBDPruner(ScorePruner):
 
     def unit_scores(self, gated: GatedNetwork, batches: Batches) -> torch.Tensor:
         work = copy.deepcopy(gated).eval()
+        if isinstance(work, TracedGatedNetwork):
+            return self._traced_scores(work, batches)
         groups = []
         for info in work.layers:
             prefix = f"{info.layer_index}."
@@ -114,6 +116,18 @@ class OBDPruner(ScorePruner):
                         for name in names]
             scores.append(torch.cat(saliency, dim=1).sum(dim=1))
         return torch.cat(scores)
+
+    def _traced_scores(self, work: TracedGatedNetwork, batches: Batches) -> torch.Tensor:
+        """Per player, the saliencies summed over its group's rows (`unit_parameters`)."""
+        rows = {id(p) for k in range(len(work.layers))
+                for p in _row_parameters(work, k)}
+        names = [name for name, p in work.model.named_parameters() if id(p) in rows]
+        diagonal = self.curvature_diagonal(work.model, names, batches)
+        parameters = dict(work.model.named_parameters())
+        saliency = {id(parameters[name]): self._saliency(diagonal[name], parameters[name])
+                    for name in names}
+        return torch.cat([work.unit_rows(k, False, lambda p: saliency[id(p)]).sum(dim=1)
+                          for k in range(len(work.layers))]).double()
 
     def weight_scores(self, model: nn.Sequential, batches: Batches) -> list[torch.Tensor]:
         work, masks = plain_copy(model)
@@ -210,3 +224,13 @@ def _hutchinson_diagonal(model: nn.Module, parameters: dict[str, torch.Tensor],
                     if hz is not None:
                         totals[i] += z[i] * hz.detach()
     return {name: total / samples for name, total in zip(leaves, totals, strict=True)}
+
+
+def _row_parameters(gated: TracedGatedNetwork, k: int) -> list[torch.Tensor]:
+    """The parameters `TracedGatedNetwork.unit_parameters` reads for layer k (incoming)."""
+    found = []
+    for member in gated.layers[k].members:
+        module = gated.model.get_submodule(member.module)
+        if member.role == "out" and isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):
+            found += [p for p in (module.weight, module.bias) if p is not None]
+    return found

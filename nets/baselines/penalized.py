@@ -35,6 +35,7 @@ from nets.baselines.base import (
     select_units,
 )
 from nets.gates import GatedNetwork, attach_gates
+from nets.structure import example_input
 
 
 def check_gate_lr(gate_lr: Any) -> float | None:
@@ -73,8 +74,10 @@ class GatePenaltyPruner(Pruner):
     gate_lr: float | None
 
     @abstractmethod
-    def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
-        """`model` (a copy, free to change) with this method's gates."""
+    def attach(self, model: nn.Sequential, budget: Budget,
+               example_inputs: torch.Tensor | None = None) -> GatedNetwork:
+        """`model` (a copy, free to change) with this method's gates (`example_inputs`
+        traces a model other than a flat Sequential)."""
 
     @abstractmethod
     def penalty(self) -> Any:
@@ -112,7 +115,8 @@ class GatePenaltyPruner(Pruner):
         check_optional_sparsity(sparsity)
         penalized, finetune = self.phases(budget, sparsity)
         with self.run(data, budget) as run:
-            gated = self.attach(copy.deepcopy(model), budget)
+            example = example_input(run.train_set)
+            gated = self.attach(copy.deepcopy(model), budget, example)
             run.train(gated, penalized, regularizer=self.penalty(),
                       optimizer=gate_optimizer(gated, self.gate_type, budget, self.gate_lr))
             values = self.read(gated).cpu()  # on the host, beside the keep-masks
@@ -124,7 +128,8 @@ class GatePenaltyPruner(Pruner):
             n_players = gated.n_players
             pruned = remove_units(self.fold(gated, values, budget), keep)
             run.train(pruned, finetune)
-        kept = [info.n_units for info in attach_gates(pruned, budget.level).layers]
+        kept = [info.n_units for info in
+                attach_gates(pruned, budget.level, example_inputs=example).layers]
         return PruneOutcome(
             self.name, granularity, schedule, None if sparsity is None else float(sparsity),
             1.0 - sum(kept) / n_players, pruned, run.steps, run.seconds,

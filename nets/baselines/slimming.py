@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nets.apply import fold_factors
 from nets.baselines.base import (
     Budget,
     Options,
@@ -42,7 +43,7 @@ from nets.baselines.base import (
     split_epochs,
 )
 from nets.baselines.penalized import GatePenaltyPruner, check_gate_lr
-from nets.gates import GatedNetwork, ParticipationGate, attach_gates
+from nets.gates import GatedNetwork, ParticipationGate, TracedGatedNetwork, attach_gates
 
 
 class ScaleGate(nn.Module):
@@ -59,18 +60,32 @@ class ScaleGate(nn.Module):
         self.n_units = int(initial.shape[0])
         self.scale = nn.Parameter(initial.detach().clone().to(torch.float32))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = (1, self.n_units) + (1,) * (x.dim() - 2)
-        return x * self.scale.to(x.dtype).view(shape)
+    def forward(self, x: torch.Tensor, dim: int = 1,
+                index: torch.Tensor | None = None) -> torch.Tensor:
+        """``x * scale`` along ``dim``; with ``index`` (a traced site) channel c gets
+        ``scale[index[c]]``."""
+        if index is None:
+            shape = (1, self.n_units) + (1,) * (x.dim() - 2)
+            return x * self.scale.to(x.dtype).view(shape)
+        shape = [1] * x.dim()
+        shape[dim] = index.shape[0]
+        return x * self.scale.to(x.dtype)[index.to(x.device)].view(shape)
 
     def extra_repr(self) -> str:
         return f"n_units={self.n_units}"
 
 
-def with_scale_gates(model: nn.Sequential, level: str) -> GatedNetwork:
+def with_scale_gates(model: nn.Sequential, level: str,
+                     example_inputs: torch.Tensor | None = None) -> GatedNetwork:
     """A gated copy of `model` whose gates are `ScaleGate`s (BatchNorm weights moved into
-    them and frozen at 1, see the module docstring)."""
-    gated = attach_gates(model, level)
+    them and frozen at 1, see the module docstring). A traced model (`example_inputs`, see
+    `nets.attach_gates`) gets scales starting at 1 and keeps its BatchNorm weights: a player
+    group there may span several BatchNorms (a residual stage), one scale for all."""
+    gated = attach_gates(model, level, example_inputs=example_inputs)
+    if isinstance(gated, TracedGatedNetwork):
+        for k, info in enumerate(gated.layers):
+            gated.replace_gate(k, ScaleGate(torch.ones(info.n_units)))
+        return gated
     for info in gated.layers:
         initial = torch.ones(info.n_units)
         if info.batchnorm_index is not None:
@@ -86,13 +101,20 @@ def with_scale_gates(model: nn.Sequential, level: str) -> GatedNetwork:
 
 def scales(gated: GatedNetwork) -> torch.Tensor:
     """The scaling factors gamma of a network from `with_scale_gates`, players concatenated."""
-    return torch.cat([gated.model[info.gate_index].scale.detach().clone()
-                      for info in gated.layers])
+    return torch.cat([gated.gate_module(k).scale.detach().clone()
+                      for k in range(len(gated.layers))])
 
 
 def fold_scales(gated: GatedNetwork) -> GatedNetwork:
     """Fold every `ScaleGate` into its layer (or BatchNorm) and put all-ones
-    `ParticipationGate`s back; the outputs are unchanged (in place, returns `gated`)."""
+    `ParticipationGate`s back; the outputs are unchanged (in place, returns `gated`; a traced
+    network is folded at its gate sites and gated anew, `nets.apply.fold_factors`)."""
+    if isinstance(gated, TracedGatedNetwork):
+        factors = scales(gated)
+        for k, info in enumerate(gated.layers):
+            gated.replace_gate(k, ParticipationGate(info.n_units))
+        return attach_gates(fold_factors(gated, factors), gated.level,
+                            example_inputs=gated.example_inputs)
     with torch.no_grad():
         for info in gated.layers:
             gate = gated.model[info.gate_index]
@@ -165,8 +187,9 @@ class SlimmingPruner(GatePenaltyPruner):
     strength: float
     threshold: float
 
-    def attach(self, model: nn.Sequential, budget: Budget) -> GatedNetwork:
-        return with_scale_gates(model, budget.level)
+    def attach(self, model: nn.Sequential, budget: Budget,
+               example_inputs: torch.Tensor | None = None) -> GatedNetwork:
+        return with_scale_gates(model, budget.level, example_inputs)
 
     def penalty(self) -> Any:
         return l1_penalty(self.strength)

@@ -37,6 +37,7 @@ from nets.baselines.base import (
     PruneOutcome,
     ScoreOptions,
     ScorePruner,
+    example_of,
     prunable_layers,
     schedule_targets,
     scoring_batches,
@@ -111,10 +112,11 @@ class SynFlowPruner(ScorePruner):
             steps = schedule_targets(float(sparsity), self.iterations, "iterative")
             details: dict[str, Any] = {"rounds": 1, "targets": [float(sparsity)],
                                        "scope": self.scope, "iterations": self.iterations}
-            players = attach_gates(model, budget.level).n_players \
+            example = example_of(batches)
+            players = attach_gates(model, budget.level, example_inputs=example).n_players \
                 if granularity == "structured" else None
             for target in steps:
                 work = self.prune_round(work, target, players, batches, granularity, budget)
             run.train(work, budget.epochs)
         return self.outcome(work, granularity, schedule, float(sparsity), players, budget,
-                            run.steps, run.seconds, details)
+                            run.steps, run.seconds, details, example_inputs=example)

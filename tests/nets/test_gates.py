@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from nets.checks import PruningError
 from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, attach_gates
 
 # ----------------------------------------------------------------------------- model builders
@@ -301,9 +302,16 @@ class Custom(nn.Module):
         return self.fc(x)
 
 
+@pytest.mark.parametrize("model", [
+    Custom(), nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), nn.Linear(3, 2))])
+def test_attach_traces_other_modules_and_needs_an_example_input(model: nn.Module) -> None:
+    with pytest.raises(PruningError, match="example_inputs="):
+        attach_gates(model, level="all")
+    with pytest.raises(TypeError, match="nn.Sequential"):
+        attach_gates(model, level="all", traced=False)
+
+
 @pytest.mark.parametrize("model, message", [
-    (Custom(), "nn.Sequential"),
-    (nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), nn.Linear(3, 2)), "flat"),
     (nn.Sequential(nn.Linear(2, 3), nn.LayerNorm(3), nn.Linear(3, 2)), "LayerNorm"),
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Linear(2, 2)), "Flatten"),
     (nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.ReLU(), nn.Conv2d(4, 2, 1)), "grouped"),
