@@ -1,10 +1,14 @@
 """Measure what pruning bought: accuracy, loss, parameters, MACs, compression, speed-up, latency.
 
-Works for plain ``nn.Sequential`` models and for `GatedNetwork` s. For a gated network the counts
+Works for any ``nn.Module`` and for `GatedNetwork` s. For a gated network the counts
 use its effective parameters s_i * theta_i (Shah & Khan 2025, Eq. 3-4): the profile is folded into
-the weights, so a unit with participation 0 has zero incoming weights, and its outgoing weights
-are counted as removed too when the unit's dead output is 0 (e.g. after ReLU), exactly as
-``apply_participation(mode="remove")`` would delete them.
+the weights, so a unit with participation 0 has zero incoming weights. For a flat-Sequential
+gated network its outgoing weights are counted as removed too when the unit's dead output is 0
+(e.g. after ReLU), exactly as ``apply_participation(mode="remove")`` would delete them; for a
+traced one (`nets.gates.TracedGatedNetwork`) they are counted until the players are removed.
+MACs are those of the ``nn.Linear`` and ``nn.Conv2d`` modules (wherever they sit in the
+module tree), each weight once per output position; the products inside attention (q k^T,
+attention times v) are not counted.
 """
 
 from __future__ import annotations
@@ -24,7 +28,13 @@ from nets.apply import dead_values, fold, plain_index
 from nets.checks import PruningError
 from nets.data import DataBundle
 from nets.device import resolve_device
-from nets.gates import GatedNetwork, ParticipationGate, PlayerLayer, columns_per_unit
+from nets.gates import (
+    GatedNetwork,
+    ParticipationGate,
+    PlayerLayer,
+    TracedGatedNetwork,
+    columns_per_unit,
+)
 
 __all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "Measured", "accuracy_and_loss",
            "evaluate", "measure_latency"]
@@ -144,13 +154,13 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
 
     Parameters
     ----------
-    model : nn.Sequential or GatedNetwork
+    model : nn.Module or GatedNetwork
         A gated network is evaluated on its effective parameters s_i * theta_i (Eq. 3-4).
     loader : Dataset, DataLoader or iterable of (inputs, labels) batches
         A ``torch.utils.data.Dataset`` of (input, label) examples (e.g. ``bundle.test``) is
         read in order in batches of `EVAL_BATCH_SIZE`; a ``DataLoader`` or any other iterable
         must yield (inputs, labels) batches, labels a 1-D tensor of class indices.
-    reference : nn.Sequential or GatedNetwork, optional
+    reference : nn.Module or GatedNetwork, optional
         The unpruned model; compression ratio and speed-up are measured against it. Default:
         the model itself.
     loss_fn : callable, optional
@@ -175,7 +185,7 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
         When `loader` is not one of the above (None, a model, a DataBundle, a list of single
         examples...), yields no examples, or an option is out of range.
     TypeError
-        When `model` or `reference` is not a flat ``nn.Sequential`` or a GatedNetwork.
+        When `model` or `reference` is not an ``nn.Module``.
 
     Notes
     -----
@@ -217,10 +227,8 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
 
 
 def _check_model(model: Any, name: str) -> None:
-    if isinstance(model, GatedNetwork):
-        return
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(f"{name} must be a flat torch.nn.Sequential or a GatedNetwork; got "
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (a GatedNetwork included); got "
                         f"{type(model).__name__}")
 
 
@@ -378,7 +386,47 @@ def _output_positions(model: nn.Sequential, example: torch.Tensor) -> dict[int, 
     return positions
 
 
+def _counts_any(model: nn.Module, example: torch.Tensor) -> _Counts:
+    """`_counts` for a module that is neither a flat Sequential nor a flat gated network: a
+    traced gated network is folded (`nets.apply.fold`), and every Linear / Conv2d module of
+    the tree counts its nonzero weights once per output position."""
+    plain = fold(model, model.get_participation()) if isinstance(model, GatedNetwork) else model
+    layers = [m for m in plain.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    positions: dict[int, int] = {}
+
+    def hook(mod: nn.Module, args: Any, out: torch.Tensor) -> None:
+        per_example = out[0] if out.dim() > 1 else out
+        units = mod.out_features if isinstance(mod, nn.Linear) else mod.out_channels
+        positions[id(mod)] = positions.get(id(mod), 0) + per_example.numel() // units
+
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with _eval_mode(plain), torch.inference_mode():
+            plain(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    params_nonzero = sum(int(torch.count_nonzero(p).item()) for p in plain.parameters())
+    macs_dense = sum(m.weight.numel() * positions.get(id(m), 0) for m in layers)
+    macs_remaining = sum(int(torch.count_nonzero(m.weight).item()) * positions.get(id(m), 0)
+                         for m in layers)
+    return _Counts(sum(p.numel() for p in model.parameters()), params_nonzero, macs_dense,
+                   macs_remaining)
+
+
+def _is_flat(model: nn.Module) -> bool:
+    if isinstance(model, TracedGatedNetwork):
+        return False
+    if isinstance(model, GatedNetwork):
+        return True
+    return type(model) is nn.Sequential and not any(
+        len(list(m.children())) for m in model.children()
+        if not isinstance(m, ParticipationGate))
+
+
 def _counts(model: nn.Module, example: torch.Tensor) -> _Counts:
+    if not _is_flat(model):
+        return _counts_any(model, example)
     plain, originals = _counting_model(model)
     with _eval_mode(plain):
         positions = _output_positions(plain, example)

@@ -292,8 +292,8 @@ def test_the_model_in_place_of_the_data_is_named() -> None:
     ({"latency_repeats": -1}, ValueError, "latency_repeats"),
     ({"device": "cuda"}, ValueError, "device"),
     ({"device": "no-such-device"}, ValueError, "device"),
-    ({"model": nn.Linear(3, 2)}, TypeError, "model"),
-    ({"reference": nn.Linear(3, 2)}, TypeError, "reference"),
+    ({"model": "not a module"}, TypeError, "model"),
+    ({"reference": [nn.Linear(3, 2)]}, TypeError, "reference"),
 ])
 def test_bad_arguments_name_the_argument(kwargs: dict, error: type[Exception],
                                          name: str) -> None:
