@@ -295,6 +295,10 @@ class PruningResult:
         The certificate of the final s on the final game measured again at s itself (what
         ``pruning-game train`` and the certificates study build); an equilibrium only when the
         final rounds reached a fixed point. The history's last record precedes the final solve.
+    remeasured_game : ParticipationGame or None
+        That game (the final game at the final weights and s, on
+        `EquilibriumPruning.final_game_loader`): ``pruning-game train`` certifies on it
+        instead of measuring it again; None without the game in the loop.
     """
 
     config: PruningConfig
@@ -305,6 +309,7 @@ class PruningResult:
     final_game: ParticipationGame | None = None
     final_certificate: ProfileCertificate | None = None
     remeasured_certificate: ProfileCertificate | None = None
+    remeasured_game: ParticipationGame | None = None
 
     @property
     def below_epsilon(self) -> float:
@@ -557,6 +562,11 @@ class EquilibriumPruning:
             again at the final s (``is_equilibrium`` says whether the rounds reached a fixed
             point).
         """
+        return self._final_solve(gated, train_set)[:3]
+
+    def _final_solve(self, gated: GatedNetwork, train_set: Dataset) -> tuple[
+            ParticipationGame, ProfileCertificate, ProfileCertificate, ParticipationGame]:
+        """`final_solve` and the game measured again at the final s (the last measurement)."""
         loader = self.final_game_loader(train_set)
         game = self.final_game(gated, loader, n_batches=len(loader))
         for _ in range(FINAL_ROUNDS):
@@ -566,7 +576,7 @@ class EquilibriumPruning:
             remeasured = certify_profile(game, s)
             if remeasured.is_equilibrium:
                 break
-        return solved, certify_profile(solved, s), remeasured
+        return solved, certify_profile(solved, s), remeasured, game
 
     def _needs_second_pass(self) -> bool:
         c = self.config
@@ -638,9 +648,9 @@ class EquilibriumPruning:
         except TrainingDivergedError as error:
             raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
                                         epoch=error.epoch, step=error.step) from None
-        final: tuple[Any, ...] = (None, None, None)
+        final: tuple[Any, ...] = (None, None, None, None)
         if c.equilibrium_every:
-            final = self.final_solve(gated, train_set)
+            final = self._final_solve(gated, train_set)
         return PruningResult(c, gated, gated.get_participation().double().numpy(),
                              tuple(state.history), resumed, *final)
 
