@@ -9,7 +9,7 @@ several starts, off by default) and write to ``--out``:
 
 - ``summary.json``: the configuration, per-epoch history, final participation, accuracy with
   soft gates and after removal, sizes, the certificate, and the seconds of training and of
-  the certificate;
+  the certificate (``seconds``: wall clock; ``cpu_seconds``: this process's CPU time);
 - ``pruned_model.pt``: the physically smaller ``nn.Sequential``, written by `nets.save_model`
   (read it with `nets.load_model`; it also loads with ``torch.load(path, weights_only=True)``);
 - ``training_dynamics.png`` and ``participation_histogram.png``;
@@ -259,12 +259,13 @@ def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: An
     -------
     dict
         Plain values for ``summary.json``; the nearest-equilibrium fields are None when no
-        solver certifies one within the budget; ``seconds`` is the certificate's wall time.
+        solver certifies one within the budget; ``seconds`` and ``cpu_seconds`` are the
+        certificate's wall and CPU (this process's) time.
     """
     from equilibria.certify import certify, certify_profile, first_equilibrium
     from nets.progress import progress_bar
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     epsilon = trainer.config.epsilon
     with progress_bar(3, "certificate", unit="step") as bar:
         measured = game is None
@@ -297,6 +298,7 @@ def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: An
                          budget=CERTIFICATE_BUDGET)
         certificate["search"] = to_plain(search.to_row())
     certificate["seconds"] = time.perf_counter() - started
+    certificate["cpu_seconds"] = time.process_time() - cpu_started
     return certificate
 
 
@@ -345,9 +347,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(bundle.train)} train / {len(bundle.test)} test), {config.epochs} epochs; "
           + ", ".join(f"{k}={v}" for k, v in config.options.items()))
     trainer = EquilibriumPruning(pruning)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint", progress=True)
     training_seconds = time.perf_counter() - started
+    training_cpu_seconds = time.process_time() - cpu_started
     if result.resumed_from_epoch:
         print(f"resumed from the checkpoint of epoch {result.resumed_from_epoch}")
     test_loader = DataLoader(bundle.test, batch_size=512)
@@ -362,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         "below_epsilon": result.below_epsilon, "accuracy_soft": soft.accuracy,
         "accuracy_removed": hard.accuracy, "removed": hard.to_dict(),
         "original": {"params": soft.params_total, "macs": soft.macs_dense},
-        "seconds": {"training": training_seconds}}
+        "seconds": {"training": training_seconds},
+        "cpu_seconds": {"training": training_cpu_seconds}}
     print(f"accuracy soft gates {soft.accuracy:.4f}; after removing s < {pruning.epsilon:g}: "
           f"{hard.accuracy:.4f}; players below epsilon {result.below_epsilon:.2%}; params "
           f"{hard.params_nonzero} of the original {soft.params_total}; MACs "
@@ -373,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             trainer, result.gated, s, train_loader, game=result.remeasured_game,
             distinct=args.distinct_equilibria)
         summary["seconds"]["certificate"] = certificate["seconds"]
+        summary["cpu_seconds"]["certificate"] = certificate["cpu_seconds"]
         print(_certificate_line(certificate))
     save_model(removed, out / "pruned_model.pt")
     training_dynamics({pruning.name: summary["history"]}, out / "training_dynamics.png")
