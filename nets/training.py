@@ -17,7 +17,10 @@ The choices the paper leaves open are options of `PruningConfig`: the benefit re
 source, whether the s-step uses the gradients of the same forward/backward pass as the theta
 step (``s_update="simultaneous"``, one pass per batch) or recomputes them after the theta step
 (``"sequential"``), and how accuracy is measured (``eval_mode``: soft gates, hard mask or
-physical removal).
+physical removal). The s-step is fused into the theta step's pass (`_StepHooks`: dL/ds from the
+same backward, the pseudo-gradient in closed form, the same bits as the unfused step);
+``participation_every = K`` takes it only every K steps, with step K lr_s (an approximation
+for speed; 1, the default, is the paper's every batch).
 
 Two options go beyond the paper (issue 11), both off by default so that Algorithm 1 stays
 paper-literal and its numbers unchanged:
