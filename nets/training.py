@@ -469,11 +469,16 @@ class EquilibriumPruning:
         once over all layers (``torch._foreach_*``), in the order of the per-layer formula of
         `_layer_gradients`, so with the same bits."""
         c = self.config
-        with torch.no_grad():
-            s = [unit.gate.participation.detach() for unit in units]
-            ds = [_grad(unit.gate.participation) for unit in units]
-            sq_norms = [_squared_row_norms(unit.layer.weight, unit.layer.bias)
-                        for unit in units]
+        with torch.no_grad():  # (no graph is recorded: no .detach() needed)
+            s = [unit.gate.participation for unit in units]
+            ds = [_grad(participation) for participation in s]
+            sq_norms = []
+            for unit in units:  # ||theta_i||^2 as `_squared_row_norms` computes it
+                weight, bias = unit.layer.weight, unit.layer.bias
+                rows = torch.linalg.vector_norm(
+                    weight if weight.dim() == 2 else weight.reshape(weight.shape[0], -1), dim=1)
+                squared = rows * rows
+                sq_norms.append(squared if bias is None else squared + bias * bias)
             if c.payoff == "paper":  # s_i dL/ds_i = <dL/dtheta_i, theta_i> (chain rule)
                 benefit = torch._foreach_mul(s if c.alpha == 1.0 else
                                              torch._foreach_mul(s, c.alpha), ds)
