@@ -3,10 +3,13 @@
 Start from a named configuration (``demo``, or one of the paper's Table 1 configurations in
 `nets.PAPER_CONFIGS`) and override any choice with flags; train on any dataset
 `nets.data.load` reads; then remove the units with s < epsilon, certify the final participation
-on the final game (relative Nash gap, stability, uniqueness certificate) and write to ``--out``:
+on the final game (relative Nash gap, stability, uniqueness certificate, and the equilibrium
+one solve reaches from s; ``--distinct-equilibria`` also searches for distinct equilibria from
+several starts, off by default) and write to ``--out``:
 
 - ``summary.json``: the configuration, per-epoch history, final participation, accuracy with
-  soft gates and after removal, sizes, and the certificate;
+  soft gates and after removal, sizes, the certificate, and the seconds of training and of
+  the certificate (``seconds``: wall clock; ``cpu_seconds``: this process's CPU time);
 - ``pruned_model.pt``: the physically smaller ``nn.Sequential``, written by `nets.save_model`
   (read it with `nets.load_model`; it also loads with ``torch.load(path, weights_only=True)``);
 - ``training_dynamics.png`` and ``participation_histogram.png``;
@@ -25,6 +28,7 @@ and their headers checked before any training starts.
 from __future__ import annotations
 
 import argparse
+import time
 import typing
 from pathlib import Path
 from typing import Any
@@ -45,10 +49,13 @@ from analysis.arguments import (
 from analysis.demo import write_json
 from analysis.plots import participation_histogram, training_dynamics
 from analysis.runner import GAME_FIELDS, MODELS, SHARED_FIELDS, RunConfig, build_model
+from equilibria.certify import SolveBudget
+from equilibria.plain import to_plain
 from nets.presets import DEMO_WIDTHS, PAPER_WIDTHS, PRESETS
 from nets.training import PruningConfig
 
-__all__ = ["CONFIG_NAMES", "RUN_RECORD", "main", "named_config", "parser", "run_differences"]
+__all__ = ["CERTIFICATE_BUDGET", "CONFIG_NAMES", "RUN_RECORD", "main", "named_config", "parser",
+           "run_differences"]
 
 #: The file in ``--out/checkpoint`` that records the run the checkpoint belongs to.
 RUN_RECORD = "run_config.json"
@@ -121,6 +128,10 @@ def parser() -> argparse.ArgumentParser:
                         "work, and a different run already in it is refused")
     p.add_argument("--no-certify", dest="certify", action="store_false",
                    help="skip the certificate of the final participation")
+    p.add_argument("--distinct-equilibria", action="store_true",
+                   help="also search the final game for distinct equilibria from several "
+                        "starts (zeros, ones, s, random; several times the certificate's work). "
+                        "Off by default: the certificate solves the game once, from s")
     _add_field_flags(p.add_argument_group("training (override the configuration)"),
                      _TRAINING_FLAGS)
     _add_field_flags(p.add_argument_group("game options (override the configuration)"),
@@ -215,33 +226,101 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
                      pruning=options, **training, tag=f"train/{args.config}")
 
 
-def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: Any
-                 ) -> dict[str, Any]:
+#: Work limits of the certificate's one solve (`equilibria.certify.first_equilibrium` from the
+#: trained participation): Newton, which from a nearby start converges within a few steps or
+#: cycles, gets 25 steps; the first-order fallbacks 4,000 iterations (Gauss-Seidel sweeps
+#: 1,000); each solve at most 20 s (a safety net).
+CERTIFICATE_BUDGET = SolveBudget(max_iter=4_000, newton_max_iter=25, max_seconds=20.0)
+
+
+def _certificate(trainer: Any, gated: Any, participation: np.ndarray, loader: Any, *,
+                 game: Any = None, distinct: bool = False) -> dict[str, Any]:
     """Nash gap and stability of the final participation on the final game
-    (`equilibria.certify.certify_profile`), and Newton's equilibrium from it."""
-    from equilibria import solve
-    from equilibria.certify import SOLVE_TOL, certify_profile
+    (`equilibria.certify.certify_profile`), and the equilibrium one warm-started solve finds
+    from it (`equilibria.certify.first_equilibrium` under `CERTIFICATE_BUDGET`: Newton, then
+    Gauss-Seidel best response, projected gradient, extragradient, the first that certifies).
+
+    Parameters
+    ----------
+    trainer : EquilibriumPruning
+    gated : GatedNetwork
+        The trained network.
+    participation : ndarray
+        Its final s.
+    loader : iterable of (inputs, labels)
+        The final game's batches (all of them), measured unless `game` is given.
+    game : ParticipationGame, optional
+        The final game already measured on `loader` at the final weights and s (the game in
+        the loop's last measurement, `PruningResult.remeasured_game`): not measured again.
+    distinct : bool, default False
+        Also search for distinct equilibria (`equilibria.certify.certify`: solves from zeros,
+        ones, s and random starts; several times the work), under ``"search"``.
+
+    Returns
+    -------
+    dict
+        Plain values for ``summary.json``; the nearest-equilibrium fields are None when no
+        solver certifies one within the budget; ``seconds`` and ``cpu_seconds`` are the
+        certificate's wall and CPU (this process's) time.
+    """
+    from equilibria.certify import certify, certify_profile, first_equilibrium
     from nets.progress import progress_bar
 
+    started, cpu_started = time.perf_counter(), time.process_time()
+    epsilon = trainer.config.epsilon
     with progress_bar(3, "certificate", unit="step") as bar:
-        game = trainer.final_game(gated, loader, n_batches=len(loader))
+        measured = game is None
+        if measured:
+            game = trainer.final_game(gated, loader, n_batches=len(loader))
         bar.set_postfix_str(f"final game of {game.n_players} players from {len(loader)} "
-                            "batches")
+                            f"batches{'' if measured else ' (measured by the final solve)'}")
         bar.update(1)
         check = certify_profile(game, participation)
         bar.set_postfix_str(f"stability: {check.stability.classification}")
         bar.update(1)
-        nearest = solve(game, "newton", s0=participation, tol=SOLVE_TOL)
-        bar.set_postfix_str("nearest equilibrium solved")
+        nearest, tried = first_equilibrium(game, participation, CERTIFICATE_BUDGET)
+        bar.set_postfix_str("nearest equilibrium " + (
+            f"solved ({nearest.method})" if nearest is not None else "not certified"))
         bar.update(1)
-    epsilon = trainer.config.epsilon
-    return {"relative_nash_gap": check.nash_gap, "kkt_residual": check.kkt_residual,
-            "stability": check.stability.classification,
-            "unique_certified": check.stability.unique,
-            "nearest_equilibrium_converged": nearest.converged,
-            "nearest_equilibrium_distance": float(np.abs(nearest.profile - participation).max()),
-            "nearest_equilibrium_pruned": int((nearest.profile < epsilon).sum()),
-            "pruned": int((participation < epsilon).sum())}
+    found = nearest is not None
+    certificate: dict[str, Any] = {
+        "relative_nash_gap": check.nash_gap, "kkt_residual": check.kkt_residual,
+        "stability": check.stability.classification,
+        "unique_certified": check.stability.unique,
+        "nearest_equilibrium_converged": found,
+        "nearest_equilibrium_method": nearest.method if found else None,
+        "nearest_equilibrium_distance": float(np.abs(nearest.profile - participation).max())
+        if found else None,
+        "nearest_equilibrium_pruned": int((nearest.profile < epsilon).sum()) if found else None,
+        "pruned": int((participation < epsilon).sum()),
+        "solves": len(tried), "game_measured": measured}
+    if distinct:
+        search = certify(game, participation, epsilon=epsilon, seed=trainer.config.seed,
+                         budget=CERTIFICATE_BUDGET)
+        certificate["search"] = to_plain(search.to_row())
+    certificate["seconds"] = time.perf_counter() - started
+    certificate["cpu_seconds"] = time.process_time() - cpu_started
+    return certificate
+
+
+def _certificate_line(certificate: dict[str, Any]) -> str:
+    """The certificate as the one line ``pruning-game train`` prints."""
+    line = (f"certificate on the final game: relative Nash gap "
+            f"{certificate['relative_nash_gap']:.3e}, stability {certificate['stability']}, "
+            f"unique certified {certificate['unique_certified']}; ")
+    if certificate["nearest_equilibrium_converged"]:
+        line += (f"nearest equilibrium ({certificate['nearest_equilibrium_method']}) "
+                 f"{certificate['nearest_equilibrium_distance']:.3g} away, prunes "
+                 f"{certificate['nearest_equilibrium_pruned']} (s prunes "
+                 f"{certificate['pruned']})")
+    else:
+        line += (f"no equilibrium certified from s within the budget (s prunes "
+                 f"{certificate['pruned']})")
+    if "search" in certificate:
+        search = certificate["search"]
+        line += (f"; {search['distinct_equilibria']} distinct equilibria from "
+                 f"{search['starts']} starts, {search['stable_equilibria']} stable")
+    return line + f"; {certificate['seconds']:.1f} s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(bundle.train)} train / {len(bundle.test)} test), {config.epochs} epochs; "
           + ", ".join(f"{k}={v}" for k, v in config.options.items()))
     trainer = EquilibriumPruning(pruning)
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = trainer.fit(model, bundle, checkpoint_dir=out / "checkpoint", progress=True)
+    training_seconds = time.perf_counter() - started
+    training_cpu_seconds = time.process_time() - cpu_started
     if result.resumed_from_epoch:
         print(f"resumed from the checkpoint of epoch {result.resumed_from_epoch}")
     test_loader = DataLoader(bundle.test, batch_size=512)
@@ -283,21 +365,21 @@ def main(argv: list[str] | None = None) -> int:
         "history": [r.to_dict() for r in result.history], "participation": s.tolist(),
         "below_epsilon": result.below_epsilon, "accuracy_soft": soft.accuracy,
         "accuracy_removed": hard.accuracy, "removed": hard.to_dict(),
-        "original": {"params": soft.params_total, "macs": soft.macs_dense}}
+        "original": {"params": soft.params_total, "macs": soft.macs_dense},
+        "seconds": {"training": training_seconds},
+        "cpu_seconds": {"training": training_cpu_seconds}}
     print(f"accuracy soft gates {soft.accuracy:.4f}; after removing s < {pruning.epsilon:g}: "
           f"{hard.accuracy:.4f}; players below epsilon {result.below_epsilon:.2%}; params "
           f"{hard.params_nonzero} of the original {soft.params_total}; MACs "
           f"{hard.macs_remaining} of {soft.macs_dense}")
     if args.certify:
         train_loader, _ = bundle.loaders(512, seed=0)
-        summary["certificate"] = certificate = _certificate(trainer, result.gated, s,
-                                                            train_loader)
-        print(f"certificate on the final game: relative Nash gap "
-              f"{certificate['relative_nash_gap']:.3e}, stability "
-              f"{certificate['stability']}, unique certified {certificate['unique_certified']}"
-              f"; nearest equilibrium {certificate['nearest_equilibrium_distance']:.3g} away, "
-              f"prunes {certificate['nearest_equilibrium_pruned']} (s prunes "
-              f"{certificate['pruned']})")
+        summary["certificate"] = certificate = _certificate(
+            trainer, result.gated, s, train_loader, game=result.remeasured_game,
+            distinct=args.distinct_equilibria)
+        summary["seconds"]["certificate"] = certificate["seconds"]
+        summary["cpu_seconds"]["certificate"] = certificate["cpu_seconds"]
+        print(_certificate_line(certificate))
     save_model(removed, out / "pruned_model.pt")
     training_dynamics({pruning.name: summary["history"]}, out / "training_dynamics.png")
     participation_histogram({pruning.name: s}, pruning.epsilon,

@@ -17,7 +17,10 @@ The choices the paper leaves open are options of `PruningConfig`: the benefit re
 source, whether the s-step uses the gradients of the same forward/backward pass as the theta
 step (``s_update="simultaneous"``, one pass per batch) or recomputes them after the theta step
 (``"sequential"``), and how accuracy is measured (``eval_mode``: soft gates, hard mask or
-physical removal).
+physical removal). The s-step is fused into the theta step's pass (`_StepHooks`: dL/ds from the
+same backward, the pseudo-gradient in closed form, the same bits as the unfused step);
+``participation_every = K`` takes it only every K steps, with step K lr_s (an approximation
+for speed; 1, the default, is the paper's every batch).
 
 Two options go beyond the paper (issue 11), both off by default so that Algorithm 1 stays
 paper-literal and its numbers unchanged:
@@ -143,6 +146,12 @@ class PruningConfig(TrainingConfig):
         Whether theta_i also holds the unit's outgoing weights.
     s_update : {"simultaneous", "sequential"}
         Whether the s-step reuses the theta-step's gradients or recomputes them afterwards.
+    participation_every : int
+        Take the s-step every this many training steps (>= 1): on the k-th, 2k-th, ... step
+        of the run, from that batch's pseudo-gradient, with step ``k * participation_lr`` so
+        that s moves on the same time scale; the other steps are plain theta steps (the gates
+        need no gradient there). 1 (the default) is Algorithm 1 exactly; k > 1 is a
+        documented approximation (one batch's gradient stands for k), cheaper per step.
     eval_mode : {"soft", "mask", "remove"}
         How test accuracy is measured each epoch.
     equilibrium_every : int
@@ -175,6 +184,7 @@ class PruningConfig(TrainingConfig):
     level: str = "neuron"
     include_outgoing: bool = False
     s_update: str = "simultaneous"
+    participation_every: int = 1
     eval_mode: str = "mask"
     equilibrium_every: int = 0
     equilibrium_sample: int = 512
@@ -205,6 +215,8 @@ class PruningConfig(TrainingConfig):
         object.__setattr__(self, "include_outgoing", bool(self.include_outgoing))
         object.__setattr__(self, "equilibrium_every",
                            check_int(self.equilibrium_every, "equilibrium_every", minimum=0))
+        object.__setattr__(self, "participation_every",
+                           check_int(self.participation_every, "participation_every", minimum=1))
         object.__setattr__(self, "equilibrium_sample",
                            check_int(self.equilibrium_sample, "equilibrium_sample", minimum=1))
         if self.eta != 0 and self.overlap is None:
@@ -293,6 +305,10 @@ class PruningResult:
         The certificate of the final s on the final game measured again at s itself (what
         ``pruning-game train`` and the certificates study build); an equilibrium only when the
         final rounds reached a fixed point. The history's last record precedes the final solve.
+    remeasured_game : ParticipationGame or None
+        That game (the final game at the final weights and s, on
+        `EquilibriumPruning.final_game_loader`): ``pruning-game train`` certifies on it
+        instead of measuring it again; None without the game in the loop.
     """
 
     config: PruningConfig
@@ -303,6 +319,7 @@ class PruningResult:
     final_game: ParticipationGame | None = None
     final_certificate: ProfileCertificate | None = None
     remeasured_certificate: ProfileCertificate | None = None
+    remeasured_game: ParticipationGame | None = None
 
     @property
     def below_epsilon(self) -> float:
@@ -359,6 +376,7 @@ class EquilibriumPruning:
         if not isinstance(config, PruningConfig):
             raise TypeError("config must be a PruningConfig (or PAPER_CONFIGS[name])")
         self.config = config
+        self._hooks: _StepHooks | None = None  # `step`'s, kept while it trains one network
 
     # ------------------------------------------------------------------ the game's s-step
     def participation_gradient(self, gated: GatedNetwork, inputs: torch.Tensor | None = None,
@@ -399,14 +417,22 @@ class EquilibriumPruning:
     def _gradient_from_grads(self, gated: GatedNetwork) -> torch.Tensor:
         """The pseudo-gradient from ``.grad`` alone (payoff "paper"/"loss_descent", overlap
         "parameters" or none): see `participation_gradient`."""
+        return torch.cat(self._layer_gradients(gated, _units(gated)))
+
+    def _layer_gradients(self, gated: GatedNetwork,
+                         units: tuple[_Unit, ...]) -> list[torch.Tensor]:
+        """`_gradient_from_grads` layer by layer (no concatenation: the fused s-step of
+        `_StepHooks` applies each layer's part to its gate in place)."""
         c = self.config
+        if self._closed_form(units):
+            return self._closed_form_gradients(units)
         parts = []
         traced = isinstance(gated, TracedGatedNetwork)
-        for k, (info, gate) in enumerate(zip(gated.layers, gated.gates(), strict=True)):
+        for unit in units:
+            info, gate, layer = unit.info, unit.gate, unit.layer
             s = gate.participation.detach()
-            layer = None if traced else gated.model[info.layer_index]
             if traced or c.include_outgoing or c.eta != 0.0:
-                theta = gated.unit_parameters(k, c.include_outgoing).detach()
+                theta = gated.unit_parameters(unit.index, c.include_outgoing).detach()
                 sq_norms = (theta * theta).sum(dim=1)
             else:  # incoming row + bias: the same sums without concatenating copies
                 theta = None
@@ -415,19 +441,20 @@ class EquilibriumPruning:
                 if theta is None and info.batchnorm_index is None:
                     # Chain rule: the gate scales the layer's output, so for the incoming
                     # group <dL/dtheta_i, theta_i> = s_i dL/ds_i exactly (checked against
-                    # autograd on the weights in tests/nets/test_stats.py).
-                    benefit = c.alpha * s * _grad(gate.participation)
+                    # autograd on the weights in tests/nets/test_stats.py). (alpha = 1 skips
+                    # a multiplication by 1, which is exact.)
+                    benefit = (s if c.alpha == 1.0 else c.alpha * s) * _grad(gate.participation)
                 elif theta is None:
                     benefit = c.alpha * _per_unit_sum(_grad(layer.weight) * layer.weight.detach(),
                                                       _grad_or_none(layer.bias), layer.bias)
                 elif traced:  # <dL/dtheta_i, theta_i> over the traced group's rows
-                    benefit = c.alpha * (gated.unit_gradients(k, c.include_outgoing)
+                    benefit = c.alpha * (gated.unit_gradients(unit.index, c.include_outgoing)
                                          * theta).sum(dim=1)
                 else:
-                    following = gated.model[info.next_index] if c.include_outgoing else None
-                    grads = group_by_unit(gated, k, _grad(layer.weight),
+                    grads = group_by_unit(gated, unit.index, _grad(layer.weight),
                                           _grad_or_none(layer.bias),
-                                          None if following is None else _grad(following.weight))
+                                          _grad(unit.following.weight) if c.include_outgoing
+                                          else None)
                     benefit = c.alpha * (grads * theta).sum(dim=1)
             elif c.payoff == "loss_descent":
                 benefit = -c.alpha * _grad(gate.participation)
@@ -437,7 +464,41 @@ class EquilibriumPruning:
             if c.eta != 0.0 and c.overlap == "parameters":  # R s = eta (Theta Theta^T - diag) s
                 gradient = gradient - c.eta * (theta @ (theta.T @ s) - sq_norms * s)
             parts.append(gradient)
-        return torch.cat(parts)
+        return parts
+
+    def _closed_form(self, units: tuple[_Unit, ...]) -> bool:
+        """Whether the pseudo-gradient is ``benefit - 2 beta ||theta_i||^2 s_i - gamma`` with
+        the benefit read from dL/ds alone: payoff "loss_descent", or "paper" on layers
+        without BatchNorm; incoming groups, no competition."""
+        c = self.config
+        if any(unit.layer is None for unit in units):  # traced groups: the general formula
+            return False
+        return not c.include_outgoing and c.eta == 0.0 and (
+            c.payoff == "loss_descent" or (c.payoff == "paper" and all(
+                unit.info.batchnorm_index is None for unit in units)))
+
+    def _closed_form_gradients(self, units: tuple[_Unit, ...]) -> list[torch.Tensor]:
+        """The `_closed_form` pseudo-gradient of every layer, each element-wise operation
+        once over all layers (``torch._foreach_*``), in the order of the per-layer formula of
+        `_layer_gradients`, so with the same bits."""
+        c = self.config
+        with torch.no_grad():  # (no graph is recorded: no .detach() needed)
+            s = [unit.gate.participation for unit in units]
+            ds = [_grad(participation) for participation in s]
+            sq_norms = []
+            for unit in units:  # ||theta_i||^2 as `_squared_row_norms` computes it
+                weight, bias = unit.layer.weight, unit.layer.bias
+                rows = torch.linalg.vector_norm(
+                    weight if weight.dim() == 2 else weight.reshape(weight.shape[0], -1), dim=1)
+                squared = rows * rows
+                sq_norms.append(squared if bias is None else squared + bias * bias)
+            if c.payoff == "paper":  # s_i dL/ds_i = <dL/dtheta_i, theta_i> (chain rule)
+                benefit = torch._foreach_mul(s if c.alpha == 1.0 else
+                                             torch._foreach_mul(s, c.alpha), ds)
+            else:
+                benefit = torch._foreach_mul(ds, -c.alpha)
+            cost = torch._foreach_mul(torch._foreach_mul(sq_norms, 2.0 * c.beta), s)
+            return torch._foreach_sub(torch._foreach_sub(benefit, cost), c.gamma)
 
     def batch_game(self, gated: GatedNetwork, inputs: torch.Tensor,
                    labels: torch.Tensor) -> ParticipationGame:
@@ -522,6 +583,11 @@ class EquilibriumPruning:
             again at the final s (``is_equilibrium`` says whether the rounds reached a fixed
             point).
         """
+        return self._final_solve(gated, train_set)[:3]
+
+    def _final_solve(self, gated: GatedNetwork, train_set: Dataset) -> tuple[
+            ParticipationGame, ProfileCertificate, ProfileCertificate, ParticipationGame]:
+        """`final_solve` and the game measured again at the final s (the last measurement)."""
         loader = self.final_game_loader(train_set)
         game = self.final_game(gated, loader, n_batches=len(loader))
         for _ in range(FINAL_ROUNDS):
@@ -531,7 +597,7 @@ class EquilibriumPruning:
             remeasured = certify_profile(game, s)
             if remeasured.is_equilibrium:
                 break
-        return solved, certify_profile(solved, s), remeasured
+        return solved, certify_profile(solved, s), remeasured, game
 
     def _needs_second_pass(self) -> bool:
         c = self.config
@@ -594,9 +660,9 @@ class EquilibriumPruning:
         resumed = state.epoch
         hooks = _AlgorithmHooks(self, gated, optimizer, DataLoader(test_set, batch_size=512),
                                 state, checkpoint, callback)
+        hooks.steps = state.epoch * -(-len(train_set) // c.batch_size)  # (on resume)
         if c.equilibrium_every:
             hooks.sample = self.sample_loader(train_set)
-            hooks.steps = state.epoch * -(-len(train_set) // c.batch_size)
         monitor = DivergenceMonitor(c.lr, may_collapse=True, first_epoch=state.epoch,
                                     hint=f"or participation_lr (now {c.participation_lr:g})")
         try:
@@ -606,31 +672,47 @@ class EquilibriumPruning:
         except TrainingDivergedError as error:
             raise TrainingDivergedError(str(error), tuple(state.history), lr=error.lr,
                                         epoch=error.epoch, step=error.step) from None
-        final: tuple[Any, ...] = (None, None, None)
+        final: tuple[Any, ...] = (None, None, None, None)
         if c.equilibrium_every:
-            final = self.final_solve(gated, train_set)
+            final = self._final_solve(gated, train_set)
         return PruningResult(c, gated, gated.get_participation().double().numpy(),
                              tuple(state.history), resumed, *final)
 
     def step(self, gated: GatedNetwork, optimizer: torch.optim.Optimizer,
              inputs: torch.Tensor, labels: torch.Tensor) -> float:
         """One theta step (Eq. 16) and one projected s step (Eq. 17) on a batch, outside `fit`
-        (`nets.loop.train_step` with this method's hooks); returns the batch's loss."""
-        loss = train_step(gated, optimizer, inputs, labels, _StepHooks(self, gated))
+        (`nets.loop.train_step` with this method's hooks); returns the batch's loss.
+
+        Successive calls on the same network are counted, so ``participation_every = k``
+        takes the s-step on every k-th call (the count restarts for another network)."""
+        if self._hooks is None or self._hooks.gated is not gated:
+            self._hooks = _StepHooks(self, gated)
+        loss = train_step(gated, optimizer, inputs, labels, self._hooks)
         return float(loss.detach())
 
     def s_step(self, gated: GatedNetwork, gradient: torch.Tensor) -> None:
         """The projected participation step ``s <- clip(s + lr_s * gradient, 0, 1)`` (Eq. 17),
         gate by gate; the gates stop requiring gradients."""
+        units = _units(gated)
+        self._s_step_layers(units, torch.split(gradient, [u.info.n_units for u in units]),
+                            self.config.participation_lr)
+
+    @staticmethod
+    def _s_step_layers(units: tuple[_Unit, ...], gradients: Any, lr: float) -> None:
+        """`s_step` with the gradient given layer by layer and step `lr`: in place on every
+        gate, each operation once over all layers (``torch._foreach_*``: one dispatch, the
+        same element-wise operations, so the same bits as one step on the concatenated
+        vector)."""
+        participations = [unit.gate.participation for unit in units]
         with torch.no_grad():
-            offset = 0
-            for gate in gated.gates():
-                n = gate.participation.shape[0]
-                step = self.config.participation_lr * gradient[offset:offset + n]
-                gate.participation.add_(step.to(gate.participation)).clamp_(0.0, 1.0)
-                gate.participation.requires_grad_(False)
-                gate.participation.grad = None
-                offset += n
+            steps = torch._foreach_mul(list(gradients), lr)
+            steps = [step.to(s.dtype) for step, s in zip(steps, participations, strict=True)]
+            torch._foreach_add_(participations, steps)
+            torch._foreach_clamp_min_(participations, 0.0)
+            torch._foreach_clamp_max_(participations, 1.0)
+        for participation in participations:
+            participation.requires_grad_(False)
+            participation.grad = None
 
     def epoch_record(self, gated: GatedNetwork, epoch: int, train_loss: float,
                      last_batch: tuple[torch.Tensor, torch.Tensor], test_loader: DataLoader,
@@ -682,6 +764,32 @@ class EquilibriumPruning:
             parameter.grad = None
         F.cross_entropy(gated(inputs), labels).backward()
         return self.participation_gradient(gated)
+
+
+@dataclass(frozen=True, eq=False)
+class _Unit:
+    """One player layer as the s-step reads it: its index in ``gated.layers``, its
+    `PlayerLayer`, its gate, the layer and the next layer (looked up once per network, since
+    ``nn.Sequential`` indexing walks the modules; the tensors are read from the modules at
+    every step, so a converted network, e.g. ``.double()``, is still seen)."""
+
+    index: int
+    info: Any
+    gate: Any
+    layer: nn.Module | None
+    following: nn.Module | None
+
+
+def _units(gated: GatedNetwork) -> tuple[_Unit, ...]:
+    """The `_Unit` s of `gated`; for a traced network (`TracedGatedNetwork`) without layer
+    modules (a player group spans several), read through its ``unit_parameters``."""
+    if isinstance(gated, TracedGatedNetwork):
+        return tuple(_Unit(k, info, gate, None, None) for k, (info, gate)
+                     in enumerate(zip(gated.layers, gated.gates(), strict=True)))
+    modules = list(gated.model)
+    return tuple(_Unit(k, info, gate, modules[info.layer_index],
+                       None if info.next_index is None else modules[info.next_index])
+                 for k, (info, gate) in enumerate(zip(gated.layers, gated.gates(), strict=True)))
 
 
 def _grad(tensor: torch.Tensor) -> torch.Tensor:
@@ -799,39 +907,73 @@ def _copy_network(gated: GatedNetwork) -> GatedNetwork:
 
 
 class _StepHooks(Hooks):
-    """Algorithm 1's actions inside one step of `nets.loop.train_step`."""
+    """Algorithm 1's actions inside one step of `nets.loop.train_step`.
+
+    The s-step is fused into the theta step's pass: the backward pass of the task loss fills
+    the gates' ``participation.grad`` (dL/ds) beside the weights' gradients, `after_backward`
+    turns them into the pseudo-gradient layer by layer (the game's b - 2 q s - c - R s in
+    closed form: no game object, no second forward/backward, no host synchronization), and
+    `after_step` takes the projected step on each gate in place. With
+    ``participation_every = k > 1`` the gates require gradients only on the steps that take
+    an s-step (the k-th, 2k-th, ... of the run), and that step is k lr_s.
+    """
 
     def __init__(self, trainer: EquilibriumPruning, gated: GatedNetwork) -> None:
         self.trainer = trainer
         self.gated = gated
-        self.gates = list(gated.gates())
-        self.gradient: torch.Tensor | None = None
+        self.units = _units(gated)
+        self.gates = [unit.gate for unit in self.units]
+        self.gradients: list[torch.Tensor] | None = None
         self.last_batch: Any = None
+        self.steps = 0  # training steps taken through these hooks (`fit` sets it on resume)
+        self.s_now = True  # whether the current step takes an s-step
+
+    @property
+    def gradient(self) -> torch.Tensor | None:
+        """The s-step's pseudo-gradient of the current step, players concatenated (None
+        before `after_backward`, or on a step without an s-step)."""
+        return None if self.gradients is None else torch.cat(self.gradients)
 
     def before_batch(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        every = self.trainer.config.participation_every
+        self.s_now = every == 1 or (self.steps + 1) % every == 0
+        if not self.s_now:
+            return
         for gate in self.gates:  # (requires_grad_ on a leaf is a flag flip)
             gate.participation.requires_grad_(True)
             gate.participation.grad = None
 
     def after_backward(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
         trainer = self.trainer
-        self.gradient = None
-        if trainer.config.s_update == "simultaneous":  # the s-step sees the weights before
-            self.gradient = trainer._second_pass_gradient(self.gated, inputs, labels) \
-                if trainer._needs_second_pass() else trainer.participation_gradient(self.gated)
         c = trainer.config
+        self.gradients = None
+        if self.s_now and c.s_update == "simultaneous":  # the s-step sees the weights before
+            if trainer._needs_second_pass():
+                self.gradients = list(self._split(
+                    trainer._second_pass_gradient(self.gated, inputs, labels)))
+            else:
+                self.gradients = trainer._layer_gradients(self.gated, self.units)
         if c.scale == "effective" and c.beta != 0.0:  # after the s-gradient read the .grad
             (c.beta * effective_cost(self.gated, c.include_outgoing)).backward()
 
     def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
-        gradient = self.gradient
-        if gradient is None:
-            gradient = self.trainer._recomputed_gradient(self.gated, self.gates, inputs,
-                                                         labels)
-        self.trainer.s_step(self.gated, gradient)
-        if self.trainer.config.scale == "normalized":
+        c = self.trainer.config
+        self.steps += 1
+        if self.s_now:
+            gradients = self.gradients
+            if gradients is None:
+                gradients = self._split(self.trainer._recomputed_gradient(
+                    self.gated, self.gates, inputs, labels))
+            lr = c.participation_lr if c.participation_every == 1 else \
+                c.participation_every * c.participation_lr
+            self.trainer._s_step_layers(self.units, gradients, lr)
+            self.gradients = None
+        if c.scale == "normalized":
             normalize_units(self.gated)
         self.last_batch = (inputs, labels)
+
+    def _split(self, gradient: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return torch.split(gradient, [unit.info.n_units for unit in self.units])
 
 
 class _AlgorithmHooks(_StepHooks):
@@ -850,15 +992,11 @@ class _AlgorithmHooks(_StepHooks):
         self.callback = callback
         self.started = 0.0
         self.sample: DataLoader | None = None  # the in-loop game's examples (game in the loop)
-        self.steps = 0
 
     def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
-        super().after_step(inputs, labels)
+        super().after_step(inputs, labels)  # counts the step
         every = self.trainer.config.equilibrium_every
-        if not every:
-            return
-        self.steps += 1
-        if self.steps % every == 0:
+        if every and self.steps % every == 0:
             self.trainer.jump_to_equilibrium(self.gated, self.sample)
 
     def start_epoch(self, epoch: int) -> None:
@@ -892,8 +1030,8 @@ def _save_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,
         torch.save(payload, handle)
 
 
-#: PruningConfig fields added after checkpoints were first written (issue 11).
-_ADDED_FIELDS = ("equilibrium_every", "equilibrium_sample", "scale")
+#: PruningConfig fields added after checkpoints were first written (issues 11 and 13).
+_ADDED_FIELDS = ("equilibrium_every", "equilibrium_sample", "scale", "participation_every")
 
 
 def _load_checkpoint(path: Path, config: PruningConfig, gated: GatedNetwork,

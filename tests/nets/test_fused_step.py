@@ -1,0 +1,141 @@
+"""The fused s-step of Algorithm 1 (issue 13): the same update as the step it replaced, and the
+``participation_every`` schedule.
+
+`reference_step` is the update as `EquilibriumPruning` took it before the fusion (the
+pseudo-gradient concatenated over the players, one projected step on the whole vector),
+written out literally; the fused step must give the same participation and weights, bit for
+bit, for a few steps on a tiny net, for each payoff and parameter group it covers and on a
+LeNet with BatchNorm (whose benefit is read from the weights' gradients).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nets import models
+from nets.gates import GatedNetwork, attach_gates
+from nets.loop import make_optimizer, train_step
+from nets.training import EquilibriumPruning, PruningConfig
+
+
+def _network(kind: str = "mlp") -> tuple[GatedNetwork, list[tuple[torch.Tensor, torch.Tensor]]]:
+    generator = torch.Generator().manual_seed(3)
+    if kind == "mlp":
+        gated = attach_gates(models.mlp(12, (6, 5), 4, seed=1))
+        inputs = torch.randn(5, 16, 12, generator=generator)
+    else:
+        gated = attach_gates(models.lenet5(1, 4, input_size=8, channels=(3, 4), hidden=(6,),
+                                           batch_norm=True, seed=1), "all")
+        inputs = torch.randn(5, 16, 1, 8, 8, generator=generator)
+    labels = torch.randint(0, 4, (5, 16), generator=generator)
+    gated.set_participation(0.2 + 0.7 * torch.rand(gated.n_players, generator=generator))
+    gated.train()
+    return gated, list(zip(inputs, labels, strict=True))
+
+
+def reference_step(trainer: EquilibriumPruning, gated: GatedNetwork,
+                   optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+                   labels: torch.Tensor) -> None:
+    """Algorithm 1's step before the fusion: dL/ds by autograd, the pseudo-gradient of all
+    players concatenated, the theta step, then s <- clip(s + lr_s * gradient, 0, 1)."""
+    gates = list(gated.gates())
+    for gate in gates:
+        gate.participation.requires_grad_(True)
+        gate.participation.grad = None
+    optimizer.zero_grad(set_to_none=True)
+    F.cross_entropy(gated(inputs), labels).backward()
+    gradient = trainer.participation_gradient(gated)
+    optimizer.step()
+    with torch.no_grad():
+        offset = 0
+        for gate in gates:
+            n = gate.participation.shape[0]
+            step = trainer.config.participation_lr * gradient[offset:offset + n]
+            gate.participation.add_(step).clamp_(0.0, 1.0)
+            gate.participation.requires_grad_(False)
+            gate.participation.grad = None
+            offset += n
+
+
+def _state(gated: GatedNetwork) -> list[torch.Tensor]:
+    return [gated.get_participation(), *(p.detach().clone() for p in gated.parameters())]
+
+
+@pytest.mark.parametrize(("kind", "options"), [
+    ("mlp", dict(beta=0.05, gamma=0.02)),
+    ("mlp", dict(alpha=0.7, beta=0.3, gamma=0.01)),
+    ("mlp", dict(payoff="loss_descent", beta=0.1, gamma=0.05)),
+    ("mlp", dict(beta=0.05, gamma=0.02, include_outgoing=True)),
+    ("mlp", dict(beta=0.05, eta=0.2, overlap="parameters")),
+    ("lenet", dict(beta=0.05, gamma=0.02)),
+])
+def test_the_fused_step_is_the_step_it_replaced_bit_for_bit(kind, options):
+    config = PruningConfig(participation_lr=0.05, lr=0.01, **options)
+    trainer = EquilibriumPruning(config)
+    fused, batches = _network(kind)
+    reference = copy.deepcopy(fused)
+    fused_optimizer = make_optimizer(config, fused.parameters())
+    reference_optimizer = make_optimizer(config, reference.parameters())
+    for inputs, labels in batches:
+        trainer.step(fused, fused_optimizer, inputs, labels)
+        reference_step(trainer, reference, reference_optimizer, inputs, labels)
+        for a, b in zip(_state(fused), _state(reference), strict=True):
+            assert torch.equal(a, b)
+    assert not any(gate.participation.requires_grad for gate in fused.gates())
+    assert not torch.equal(fused.get_participation(), _network(kind)[0].get_participation())
+
+
+def test_participation_every_1_is_the_default_and_0_is_refused():
+    from nets.checks import PruningError
+
+    assert PruningConfig().participation_every == 1
+    with pytest.raises(PruningError, match="participation_every"):
+        PruningConfig(participation_every=0)
+
+
+def test_participation_every_k_takes_the_s_step_of_k_lr_s_on_every_kth_step():
+    """k = 3: steps 1, 2 are plain theta steps (s unchanged, the gates need no gradient);
+    step 3 is Algorithm 1's step with lr_s replaced by 3 lr_s; and so on."""
+    k, lr_s = 3, 0.05
+    lazy = EquilibriumPruning(PruningConfig(beta=0.05, gamma=0.02, participation_lr=lr_s,
+                                            participation_every=k))
+    exact = EquilibriumPruning(PruningConfig(beta=0.05, gamma=0.02, participation_lr=k * lr_s))
+    a, batches = _network()
+    b = copy.deepcopy(a)
+    a_optimizer = make_optimizer(lazy.config, a.parameters())
+    b_optimizer = make_optimizer(lazy.config, b.parameters())
+    start = a.get_participation()
+    for t, (inputs, labels) in enumerate(batches, start=1):
+        before = a.get_participation()
+        lazy.step(a, a_optimizer, inputs, labels)
+        if t % k:
+            train_step(b, b_optimizer, inputs, labels)  # a plain theta step
+            assert torch.equal(a.get_participation(), before)
+        else:
+            exact.step(b, b_optimizer, inputs, labels)
+            assert not torch.equal(a.get_participation(), before)
+        for x, y in zip(_state(a), _state(b), strict=True):
+            assert torch.equal(x, y)
+    assert not torch.equal(a.get_participation(), start)
+
+
+def test_participation_every_counts_steps_across_epochs_in_fit(digits):
+    """In `fit` the schedule runs over the whole run's steps: s moves on steps k, 2k, ...
+    only, across the epoch boundary too."""
+    k = 4
+    small = (torch.utils.data.Subset(digits.train, range(6 * 32)), digits.test)
+    config = PruningConfig(beta=0.05, gamma=0.05, participation_lr=0.05, epochs=2,
+                           batch_size=32, participation_every=k)
+    seen = []
+    EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), small, progress=False,
+                                   on_step=lambda step: seen.append(
+                                       step.model.get_participation()))
+    assert len(seen) >= 2 * k + 1
+    previous = torch.ones_like(seen[0])
+    for t, s in enumerate(seen, start=1):
+        assert torch.equal(s, previous) == bool(t % k), f"step {t}"
+        previous = s
