@@ -6,24 +6,20 @@ Users of this package write property-based tests of their own claims about equil
 **Strategies** draw `ParticipationGame` s on the box [0, 1]^N (the paper's box) that have a
 stated property, each checked by ``tests/equilibria/test_testing.py``:
 
-================================  ==========================================================
-strategy                          what every drawn game satisfies
-================================  ==========================================================
-`monotone_games`                  ``is_monotone(game)``: a unique equilibrium (Rosen 1965),
-                                  and the Jacobi best-response map is a max-norm contraction
-`potential_games`                 symmetric R: ``game.is_potential``, an exact potential
-                                  (Monderer & Shapley 1996); possibly several equilibria
-`games_with_dominated_players`    at least ``dominated`` players are in
-                                  ``dominated_players(game)`` (Shah & Khan 2025, Eq. 12)
-`games_with_duplicates`           draws ``(game, pairs)``: swapping the two players of a pair
-                                  maps the game onto itself (same b, q, c and competition)
-`low_rank_games`                  R is a `LowRank` with exactly ``rank`` factor columns
-`network_statistics`              a valid `equilibria.spec.NetworkStatistics` of a random
-                                  network (the numbers ``nets.stats.collect`` measures)
-`network_games`                   ``build_game`` of `network_statistics`: an exact potential
-                                  game whose competition stays within each layer
-`profiles`                        a profile in the box, bounds included
-================================  ==========================================================
+- `monotone_games`: ``is_monotone(game)``, so a unique equilibrium (Rosen 1965), and the
+  Jacobi best-response map is a max-norm contraction;
+- `potential_games`: symmetric R, so ``game.is_potential``, an exact potential (Monderer &
+  Shapley 1996); possibly several equilibria;
+- `games_with_dominated_players`: at least ``dominated`` players are in
+  ``dominated_players(game)`` (Shah & Khan 2025, Eq. 12);
+- `games_with_duplicates`: draws ``(game, pairs)``; swapping the two players of a pair maps
+  the game onto itself;
+- `low_rank_games`: R is a `LowRank` with exactly ``rank`` factor columns;
+- `network_statistics`: a valid `equilibria.spec.NetworkStatistics` of a random network (the
+  numbers ``nets.stats.collect`` measures);
+- `network_games`: ``build_game`` of `network_statistics`, an exact potential game whose
+  competition stays within each layer;
+- `profiles`: a profile in the box, bounds included.
 
 The arrays of a game come from a numpy generator seeded by a drawn integer, so every example
 is well scaled and reproducible; hypothesis shrinks the number of players, the seed and the

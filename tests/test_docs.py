@@ -5,10 +5,16 @@ The blocks of one page run in order in one namespace (as a reader pastes them in
 session), in a temporary working directory, with matplotlib's Agg backend. The README's blocks
 run in tests/test_readme.py, which also checks what they print. The pages use small sizes
 themselves (and say how to scale up), so this test runs them exactly as written.
+
+One exception: a block preceded by the line ``<!-- docs-test: imports-only -->`` (and a
+blank line) is a measurement script an explanation page records (minutes of training that
+produced its tables). Such a block is compiled and its imports are executed, so a renamed or
+removed name still fails here, but it is not run.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -20,14 +26,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-BLOCK = re.compile(r"^```python\n(.*?)^```\s*$", flags=re.S | re.M)
+BLOCK = re.compile(r"^((?:<!-- docs-test: imports-only -->\n\n?)?)```python\n(.*?)^```\s*$",
+                   flags=re.S | re.M)
 
 
-def python_blocks(page: Path) -> list[tuple[int, str]]:
-    """The ```python blocks of a page, each with the line its code starts on."""
+def python_blocks(page: Path) -> list[tuple[int, str, bool]]:
+    """The ```python blocks of a page: the line its code starts on, the code, and whether it
+    is run in full (False: imports only)."""
     text = page.read_text()
-    return [(text.count("\n", 0, match.start(1)) + 1, match.group(1))
+    return [(text.count("\n", 0, match.start(2)) + 1, match.group(2), not match.group(1))
             for match in BLOCK.finditer(text)]
+
+
+def imports_only(code: str) -> ast.Module:
+    """The import statements of ``code``, at module level, as a module to execute."""
+    tree = ast.parse(code)
+    return ast.Module([node for node in tree.body if isinstance(node, ast.Import |
+                                                                ast.ImportFrom)], [])
 
 
 PAGES = sorted(page for page in DOCS.rglob("*.md") if python_blocks(page))
@@ -55,9 +70,11 @@ def test_page_examples_run(page, tmp_path, monkeypatch, registry_restored):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace: dict[str, object] = {"__name__": "__docs__"}
-    for line, code in python_blocks(page):
+    for line, code, run in python_blocks(page):
         # Line numbers in a traceback are the page's own.
-        compiled = compile("\n" * (line - 1) + code, str(page.relative_to(ROOT)), "exec")
+        source = "\n" * (line - 1) + code
+        compiled = compile(source if run else imports_only(source),
+                           str(page.relative_to(ROOT)), "exec")
         exec(compiled, namespace)  # noqa: S102 - the docs are ours
 
 
