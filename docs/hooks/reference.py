@@ -43,18 +43,33 @@ def _load(module: str):
     return griffe.load(module, search_paths=[str(ROOT)], resolve_aliases=True)
 
 
+def export_target(package, name: str) -> tuple[str, str] | None:
+    """Where ``package.<name>`` (a name of its ``__all__``) is documented: the object's path
+    and the module that defines it. A name served lazily by the package's ``__getattr__``
+    (``analysis.to_frame``) is looked up in its submodules."""
+    member = package.members.get(name)
+    if member is not None and member.is_alias:
+        return member.final_target.path, member.final_target.parent.path
+    if member is not None:
+        return member.path, member.path if member.is_module else package.path
+    for module in package.modules.values():
+        found = module.members.get(name)
+        if found is not None and not found.is_alias:
+            return found.path, module.path
+    return None
+
+
 def _exports_table(package) -> str:
     """A Markdown table of ``package.__all__``: each name linked to the object it re-exports."""
     if not package.exports:
         return ""
     rows = ["| name | defined in |", "|---|---|"]
     for name in package.exports:
-        member = package.members.get(name)
-        if member is None:
-            continue
-        target = member.final_target.path if member.is_alias else member.path
-        where = member.final_target.parent.path if member.is_alias else package.path
-        rows.append(f"| [`{name}`][{target}] | `{where}` |")
+        target = export_target(package, name)
+        if target is None:
+            raise ValueError(f"{package.path}.__all__ names {name!r}, which is defined nowhere "
+                             f"in {package.path}")
+        rows.append(f"| [`{name}`][{target[0]}] | `{target[1]}` |")
     return "\n".join(rows)
 
 
