@@ -1,7 +1,7 @@
 # Every target sets itself up on a fresh machine that has only Python and the package registries.
 #
 # Two kinds of install:
-# - `demo`, `test`, `lint`, `bench` (and CI) install the exact versions of requirements/lock.txt,
+# - `demo`, `test`, `lint`, `bench`, `docs` (and CI) install the exact versions of requirements/lock.txt,
 #   so that an upstream release cannot break them: the lock is what the suite last passed with.
 # - `test-latest` installs the newest versions that pyproject's ranges allow, in .venv-latest,
 #   and runs the suite there: an upstream break is found on purpose, then `make lock` moves the
@@ -11,12 +11,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 LOCK := requirements/lock.txt
 # torch==2.13.0 first: it is the CPU build already on these machines. Installing the project
 # before it would let pip resolve an unpinned torch with gigabytes of CUDA packages.
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint bench lock test-latest clean
+.PHONY: demo test lint bench docs lock test-latest clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,15 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(PY) bench/solvers.py
 
+# The documentation site (mkdocs.yml): the `docs` extra at the lock's versions, then a strict
+# build into site/ (a broken link, a missing reference or a bad docstring fails it).
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --no-build-isolation --constraint $(LOCK) -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
 # The lock: resolve pyproject's ranges afresh in a throw-away venv and record every version.
 # Deliberately not pip-compile: its resolver reads torch's metadata from the index, where the
 # default Linux wheel pulls CUDA packages; freezing a real install records the CPU build we
@@ -50,7 +60,7 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 	.venv-lock/bin/python -m pip install --quiet $(TORCH)
-	.venv-lock/bin/python -m pip install --quiet --no-build-isolation -e '.[dev]'
+	.venv-lock/bin/python -m pip install --quiet --no-build-isolation -e '.[dev,docs]'
 	mkdir -p requirements
 	{ echo "# Exact versions that make demo / make test / CI install (make lock rewrites this)."; \
 	  echo "# Produced from pyproject.toml's ranges by 'make lock'; do not edit by hand."; \
@@ -72,4 +82,4 @@ test-latest:
 	.venv-latest/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .hypothesis .ruff_cache build *.egg-info
+	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .hypothesis .ruff_cache build site *.egg-info

@@ -2,7 +2,8 @@
 
 The quadratic participation game of Shah & Khan (2025) and any smooth game users invent,
 solved, certified by the Nash gap and classified by stability (docs/design.md). Certificates of a
-profile live in `equilibria.certify`, game files in `equilibria.io`.
+profile live in `equilibria.certify`, game files in `equilibria.io`; hypothesis strategies and
+assertions for property tests of equilibrium claims in `equilibria.testing`.
 """
 
 from equilibria.callable_game import CallableGame, ContinuousGame
@@ -74,5 +75,14 @@ __all__ = [
     "nash_gap",
     "perturbation_test",
     "solve",
+    "testing",
     "to_plain",
 ]
+
+
+def __getattr__(name: str):  # `testing` imports hypothesis, which solving a game never needs
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module("equilibria.testing")
+    raise AttributeError(f"module 'equilibria' has no attribute {name!r}")

@@ -17,6 +17,7 @@ from equilibria import (
     NotPotentialGameError,
     ParticipationGame,
 )
+from equilibria.testing import potential_games
 from tests.equilibria.games import low_rank_game, monotone_game
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
@@ -49,9 +50,9 @@ def test_best_response_with_zero_quadratic_cost_is_an_endpoint():
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 6))
-def test_potential_differences_equal_utility_differences(seed, n):
-    game = monotone_game(seed, n, symmetric=True)
+@given(game=potential_games(2, 6, strength=3.0), seed=st.integers(0, 2**32 - 1))
+def test_potential_differences_equal_utility_differences(game, seed):
+    n = game.n_players
     rng = np.random.default_rng(seed)
     s = rng.uniform(0, 1, n)
     for i in range(n):

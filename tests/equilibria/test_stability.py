@@ -17,6 +17,7 @@ from equilibria import (
     perturbation_test,
     solve,
 )
+from equilibria.testing import assert_stable, assert_unique, monotone_games
 from tests.equilibria.games import duplicate_pair, low_rank_game, monotone_game
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
@@ -40,17 +41,20 @@ def test_a_strict_corner_of_the_duplicate_game_is_stable():
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 12), symmetric=st.booleans())
-def test_diagonally_dominant_games_are_monotone_contractive_and_stable(seed, n, symmetric):
-    game = monotone_game(seed, n, symmetric=symmetric)
+@given(symmetric=st.booleans(), data=st.data())
+def test_diagonally_dominant_games_are_monotone_contractive_and_stable(symmetric, data):
+    game = data.draw(monotone_games(2, 12, symmetric=symmetric))
+    n = game.n_players
     result = solve(game, "newton", tol=1e-14)
     report = analyze_stability(game, result.profile)
     assert report.is_monotone and report.unique
+    assert_unique(game)
     assert report.br_spectral_radius < 1.0
     assert report.is_potential == symmetric
     assert np.all(report.eigenvalues.real < 0)
     if report.strictly_complementary:
         assert report.locally_stable
+        assert_stable(game, result.profile)
     assert report.n_free <= n
     assert report.n_at_lower + report.n_at_upper + np.sum(
         (result.profile > 1e-9) & (result.profile < 1 - 1e-9)) == n
