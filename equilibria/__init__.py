@@ -5,6 +5,7 @@ solved, certified by the Nash gap and classified by stability (docs/design.md). 
 profile live in `equilibria.certify`, game files in `equilibria.io`.
 """
 
+from equilibria.bounds import DistanceBound, distance_bound
 from equilibria.callable_game import CallableGame, ContinuousGame
 from equilibria.competition import LowRank
 from equilibria.dominance import DominanceResult, dominated_players, iterated_dominance
@@ -43,6 +44,7 @@ __all__ = [
     "CallableGame",
     "ContinuousGame",
     "DegenerateGameWarning",
+    "DistanceBound",
     "DominanceResult",
     "EigenvalueSearchError",
     "EquilibriumResult",
@@ -66,6 +68,7 @@ __all__ = [
     "UnknownOptionError",
     "analyze_stability",
     "build_game",
+    "distance_bound",
     "dominated_players",
     "is_equilibrium",
     "is_monotone",
