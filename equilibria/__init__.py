@@ -5,10 +5,12 @@ solved, certified by the Nash gap and classified by stability (docs/design.md). 
 profile live in `equilibria.certify`, game files in `equilibria.io`.
 """
 
+from equilibria.basins import Basins, basins
 from equilibria.bounds import DistanceBound, distance_bound
 from equilibria.callable_game import CallableGame, ContinuousGame
 from equilibria.competition import LowRank
 from equilibria.dominance import DominanceResult, dominated_players, iterated_dominance
+from equilibria.enumerate import EquilibriumSet, all_equilibria
 from equilibria.errors import (
     DegenerateGameWarning,
     EigenvalueSearchError,
@@ -41,6 +43,7 @@ from equilibria.stability import (
 
 __all__ = [
     "METHODS",
+    "Basins",
     "CallableGame",
     "ContinuousGame",
     "DegenerateGameWarning",
@@ -48,6 +51,7 @@ __all__ = [
     "DominanceResult",
     "EigenvalueSearchError",
     "EquilibriumResult",
+    "EquilibriumSet",
     "GameFileError",
     "GameFileNotFoundError",
     "GameTypeError",
@@ -66,7 +70,9 @@ __all__ = [
     "StabilityReport",
     "UnknownMethodError",
     "UnknownOptionError",
+    "all_equilibria",
     "analyze_stability",
+    "basins",
     "build_game",
     "distance_bound",
     "dominated_players",
