@@ -156,6 +156,8 @@ def lipschitz_bound(game: ParticipationGame) -> float:
     if R is None:
         return float(q2.max())
     if n <= FULL_SPECTRUM_LIMIT:
+        if game.is_potential:  # symmetric J: the largest |eigenvalue| (cheaper than an SVD)
+            return float(np.abs(np.linalg.eigvalsh(game.jacobian())[[0, -1]]).max())
         return float(np.linalg.norm(game.jacobian(), 2))
     if isinstance(R, LowRank):
         F = R.factors

@@ -135,6 +135,7 @@ class _Search:
         self.width_tol = 1e-12 * (self.hi - self.lo)
         self.nodes = self.leaves = self.singular = 0
         self.found: list[np.ndarray] = []
+        self.solutions: dict[bytes, tuple[np.ndarray, np.ndarray] | None] = {}
         self.stopped = False
 
     # ------------------------------------------------------------------ propagation
@@ -192,11 +193,18 @@ class _Search:
         others' box (a linear image of a box: centre ``A mid``, radius ``|A| rad``); False
         when that hull misses the intervals. Skipped for an ill-conditioned block."""
         index, others = np.flatnonzero(free), np.flatnonzero(~free)
-        block = self.M[np.ix_(index, index)]
-        if np.linalg.cond(block) >= _SINGULAR_CONDITION:
+        key = free.tobytes()
+        if key not in self.solutions:  # each interior set's (M_FF^-1, M_FF^-1 R_FO) once
+            block = self.M[np.ix_(index, index)]
+            if np.linalg.cond(block) >= _SINGULAR_CONDITION:
+                self.solutions[key] = None
+            else:
+                inverse = np.linalg.inv(block)
+                self.solutions[key] = (inverse, inverse @ self.R[np.ix_(index, others)])
+        solution = self.solutions[key]
+        if solution is None:
             return True
-        inverse = np.linalg.inv(block)
-        coupling = inverse @ self.R[np.ix_(index, others)]
+        inverse, coupling = solution
         middle = 0.5 * (lower[others] + upper[others])
         radius = 0.5 * (upper[others] - lower[others])
         centre = inverse @ self.a[index] - coupling @ middle
