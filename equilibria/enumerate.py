@@ -339,7 +339,10 @@ def all_equilibria(game: ParticipationGame, *, max_players: int = MAX_PLAYERS,
     status = np.full(n, _UNSET)
     status[dominance.eliminated] = _LO
     search.run(status, dominance.lower.copy(), dominance.upper.copy())
-    profiles = sorted(distinct_profiles(search.found, distinct_tol), key=tuple)
+    # The most exact representative of each cluster first: a bound player whose gradient
+    # is within rounding of zero passes both as bounded and as interior.
+    found = sorted(search.found, key=lambda s: nash_gap(game, s))
+    profiles = sorted(distinct_profiles(found, distinct_tol), key=tuple)
     equilibria = np.array(profiles, dtype=np.float64).reshape(len(profiles), n)
     return EquilibriumSet(
         equilibria=equilibria,

@@ -6,20 +6,21 @@ projected gradient ascent on the potential and converges for step < 2 / L; for a
 monotone game for step < 2 mu / L^2 (Facchinei & Pang 2003, Thm. 12.1.8), where L is the
 Lipschitz constant of g (the spectral norm of its Jacobian).
 
-A given ``step`` is used at every iteration (`projected_gradient_step`). Without one the step
-adapts (`adaptive_projected_gradient_step`): one global L is a poor guide when the curvature
-varies over the box (a Tullock contest's Jacobian grows like 1 / S^2 towards the lower bound),
-so each iteration backtracks on the *local* Lipschitz estimate of its own step
+A given ``step`` is used at every iteration (`projected_gradient_step`). Without one the
+step adapts (`adaptive_projected_gradient_step`): one global L is a poor guide when the
+curvature varies over the box (a Tullock contest's Jacobian grows like 1 / S^2 towards the
+lower bound), so each iteration backtracks on the *local* Lipschitz estimate of its own step
 y = clip(s + t g(s)), ``L_k = ||g(y) - g(s)|| / ||y - s||``, until ``t L_k <= ACCEPT``, the
-Armijo-type rule of Khobotov (1987), and until the step contracts the projection map along
-it (`backtracked_projection`: the local form of t < 2 mu / L^2, so a non-potential game
-whose Jacobian rotates gets the short step it needs); after an iteration whose load
-``t L_k`` was small (at most `GROW_BELOW`) the next trial starts `GROW` times larger (He &
-Liao 2002, JOTA 112). For a quadratic potential game an accepted step ascends the potential
-(the secant estimate is exact along the step: ``Phi(y) - Phi(s) >= (1 - ACCEPT / 2) / t
-||y - s||^2``); over the whole box of other games the tests are local estimates, not a
-convergence proof: extragradient (`equilibria.solvers.extragradient`) is the method with
-a convergence theory for monotone games.
+Armijo-type rule of Khobotov (1987), and, where the step is locally monotone, until the map
+``x -> x + t g(x)`` contracts along it on the moving players (`backtracked_projection`: the
+local form of t < 2 mu / L^2, so a non-potential game whose Jacobian rotates gets the short
+step it needs); after an iteration whose load ``t L_k`` was small (at most `GROW_BELOW`) the
+next trial starts `GROW` times larger (He & Liao 2002, JOTA 112). For a quadratic potential
+game an accepted step ascends the potential (the secant estimate is exact along the step:
+``Phi(y) - Phi(s) >= (1 - ACCEPT / 2) / t ||y - s||^2``); over the whole box of other games
+the tests are local estimates, not a convergence proof: extragradient
+(`equilibria.solvers.extragradient`) is the method with a convergence theory for monotone
+games.
 """
 
 from __future__ import annotations
@@ -85,11 +86,15 @@ def backtracked_projection(game: ContinuousGame, s: np.ndarray, gradient: np.nda
     With d = y - s, the load of t is ``t L_k`` with the secant Lipschitz estimate
     ``L_k = ||g(y) - g(s)|| / ||d||`` (Khobotov's 1987 rule); t is accepted when its load is
     at most `ACCEPT`, else shrunk by ``min(SHRINK, 0.9 ACCEPT / load)`` (the estimate says
-    how far) and tried again. With `contraction`, t must also make the projection map
-    ``T(x) = clip(x + t g(x))`` contract along the step, ``||T(y) - T(s)|| < ||d||`` with
-    T(s) = y (else it is halved): the local form of projected gradient's condition
-    t < 2 mu / L^2 (Facchinei & Pang 2003, Thm. 12.1.8), which a game whose Jacobian rotates
-    (a non-potential game) needs and a Lipschitz test does not see.
+    how far) and tried again. With `contraction`, on the players that move (d_i != 0) and
+    when the step is locally monotone (``mu_k = -(g(y) - g(s))^T d / ||d||^2 > 0`` there),
+    the load is also ``t L_k^2 / (2 mu_k)`` with L_k measured on those players: below 1
+    exactly when the map ``x -> x + t g(x)`` brings s and y closer, ``||d + t (g(y) - g(s))||
+    < ||d||``, the local form of projected gradient's condition t < 2 mu / L^2 (Facchinei &
+    Pang 2003, Thm. 12.1.8), which a game whose Jacobian rotates (a non-potential game) needs
+    and a Lipschitz test does not see. Players pinned at a bound do not count (the
+    projection stops them), nor does a step along which g grows (leaving an unstable
+    equilibrium must expand), nor a constant gradient (a translation towards a bound).
 
     Returns
     -------
@@ -111,12 +116,14 @@ def backtracked_projection(game: ContinuousGame, s: np.ndarray, gradient: np.nda
         if load > ACCEPT:
             t *= min(SHRINK, 0.9 * ACCEPT / load)
             continue
-        if not contraction:
+        moving = d != 0.0
+        descent = -float(change[moving] @ d[moving])
+        if not contraction or descent <= 0.0:
             return y, g_y, t, load
-        image = np.clip(y + t * g_y, lo, hi) - y
-        if float(image @ image) < moved:
-            return y, g_y, t, load
-        t *= SHRINK  # T does not contract along the step
+        contracting = t * float(change[moving] @ change[moving]) / (2.0 * descent)
+        if contracting <= ACCEPT:
+            return y, g_y, t, max(load, contracting)
+        t *= min(SHRINK, 0.9 * ACCEPT / contracting)
     return y, g_y, t, load
 
 

@@ -93,3 +93,26 @@ def test_a_rotating_non_potential_game_converges_with_the_default(method: str) -
     result = solve(game, method, tol=1e-10, max_iter=5000)
     assert result.converged, result.message
     assert np.abs(result.profile - reference.profile).max() <= 1e-3
+
+
+def test_near_linear_players_converge_from_random_starts() -> None:
+    """Tiny own costs (a trained net's sub-game: q ~ 1e-2): along a nearly constant gradient
+    the step is a translation towards a bound, which the contraction test must accept."""
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        R = rng.uniform(-0.02, 0.06, (12, 12))
+        game = ParticipationGame(rng.uniform(-0.03, 0.02, 12), rng.uniform(0.003, 0.03, 12),
+                                 0.0, 0.5 * (R + R.T))
+        for _ in range(3):
+            result = solve(game, "projected_gradient", s0=rng.uniform(0, 1, 12), tol=1e-10,
+                           max_iter=3000)
+            assert result.converged, result.message
+
+
+def test_projected_gradient_leaves_an_unstable_equilibrium() -> None:
+    """Near (1/4, 1/4) of the duplicate pair the step expands (g grows along it): the
+    contraction test must not stop it there."""
+    game = ParticipationGame([1.0, 1.0], [0.5, 0.5], 0.0, [[0.0, 3.0], [3.0, 0.0]])
+    result = solve(game, "projected_gradient", s0=[0.26, 0.24], tol=1e-10)
+    assert result.converged  # player 0 ends at hi with a zero gradient: gap ~ (1 - s_0)^2
+    np.testing.assert_allclose(result.profile, [1.0, 0.0], atol=1e-4)

@@ -47,7 +47,7 @@ def brute_force(game: ParticipationGame) -> list[np.ndarray]:
             s = np.clip(s, lo, hi)
             if nash_gap(game, s) <= 1e-10:
                 found.append(s)
-    return distinct_profiles(found)
+    return distinct_profiles(sorted(found, key=lambda s: nash_gap(game, s)))
 
 
 def assert_same(found: np.ndarray, expected: list[np.ndarray], atol: float = 1e-8) -> None:
