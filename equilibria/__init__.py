@@ -6,9 +6,12 @@ profile live in `equilibria.certify`, game files in `equilibria.io`; hypothesis 
 assertions for property tests of equilibrium claims in `equilibria.testing`.
 """
 
+from equilibria.basins import Basins, basins
+from equilibria.bounds import DistanceBound, distance_bound
 from equilibria.callable_game import CallableGame, ContinuousGame
 from equilibria.competition import LowRank
 from equilibria.dominance import DominanceResult, dominated_players, iterated_dominance
+from equilibria.enumerate import EquilibriumSet, all_equilibria
 from equilibria.errors import (
     DegenerateGameWarning,
     EigenvalueSearchError,
@@ -41,12 +44,15 @@ from equilibria.stability import (
 
 __all__ = [
     "METHODS",
+    "Basins",
     "CallableGame",
     "ContinuousGame",
     "DegenerateGameWarning",
+    "DistanceBound",
     "DominanceResult",
     "EigenvalueSearchError",
     "EquilibriumResult",
+    "EquilibriumSet",
     "GameFileError",
     "GameFileNotFoundError",
     "GameTypeError",
@@ -65,8 +71,11 @@ __all__ = [
     "StabilityReport",
     "UnknownMethodError",
     "UnknownOptionError",
+    "all_equilibria",
     "analyze_stability",
+    "basins",
     "build_game",
+    "distance_bound",
     "dominated_players",
     "is_equilibrium",
     "is_monotone",

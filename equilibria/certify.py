@@ -12,7 +12,9 @@ equilibrium (Eq. 11) without checking it. `certify` answers, for any s on any
       more than `DISTINCT_TOL` apart in max-norm (`distinct_profiles`);
 (iv)  how far is the nearest equilibrium (`nearest_equilibrium`, every solve `polish`-ed by
       Newton) from s, how many players does each prune (s < epsilon), and how much do the two
-      pruned sets agree (`jaccard`)?
+      pruned sets agree (`jaccard`)? For a strongly monotone game, `equilibria.bounds` also
+      bounds the distance from s to the equilibrium by its natural-map residual
+      (Facchinei & Pang 2003, Prop. 6.3.1), and says when no bound is available.
 
 `certify_profile` is the cheap part of (i)-(ii) at s alone (what ``pruning-game solve`` and
 ``pruning-game train`` report). Every solve runs under a `SolveBudget`; its wall-clock limit is
@@ -30,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from equilibria.bounds import distance_bound
 from equilibria.errors import GameTypeError, InvalidOptionError, InvalidProfileError
 from equilibria.game import ParticipationGame
 from equilibria.gap import kkt_residual, nash_gap
@@ -201,7 +204,10 @@ class Certificate:
     """Answers (i)-(iv) for one final participation s on its final game.
 
     Scalars go to the CSV (`to_row`); `nearest_profile` and the spectra are kept for figures
-    and checks. Distances are max-norm; "pruned" means s < epsilon.
+    and checks. Distances are max-norm; "pruned" means s < epsilon. `distance_bound` bounds
+    the Euclidean (so also the max-norm) distance from s to the equilibrium of a strongly
+    monotone game (`equilibria.bounds.distance_bound`); it is None, and
+    `distance_bound_reason` says why, when the game gives no bound.
     """
 
     n_players: int
@@ -232,6 +238,8 @@ class Certificate:
     solves: int
     solves_out_of_time: int
     seconds: float
+    distance_bound: float | None = None
+    distance_bound_reason: str = "not computed"
     nearest_profile: np.ndarray | None = dataclasses.field(default=None, repr=False)
     eigenvalues_at_s: np.ndarray | None = dataclasses.field(default=None, repr=False)
     eigenvalues_at_nearest: np.ndarray | None = dataclasses.field(default=None, repr=False)
@@ -299,7 +307,9 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
         monotonicity certificate (J + J^T negative definite with J = -2 diag(q) - R, Eq.
         13/18), the number of distinct certified equilibria found from every start and how
         many of them are classified stable; (iv) the nearest equilibrium's distance, pruned
-        counts and Jaccard.
+        counts and Jaccard, and the a-posteriori bound on the distance from s to the
+        equilibrium of a strongly monotone game (`equilibria.bounds.distance_bound`; None
+        with its reason otherwise).
         When no solver certifies an equilibrium from s, the nearest-equilibrium fields are NaN
         and ``nearest_method`` is ``"none"``.
     """
@@ -310,6 +320,7 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
     started = time.perf_counter()
     s = game.check(s)
     at = certify_profile(game, s, ord=np.inf)
+    bound = distance_bound(game, s)
     gap, at_s = at.nash_gap, at.stability
     nearest, tried = nearest_equilibrium(game, s, budget)
     rng = np.random.default_rng(seed)
@@ -360,6 +371,7 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
                               for p in distinct),
         pruned_at_s=int(pruned_s.sum()), **newton_fields,
         solves=len(tried), solves_out_of_time=sum("max_seconds" in r.message for r in tried),
+        distance_bound=bound.bound, distance_bound_reason=bound.reason,
         seconds=time.perf_counter() - started, eigenvalues_at_s=at_s.eigenvalues,
         **near_fields)
 

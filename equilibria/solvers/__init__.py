@@ -6,8 +6,9 @@ Methods (one algorithm per module):
 ``"best_response"``       exact best-response play, ``scheme="gauss_seidel"`` (default)
                           or ``"jacobi"``, ``damping`` in (0, 1], ``order`` cyclic/random
 ``"fictitious_play"``     best response to the running average; reports the average
-``"projected_gradient"``  ``s <- clip(s + step g(s))`` (paper Eq. 17), ``step`` = 1/L
-``"extragradient"``       Korpelevich's predictor-corrector, ``step`` = 0.9/L
+``"projected_gradient"``  ``s <- clip(s + step g(s))`` (paper Eq. 17); a given ``step`` is
+                          fixed, none adapts it (local Lipschitz backtracking)
+``"extragradient"``       Korpelevich's predictor-corrector; ``step`` as above (Khobotov)
 ``"newton"``              semismooth Newton / active set (ParticipationGame only)
 ========================  =========================================================
 

@@ -27,10 +27,13 @@ from equilibria.errors import (
 from equilibria.game import ParticipationGame
 from equilibria.solvers._loop import Step, iterate
 from equilibria.solvers.best_response import ORDERS, SCHEMES, gauss_seidel_step, jacobi_step
-from equilibria.solvers.extragradient import extragradient_step
+from equilibria.solvers.extragradient import adaptive_extragradient_step, extragradient_step
 from equilibria.solvers.fictitious_play import fictitious_play_step
 from equilibria.solvers.newton import newton_step
-from equilibria.solvers.projected_gradient import lipschitz_constant, projected_gradient_step
+from equilibria.solvers.projected_gradient import (
+    adaptive_projected_gradient_step,
+    projected_gradient_step,
+)
 from equilibria.solvers.result import EquilibriumResult
 
 METHODS: dict[str, tuple[str, ...]] = {
@@ -103,11 +106,11 @@ def make_step(game: ContinuousGame, method: str, options: dict[str, Any],
                                 "or 'extragradient' for a CallableGame")
         return newton_step(game)
     step = options.get("step")
-    if step is None:
-        factor = 1.0 if method == "projected_gradient" else 0.9
-        step = factor / max(lipschitz_constant(game), 1e-300)
-    else:
-        step = check_positive(step, "step")
+    if step is None:  # adapt the step to the local Lipschitz estimate (Khobotov 1987)
+        if method == "projected_gradient":
+            return adaptive_projected_gradient_step(game)
+        return adaptive_extragradient_step(game)
+    step = check_positive(step, "step")
     if method == "projected_gradient":
         return projected_gradient_step(game, float(step))
     return extragradient_step(game, float(step))
