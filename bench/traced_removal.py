@@ -17,7 +17,7 @@ one timer, `nets.evaluate.measure_latency` (``torch.utils.benchmark``, rotating 
 one thread, batch 64. The figure is ``ours / reference`` latency (target 1.0: ours no slower)
 and the measured speed-up of ours over dense.
 
-Usage: ``python bench/traced_removal.py [--repeats R]``.
+Usage: ``python bench/traced_removal.py [--quick] [--repeats R]``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,10 @@ def _reference(model: torch.nn.Module, gated, keep: torch.Tensor,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="5 rounds (a smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 5
     torch.set_num_threads(1)
     x = torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     print(f"torch {torch.__version__}, torch-pruning {tp.__version__}, one thread, batch 64, "
