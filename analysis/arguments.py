@@ -230,6 +230,19 @@ def add_device_argument(parser: Any, default: str | None = "cpu",
                              f"mps, else cpu); default {shown}; checked before any work")
 
 
+def add_pool_arguments(parser: Any, workers: int | None = None, shown: str = "1") -> None:
+    """Add ``--workers`` and ``--threads``, the local process pool of a study's sweep
+    (`analysis.sweeps.local_executor`): the one spelling of both in every study. `workers`
+    is the default (None: `shown` processes, and 0, in this process, with ``--quick``, which
+    the study resolves through `quick_defaults`)."""
+    quick = " (the default with --quick)" if workers is None else ""
+    parser.add_argument("--workers", type=non_negative_int, default=workers,
+                        help=f"worker processes (default {shown}); 0 runs in this "
+                             f"process{quick}")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="torch and BLAS threads per worker (default %(default)s)")
+
+
 # ---------------------------------------------------------------------------- data
 def require_data(parser: argparse.ArgumentParser, name: str, root: str | None) -> str:
     """`nets.data.check` the data a command will read, before any run; a usage error if bad.

@@ -74,10 +74,10 @@ import numpy as np  # noqa: E402
 from analysis.arguments import (  # noqa: E402
     OneLineParser,
     add_device_argument,
+    add_pool_arguments,
     comma_floats,
     comma_names,
     comma_seeds,
-    non_negative_int,
     out_dir,
     positive_int,
     quick_defaults,
@@ -431,10 +431,7 @@ def parser() -> argparse.ArgumentParser:
                         help="gamma of the ranked equilibrium runs (default 0.1)")
     parser.add_argument("--latency-batch", type=positive_int, default=256)
     parser.add_argument("--latency-repeats", type=positive_int, default=200)
-    parser.add_argument("--workers", type=non_negative_int, default=1,
-                        help="worker processes (default 1); 0 runs in this process")
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="torch threads per worker (default 1)")
+    add_pool_arguments(parser, workers=1)
     parser.add_argument("--quick", action="store_true",
                         help="toy size: 1 seed, 1 epoch, 200 examples, random and taylor at "
                              "0.5, gamma 0.2 (options given beside it are kept)")

@@ -48,10 +48,10 @@ from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
     add_device_argument,
+    add_pool_arguments,
     comma_floats,
     comma_names,
     comma_seeds,
-    non_negative_int,
     out_dir,
     positive_int,
     quick_defaults,
@@ -229,11 +229,7 @@ def parser() -> argparse.ArgumentParser:
                      help="gamma values of the emergent equilibrium grid (default 0.03,0.1,0.3)")
     cli.add_argument("--out", type=out_dir, default="results/beyond/pareto",
                      help="output folder: the sweep's store, CSVs, figure (default %(default)s)")
-    cli.add_argument("--workers", type=non_negative_int, default=None,
-                     help="worker processes (default 1); 0 runs in this process (the "
-                          "default with --quick)")
-    cli.add_argument("--threads", type=positive_int, default=1,
-                     help="torch threads per worker (default %(default)s)")
+    add_pool_arguments(cli)
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 1 epoch, 2 targets, 1 seed, "
                           "2 grid points, 3 methods")

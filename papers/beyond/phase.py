@@ -37,9 +37,9 @@ from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
     add_device_argument,
+    add_pool_arguments,
     comma_floats,
     comma_seeds,
-    non_negative_int,
     out_dir,
     positive_int,
     quick_defaults,
@@ -149,11 +149,7 @@ def parser() -> argparse.ArgumentParser:
                      help=f"training epochs (default {DEFAULT_EPOCHS}; 1 with --quick)")
     cli.add_argument("--out", type=out_dir, default="results/beyond/phase",
                      help="output folder: the sweep's store, CSVs, figure (default %(default)s)")
-    cli.add_argument("--workers", type=non_negative_int, default=None,
-                     help="worker processes (default 1); 0 runs in this process (the "
-                          "default with --quick)")
-    cli.add_argument("--threads", type=positive_int, default=1,
-                     help="torch threads per worker (default %(default)s)")
+    add_pool_arguments(cli)
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 1 epoch, 2 x 2 grid, 1 seed")
     add_device_argument(cli)

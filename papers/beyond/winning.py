@@ -106,10 +106,10 @@ from analysis import RunConfig, sweep
 from analysis.arguments import (
     OneLineParser,
     add_device_argument,
+    add_pool_arguments,
     comma_floats,
     comma_names,
     comma_seeds,
-    non_negative_int,
     out_dir,
     positive_int,
     quick_defaults,
@@ -552,11 +552,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--out", type=out_dir, default="results/beyond/winning",
                      help="output folder: one sweep store per dataset, CSVs, figures "
                           "(default %(default)s)")
-    cli.add_argument("--workers", type=non_negative_int, default=None,
-                     help="worker processes (default 2); 0 runs in this process (the "
-                          "default with --quick)")
-    cli.add_argument("--threads", type=positive_int, default=1,
-                     help="torch threads per worker (default %(default)s)")
+    add_pool_arguments(cli, shown="2")
     cli.add_argument("--quick", action="store_true",
                      help="toy size: 300 digits, MLP 16-8, 2 epochs, 2 targets, 1 seed, "
                           "random, lottery and equilibrium_solve, no ablation")
