@@ -47,15 +47,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
-from equilibria import competition as comp
 from equilibria.callable_game import ContinuousGame
 from equilibria.competition import LowRank
 from equilibria.errors import InvalidOptionError
 from equilibria.game import ParticipationGame
 from equilibria.plain import to_plain
-from equilibria.stability import FULL_SPECTRUM_LIMIT, extreme_eigenvalue
+from equilibria.stability import FULL_SPECTRUM_LIMIT, monotonicity_modulus
 
 __all__ = ["STEP_GRID", "DistanceBound", "distance_bound", "lipschitz_bound",
            "monotonicity_modulus"]
@@ -107,38 +105,6 @@ class DistanceBound:
                          "lipschitz": self.lipschitz, "natural_residual": self.natural_residual,
                          "step": self.step, "reason": self.reason,
                          "available": self.available})
-
-
-def _symmetric_part(game: ParticipationGame) -> tuple[spla.LinearOperator, int]:
-    """``H = 2 diag(q) + (R + R^T) / 2`` (minus the symmetrized Jacobian) as an operator."""
-    n, R = game.n_players, game.competition
-    q2 = 2.0 * game.quadratic_cost
-
-    def matvec(v: np.ndarray) -> np.ndarray:
-        v = np.ravel(v)
-        return q2 * v + 0.5 * (comp.matvec(R, v) + comp.rmatvec(R, v))
-
-    return spla.LinearOperator((n, n), matvec=matvec, dtype=np.float64), n
-
-
-def monotonicity_modulus(game: ParticipationGame) -> float:
-    """mu = the smallest eigenvalue of ``2 diag(q) + (R + R^T) / 2``.
-
-    ``-(J + J^T) / 2`` with ``J = -2 diag(q) - R`` (docs/design.md): the game is strongly
-    monotone with modulus mu when mu > 0 (Rosen 1965; Facchinei & Pang 2003, Def. 2.3.1).
-    Dense ``eigvalsh`` up to `FULL_SPECTRUM_LIMIT` players, ARPACK above
-    (`equilibria.stability.extreme_eigenvalue`).
-    """
-    n, R = game.n_players, game.competition
-    if R is None:
-        return float(2.0 * game.quadratic_cost.min())
-    if n <= FULL_SPECTRUM_LIMIT:
-        dense = comp.to_dense(R, n)
-        H = 0.5 * (dense + dense.T)
-        H[np.diag_indices(n)] = 2.0 * game.quadratic_cost
-        return float(np.linalg.eigvalsh(H)[0])
-    operator, _ = _symmetric_part(game)
-    return float(extreme_eigenvalue(operator, "smallest_real", symmetric=True).real)
 
 
 def lipschitz_bound(game: ParticipationGame) -> float:

@@ -324,13 +324,50 @@ def _best_response_radius(game: ContinuousGame, s: np.ndarray, free: np.ndarray)
     return float(abs(extreme_eigenvalue(operator, "largest_magnitude")))
 
 
+def symmetric_part(game: ParticipationGame) -> np.ndarray | spla.LinearOperator:
+    """``H = 2 diag(q) + (R + R^T) / 2``, minus the symmetrized Jacobian ``(J + J^T) / 2``
+    (``J = -2 diag(q) - R``): dense up to `FULL_SPECTRUM_LIMIT` players, an operator above.
+    The game is monotone when H is positive definite (Rosen 1965), strongly so with modulus
+    its smallest eigenvalue (`monotonicity_modulus`)."""
+    n, R = game.n_players, game.competition
+    q2 = 2.0 * game.quadratic_cost
+    if n <= FULL_SPECTRUM_LIMIT:
+        dense = comp.to_dense(R, n) if R is not None else np.zeros((n, n))
+        H = 0.5 * (dense + dense.T)
+        H[np.diag_indices(n)] = q2
+        return H
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        v = np.ravel(v)
+        if R is None:
+            return q2 * v
+        return q2 * v + 0.5 * (comp.matvec(R, v) + comp.rmatvec(R, v))
+
+    return spla.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+
+
+def monotonicity_modulus(game: ParticipationGame) -> float:
+    """mu = the smallest eigenvalue of ``2 diag(q) + (R + R^T) / 2`` (`symmetric_part`).
+
+    The game is strongly monotone with modulus mu when mu > 0 (Rosen 1965; Facchinei & Pang
+    2003, Def. 2.3.1). Dense ``eigvalsh`` up to `FULL_SPECTRUM_LIMIT` players, ARPACK above
+    (`extreme_eigenvalue`).
+    """
+    if game.competition is None:
+        return float(2.0 * game.quadratic_cost.min())
+    H = symmetric_part(game)
+    if isinstance(H, np.ndarray):
+        return float(np.linalg.eigvalsh(H)[0])
+    return float(extreme_eigenvalue(H, "smallest_real", symmetric=True).real)
+
+
 def is_monotone(game: ContinuousGame, s: Any = None) -> bool:
     """Whether ``J + J^T`` is negative definite (Rosen 1965 diagonal strict concavity).
 
     Exact for ParticipationGame: dense eigenvalues up to `FULL_SPECTRUM_LIMIT` players, the
     inertia of ``2 diag(q) + R`` through a d x d Schur complement for LowRank (Haynsworth
-    inertia additivity), an extreme-eigenvalue solve (ARPACK) for large sparse R. For other
-    games, at the profile s (finite-difference Jacobian).
+    inertia additivity), an extreme-eigenvalue solve (ARPACK) for large sparse R
+    (`monotonicity_modulus`). For other games, at the profile s (finite-difference Jacobian).
     """
     if not isinstance(game, ParticipationGame):
         J = game.jacobian(s)
@@ -341,18 +378,10 @@ def is_monotone(game: ContinuousGame, s: Any = None) -> bool:
         return bool(np.all(q2 > 0))
     if isinstance(R, LowRank) and n > FULL_SPECTRUM_LIMIT:
         return _low_rank_positive_definite(q2, R)
-    if n <= FULL_SPECTRUM_LIMIT:
-        dense = comp.to_dense(R, n)
-        H = 0.5 * (dense + dense.T)
-        H[np.diag_indices(n)] = q2
-        smallest = np.linalg.eigvalsh(H)[0]
-        return bool(smallest > 1e-12 * max(np.abs(H).max(), 1e-300))
-    operator = spla.LinearOperator(
-        (n, n), dtype=np.float64,
-        matvec=lambda v: q2 * np.ravel(v) + 0.5 * (comp.matvec(R, np.ravel(v))
-                                                   + comp.rmatvec(R, np.ravel(v))))
-    smallest = extreme_eigenvalue(operator, "smallest_real", symmetric=True).real
-    return bool(smallest > 0)
+    H = symmetric_part(game)
+    if isinstance(H, np.ndarray):  # relative to the entries: rounding of a singular H
+        return bool(np.linalg.eigvalsh(H)[0] > 1e-12 * max(np.abs(H).max(), 1e-300))
+    return bool(extreme_eigenvalue(H, "smallest_real", symmetric=True).real > 0)
 
 
 def _low_rank_positive_definite(q2: np.ndarray, R: LowRank) -> bool:
