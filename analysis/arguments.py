@@ -72,6 +72,28 @@ def comma_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _scalar(text: str) -> int | float | str:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def key_values(text: str) -> dict[str, int | float | str]:
+    """``"depth=20,width=16"`` -> ``{"depth": 20, "width": 16}`` (values parsed as int, then
+    float, else kept as text): keyword arguments such as a model's ``--model-options``."""
+    pairs: dict[str, int | float | str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, sep, value = item.partition("=")
+        if not item or not sep or not name.strip() or not value.strip():
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated name=value pairs, e.g. depth=20,width=16; got {text!r}")
+        pairs[name.strip()] = _scalar(value.strip())
+    return pairs
+
+
 # ---------------------------------------------------------------------------- one-line errors
 def one_line(message: str) -> str:
     """``message`` whole on one line: its lines joined with ``"; "`` (``" "`` after a colon).

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -58,13 +59,23 @@ from nets.gates import attach_gates
 from nets.loop import TrainingConfig, training_fields
 from nets.plain import train_plain
 from nets.presets import DEMO_WIDTHS
+from nets.structure import example_input
 from nets.training import PruningConfig
 
-__all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "RunConfig",
-           "RunConfigError", "RunResult", "build_model", "run", "run_with_outcome"]
+__all__ = ["GAME_FIELDS", "METHODS_BUILTIN", "MODELS", "SHARED_FIELDS", "TRACED_MODELS",
+           "RunConfig", "RunConfigError", "RunResult", "build_model", "run", "run_with_outcome"]
 
-#: Models a `RunConfig` can name.
-MODELS = ("mlp", "lenet5")
+#: Models a `RunConfig` can name: the flat `nets.models.mlp` and `nets.models.lenet5` (widths in
+#: ``hidden``), and the nested models of `nets.models` whose players are found by tracing
+#: (`nets.structure.trace_players`; their own keyword arguments in ``model_options``).
+MODELS = ("mlp", "lenet5", "resnet_cifar", "resnet18_like", "vit", "mlp_mixer")
+#: The traced models of `MODELS`, by name: each takes ``in_channels``, ``num_classes``,
+#: ``input_size`` and ``seed`` from the run, and the rest of its keywords from ``model_options``.
+TRACED_MODELS = {"resnet_cifar": models.resnet_cifar, "resnet18_like": models.resnet18_like,
+                 "vit": models.vit, "mlp_mixer": models.mlp_mixer}
+#: Traced models whose only Linear layer is the output layer: ``level="neuron"`` finds no player.
+_CONV_ONLY = ("resnet_cifar", "resnet18_like")
+_FROM_RUN = ("in_channels", "num_classes", "input_size", "seed")
 #: Methods handled by `run` itself; every other method is a `nets.baselines.REGISTRY` name.
 METHODS_BUILTIN = ("dense", "equilibrium")
 #: The `nets.loop.TrainingConfig` fields that are method options here, in ``pruning``: they
@@ -117,11 +128,20 @@ class RunConfig:
         Directory of the IDX files (`nets.data.load`'s ``root``).
     data_limit : int or None
         Keep only the first ``data_limit`` train and test examples (quick runs).
-    model : {"mlp", "lenet5"}
-        `nets.models.mlp` (input flattened) or `nets.models.lenet5` (image data only).
+    model : {"mlp", "lenet5", "resnet_cifar", "resnet18_like", "vit", "mlp_mixer"}
+        `nets.models.mlp` (input flattened), `nets.models.lenet5`, or a nested model of
+        `nets.models` (`TRACED_MODELS`; image data only), whose players are found by tracing
+        (`nets.attach_gates` with an example input of the data).
     hidden : tuple of int or None
         Hidden widths of the MLP, or the fully connected widths of LeNet-5; None is the
         model's default ((128, 64) for the MLP as in `nets.compare`, (120, 84) for LeNet-5).
+        Must be None for a traced model (its shape is in ``model_options``).
+    model_options : tuple of (str, value) pairs
+        Keyword arguments of a traced model's builder other than ``in_channels``,
+        ``num_classes``, ``input_size`` and ``seed`` (which come from the data and ``seed``),
+        given as a dict, e.g. ``{"depth": 20, "width": 16}`` for `nets.models.resnet_cifar`;
+        stored as sorted pairs. Empty (the builder's defaults) for the flat models. Part of the
+        key only when not empty, so keys written before the field existed stay valid.
     method : str
         "dense", "equilibrium", or a `nets.baselines.REGISTRY` name.
     pruning : tuple of (str, value) pairs
@@ -181,6 +201,7 @@ class RunConfig:
     data_limit: int | None = None
     model: str = "mlp"
     hidden: tuple[int, ...] | None = None
+    model_options: tuple[tuple[str, Any], ...] = ()
     method: str = "dense"
     pruning: tuple[tuple[str, Any], ...] = ()
     sparsity: float | None = None
@@ -213,9 +234,9 @@ class RunConfig:
             set_("data_limit", int(self.data_limit))
         if self.model not in MODELS:
             raise RunConfigError(f"model must be one of {MODELS}; got {self.model!r}")
-        if self.model == "lenet5" and self.dataset == "synthetic":
-            raise RunConfigError("model='lenet5' needs image data; dataset='synthetic' gives "
-                                 "vectors: use model='mlp'")
+        if self.model != "mlp" and self.dataset == "synthetic":
+            raise RunConfigError(f"model={self.model!r} needs image data; dataset='synthetic' "
+                                 "gives vectors: use model='mlp'")
         if self.hidden is not None:
             hidden = self.hidden
             if isinstance(hidden, str | bytes) or not isinstance(hidden, Iterable):
@@ -226,6 +247,7 @@ class RunConfig:
                 raise RunConfigError(f"hidden must be a non-empty sequence of positive integers "
                                      f"(hidden widths) or None; got {self.hidden!r}")
             set_("hidden", tuple(int(w) for w in hidden))
+        set_("model_options", self._normalized_model_options())
         for name in ("epochs", "batch_size", "rounds"):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
@@ -242,6 +264,10 @@ class RunConfig:
         if self.model == "mlp" and self.level == "filter":
             raise RunConfigError("level='filter' finds no players in an MLP (it has no Conv2d "
                                  "layers); use level='neuron'")
+        if self.model in _CONV_ONLY and self.level == "neuron":
+            raise RunConfigError(f"level='neuron' finds no players in model={self.model!r} (its "
+                                 "only Linear layer is the output layer); use level='filter' or "
+                                 "'all'")
         try:
             device = check_device_name(self.device)
         except ValueError as error:
@@ -262,6 +288,25 @@ class RunConfig:
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
+
+    def _normalized_model_options(self) -> tuple[tuple[str, Any], ...]:
+        """Validate ``model_options`` (names against the builder's signature) as sorted pairs."""
+        options = _pairs(self.model_options, "model_options", "keyword arguments of the model")
+        if self.model not in TRACED_MODELS:
+            if options:
+                raise RunConfigError(f"model_options must be empty for model={self.model!r} "
+                                     "(its widths are in hidden)")
+            return ()
+        if self.hidden is not None:
+            raise RunConfigError(f"hidden must be None for model={self.model!r}; give its shape "
+                                 f"in model_options (e.g. {{'width': 16}})")
+        parameters = inspect.signature(TRACED_MODELS[self.model]).parameters
+        allowed = sorted(name for name in parameters if name not in _FROM_RUN)
+        for name in options:
+            if name not in allowed:
+                raise RunConfigError(f"model_options[{name!r}] is not an argument of "
+                                     f"nets.models.{self.model}; allowed: {allowed}")
+        return tuple(sorted(options.items()))
 
     def _check_sparsity(self) -> None:
         sparsity = self.sparsity
@@ -347,6 +392,9 @@ class RunConfig:
         record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         record["hidden"] = None if self.hidden is None else list(self.hidden)
         record["pruning"] = dict(self.pruning)
+        record["model_options"] = dict(self.model_options)
+        if not self.model_options:  # the default stays out of the key (see ``model_options``)
+            del record["model_options"]
         if self.device == "cpu":  # the default stays out of the key (see ``device``)
             del record["device"]
         return to_plain(record)
@@ -414,35 +462,40 @@ class RunConfig:
 
 def _pruning_dict(pruning: Any) -> dict[str, Any]:
     """``pruning`` given as None, a mapping, a PruningConfig or (key, value) pairs, as a dict."""
-    if pruning is None:
-        return {}
     if isinstance(pruning, PruningConfig):
         return {k: v for k, v in pruning.to_dict().items() if k not in SHARED_FIELDS}
-    if isinstance(pruning, Mapping):
-        items = list(pruning.items())
+    return _pairs(pruning, "pruning", "options")
+
+
+def _pairs(value: Any, field_name: str, what: str) -> dict[str, Any]:
+    """A field of JSON scalars by name, given as None, a mapping or (name, value) pairs."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        items = list(value.items())
     else:
         try:
-            items = [tuple(item) for item in pruning]
+            items = [tuple(item) for item in value]
         except TypeError as error:
-            raise RunConfigError(f"pruning must be a dict of options (or (name, value) pairs); "
-                                 f"got {pruning!r}") from error
+            raise RunConfigError(f"{field_name} must be a dict of {what} (or (name, value) "
+                                 f"pairs); got {value!r}") from error
         if not all(len(item) == 2 for item in items):
-            raise RunConfigError(f"pruning must be a dict of options (or (name, value) pairs); "
-                                 f"got {pruning!r}")
+            raise RunConfigError(f"{field_name} must be a dict of {what} (or (name, value) "
+                                 f"pairs); got {value!r}")
     options: dict[str, Any] = {}
-    for name, value in items:
+    for name, item in items:
         if not isinstance(name, str):
-            raise RunConfigError(f"pruning keys must be strings; got {name!r}")
+            raise RunConfigError(f"{field_name} keys must be strings; got {name!r}")
         if name in options:
-            raise RunConfigError(f"pruning names {name!r} twice")
-        if isinstance(value, np.generic):
-            value = value.item()
-        if not isinstance(value, _Scalar):
-            raise RunConfigError(f"pruning[{name!r}] must be a JSON scalar (None, bool, int, float "
-                                 f"or str); got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise RunConfigError(f"pruning[{name!r}] must be finite; got {value!r}")
-        options[name] = value
+            raise RunConfigError(f"{field_name} names {name!r} twice")
+        if isinstance(item, np.generic):
+            item = item.item()
+        if not isinstance(item, _Scalar):
+            raise RunConfigError(f"{field_name}[{name!r}] must be a JSON scalar (None, bool, int, "
+                                 f"float or str); got {item!r}")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise RunConfigError(f"{field_name}[{name!r}] must be finite; got {item!r}")
+        options[name] = item
     return options
 
 
@@ -564,20 +617,32 @@ class RunResult(Measured):
 
 
 # ---------------------------------------------------------------------------- running
-def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int) -> nn.Sequential:
+def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int) -> nn.Module:
     """The initial model `config` names, seeded with ``config.seed``.
+
+    A traced model gets ``in_channels`` and ``input_size`` from ``input_shape`` (C, H, H),
+    ``num_classes`` from the data, and its other arguments from ``config.model_options``.
 
     Raises
     ------
     RunConfigError
-        For LeNet-5 on data that are not square images.
+        For LeNet-5 or a traced model on data that are not square images, or model options
+        the builder rejects (its message).
     """
     if config.model == "mlp":
         hidden = config.hidden if config.hidden is not None else DEMO_WIDTHS
         return models.mlp(int(np.prod(input_shape)), hidden, n_classes, seed=config.seed)
     if len(input_shape) != 3 or input_shape[1] != input_shape[2]:
-        raise RunConfigError(f"model='lenet5' needs square images (C, H, H); dataset="
+        raise RunConfigError(f"model={config.model!r} needs square images (C, H, H); dataset="
                              f"{config.dataset!r} has input shape {input_shape}")
+    if config.model in TRACED_MODELS:
+        try:
+            return TRACED_MODELS[config.model](
+                in_channels=input_shape[0], num_classes=n_classes, input_size=input_shape[1],
+                seed=config.seed, **dict(config.model_options))
+        except (TypeError, ValueError) as error:
+            raise RunConfigError(f"model_options of model={config.model!r} on dataset="
+                                 f"{config.dataset!r}: {error}") from error
     hidden = config.hidden if config.hidden is not None else (120, 84)
     return models.lenet5(input_shape[0], n_classes, input_size=input_shape[1], hidden=hidden,
                          seed=config.seed)
@@ -632,8 +697,8 @@ def run_with_outcome(config: RunConfig) -> tuple[RunResult, PruneOutcome | None]
         key=config.key, config=config.to_dict(), evaluation=measured,
         achieved_sparsity=float(achieved), params_total=architecture.params_total,
         macs_dense=architecture.macs_dense, steps=int(steps),
-        seconds=time.perf_counter() - started, kept_per_layer=_widths(final, config.level),
-        **extra)
+        seconds=time.perf_counter() - started,
+        kept_per_layer=_widths(final, config, example_input(bundle.test)), **extra)
     return result, outcome
 
 
@@ -641,8 +706,8 @@ def _steps(config: RunConfig, n_train: int) -> int:
     return config.epochs * math.ceil(n_train / config.batch_size)
 
 
-def _dense(config: RunConfig, model: nn.Sequential, bundle: Any
-           ) -> tuple[nn.Sequential, float, int, dict[str, Any]]:
+def _dense(config: RunConfig, model: nn.Module, bundle: Any
+           ) -> tuple[nn.Module, float, int, dict[str, Any]]:
     plain = train_plain(model, bundle, config.pruning_config())
     history = [{"epoch": epoch, "train_loss": loss, "test_accuracy": accuracy}
                for epoch, (loss, accuracy) in enumerate(
@@ -650,8 +715,8 @@ def _dense(config: RunConfig, model: nn.Sequential, bundle: Any
     return plain.model, 0.0, _steps(config, len(bundle.train)), {"history": history}
 
 
-def _equilibrium(config: RunConfig, model: nn.Sequential, bundle: Any
-                 ) -> tuple[nn.Sequential, float, int, dict[str, Any]]:
+def _equilibrium(config: RunConfig, model: nn.Module, bundle: Any
+                 ) -> tuple[nn.Module, float, int, dict[str, Any]]:
     """The registry's `EquilibriumPruner` (the one path of "equilibrium"), with the game of
     ``config.pruning`` and the training fields of `config`."""
     pruner = get("equilibrium", config=config.pruning_config())
@@ -663,11 +728,14 @@ def _equilibrium(config: RunConfig, model: nn.Sequential, bundle: Any
     return outcome.model, outcome.achieved_sparsity, outcome.steps, extra
 
 
-def _baseline(config: RunConfig, model: nn.Sequential, bundle: Any) -> PruneOutcome:
+def _baseline(config: RunConfig, model: nn.Module, bundle: Any) -> PruneOutcome:
     return get(config.method, **config.options).prune(
         model, bundle, config.sparsity, config.budget(), granularity=config.granularity,
         schedule=config.schedule)
 
 
-def _widths(model: nn.Sequential, level: str) -> list[int]:
-    return [info.n_units for info in attach_gates(model, level).layers]
+def _widths(model: nn.Module, config: RunConfig, example: Any) -> list[int]:
+    """Players per layer (per traced group for a traced model) of ``model``."""
+    traced = example if config.model in TRACED_MODELS else None
+    return [info.n_units for info in attach_gates(model, config.level,
+                                                  example_inputs=traced).layers]

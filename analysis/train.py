@@ -40,6 +40,7 @@ from analysis.arguments import (
     OneLineParser,
     comma_ints,
     device_name,
+    key_values,
     non_negative_int,
     one_line,
     out_dir,
@@ -48,7 +49,14 @@ from analysis.arguments import (
 )
 from analysis.demo import write_json
 from analysis.plots import participation_histogram, training_dynamics
-from analysis.runner import GAME_FIELDS, MODELS, SHARED_FIELDS, RunConfig, build_model
+from analysis.runner import (
+    GAME_FIELDS,
+    MODELS,
+    SHARED_FIELDS,
+    TRACED_MODELS,
+    RunConfig,
+    build_model,
+)
 from equilibria.certify import SolveBudget
 from equilibria.plain import to_plain
 from nets.presets import DEMO_WIDTHS, PAPER_WIDTHS, PRESETS
@@ -122,7 +130,11 @@ def parser() -> argparse.ArgumentParser:
                    help="keep the first N examples")
     p.add_argument("--model", choices=MODELS, default="mlp")
     p.add_argument("--hidden", type=comma_ints, default=None,
-                   help="hidden widths, e.g. 512,256 (default: the configuration's)")
+                   help="hidden widths, e.g. 512,256 (default: the configuration's); mlp and "
+                        "lenet5 only")
+    p.add_argument("--model-options", type=key_values, default=None,
+                   help="arguments of a traced model (resnet_cifar, resnet18_like, vit, "
+                        "mlp_mixer), e.g. depth=20,width=16 (default: the model's own)")
     p.add_argument("--out", type=out_dir, default=None,
                    help="output folder (default results/train/<config>); checked before any "
                         "work, and a different run already in it is refused")
@@ -222,7 +234,9 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
     base = PRESETS[args.config]
     training = {name: given.get(name, getattr(base, name)) for name in _TRAINING_FLAGS}
     return RunConfig(dataset=args.data, data_root=args.root, data_limit=args.limit,
-                     model=args.model, hidden=args.hidden or widths, method="equilibrium",
+                     model=args.model, model_options=args.model_options,
+                     hidden=args.hidden if args.model in TRACED_MODELS else args.hidden or widths,
+                     method="equilibrium",
                      pruning=options, **training, tag=f"train/{args.config}")
 
 

@@ -13,8 +13,7 @@ attention times v) are not counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from nets.gates import (
     TracedGatedNetwork,
     columns_per_unit,
 )
+from nets.structure import eval_mode
 
 __all__ = ["EVAL_BATCH_SIZE", "Evaluation", "EvaluationError", "Measured", "accuracy_and_loss",
            "evaluate", "measure_latency"]
@@ -208,14 +208,14 @@ def evaluate(model: nn.Module, loader: Dataset | Iterable[Any], *,
     _check_count(latency_repeats, "latency_repeats", minimum=0)
     device = _check_device(model, device)
     loader = _as_loader(loader)
-    with _eval_mode(model):
+    with eval_mode(model):
         accuracy, loss, n_examples, first = _accuracy_and_loss(model, loader, loss_fn, device)
         counts = _counts(model, first[:1])
         latency = _latency(model, first, latency_batch, latency_repeats)
     if reference is None:
         base = counts
     else:
-        with _eval_mode(reference):
+        with eval_mode(reference):
             base = _counts(reference, first[:1].to(_device_of(reference, device)))
     return Evaluation(
         accuracy=accuracy, loss=loss,
@@ -273,18 +273,6 @@ def _check_device(model: nn.Module, device: str | torch.device | None) -> torch.
         raise EvaluationError(f"device={str(target)!r} but the model's parameters are on "
                          f"{str(actual)!r}; move it first with model.to({str(target)!r})")
     return target
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Put every module in eval mode and restore each module's training flag afterwards."""
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, flag in flags:
-            module.training = flag
 
 
 def _split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -401,7 +389,7 @@ def _counts_any(model: nn.Module, example: torch.Tensor) -> _Counts:
 
     handles = [m.register_forward_hook(hook) for m in layers]
     try:
-        with _eval_mode(plain), torch.inference_mode():
+        with eval_mode(plain), torch.inference_mode():
             plain(example)
     finally:
         for handle in handles:
@@ -428,7 +416,7 @@ def _counts(model: nn.Module, example: torch.Tensor) -> _Counts:
     if not _is_flat(model):
         return _counts_any(model, example)
     plain, originals = _counting_model(model)
-    with _eval_mode(plain):
+    with eval_mode(plain):
         positions = _output_positions(plain, example)
     params_total = sum(p.numel() for p in model.parameters())
     params_nonzero = 0
@@ -543,6 +531,6 @@ def accuracy_and_loss(model: nn.Module, loader: Dataset | Iterable[Any], *,
     _check_model(model, "model")
     device = _check_device(model, device)
     loader = _as_loader(loader)
-    with _eval_mode(model):
+    with eval_mode(model):
         accuracy, loss, _, _ = _accuracy_and_loss(model, loader, loss_fn, device)
     return accuracy, loss

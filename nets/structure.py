@@ -50,6 +50,7 @@ __all__ = [
     "PlayerGroup",
     "Site",
     "Structure",
+    "eval_mode",
     "example_input",
     "remove_players",
     "trace_players",
@@ -213,8 +214,10 @@ def example_input(dataset: Any) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Eval mode during tracing (BatchNorm running statistics stay as they were)."""
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Every module of ``model`` in eval mode, each module's training flag restored afterwards
+    (for tracing, measuring, and statistics of the deployed network: BatchNorm then uses, and
+    leaves as they were, its running statistics)."""
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
@@ -226,7 +229,7 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
 
 def _dependency_graph(model: nn.Module, example_inputs: torch.Tensor) -> Any:
     import torch_pruning as tp
-    with _eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         try:
             return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs,
                                                          verbose=False)
@@ -247,7 +250,7 @@ def _output_modules(model: nn.Module, example_inputs: torch.Tensor) -> list[nn.M
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if m is not model]
     try:
-        with _eval_mode(model), torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             result = model(example_inputs)
     finally:
         for handle in handles:

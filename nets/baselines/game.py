@@ -50,12 +50,17 @@ second-order readings `equilibria.spec.SECOND_ORDER_PAYOFFS` (docs/explanation/s
 default, damped by ``damping``) and prices redundancy by its off-diagonal, as Optimal Brain
 Surgeon does (Hassibi & Stork 1993); ``payoff="reconstruction"`` prices the next layer's
 output error. Those readings carry their own competition, so ``eta`` must stay 0 with them.
+On a network with BatchNorm the second-order statistics are collected in eval mode (every
+statistic of that game, at the running statistics of the norms): per-example curvature needs
+examples that do not interact, which training-mode BatchNorm breaks, and the eval-mode network
+is the one that is deployed.
 Anything else a payoff needs measured goes in ``stats_options``, passed to
 `nets.stats.collect` as keywords.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Mapping
@@ -92,6 +97,7 @@ from nets.baselines.base import (
 from nets.checks import check_choice, check_int, check_number
 from nets.gates import GatedNetwork, attach_gates
 from nets.stats import DEFAULT_DAMPING, collect
+from nets.structure import eval_mode
 
 #: Largest difference allowed between the pruned network's outputs and the gated network's on
 #: the applied participation, relative to the outputs' scale (float32 rounding is ~1e-6).
@@ -276,7 +282,10 @@ class SolveApplyPruner(Pruner):
                          "activation_overlap": competing and self.overlap == "activations",
                          **_second_order_statistics(self.payoff, self.curvature, self.damping),
                          **dict(self.stats_options)}
-        stats = collect(gated, batches, n_batches=len(batches), **stats_options)
+        deployed = eval_mode(gated) if "curvature" in stats_options and _has_norms(gated) \
+            else contextlib.nullcontext()
+        with deployed:
+            stats = collect(gated, batches, n_batches=len(batches), **stats_options)
         game = build_game(stats, payoff=self.payoff,
                           overlap=self.overlap if self.eta != 0.0 else None, alpha=self.alpha,
                           beta=self.beta, gamma=self.gamma, eta=self.eta,
@@ -356,6 +365,10 @@ def fold_error(gated: GatedNetwork, s: torch.Tensor, pruned: nn.Module,
         difference = (pruned(x) - reference).abs().max().item()
         scale = max(1.0, reference.abs().max().item())
     return float(difference / scale)
+
+
+def _has_norms(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def _second_order_statistics(payoff: str, curvature: str, damping: float) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def test_equivalent_spellings_of_a_config_share_one_key():
     {"model": "lenet5"}, {"hidden": (32,)}, {"method": "dense", "pruning": {}},
     {"pruning": {"beta": 0.1}}, {"sparsity": 0.5}, {"epochs": 3}, {"batch_size": 64},
     {"lr": 0.01}, {"optimizer": "sgd"}, {"level": "all"}, {"rounds": 4}, {"seed": 1},
-    {"tag": "repeat-2"},
+    {"tag": "repeat-2"}, {"model": "vit"},
 ])
 def test_a_changed_field_changes_the_key(change):
     base = RunConfig(method="equilibrium", pruning={"beta": 0.05}, epochs=2)
@@ -146,10 +146,27 @@ def test_a_pruning_config_contributes_its_game_fields():
     ({"method": "random", "sparsity": 0.5, "pruning": {"scope": "everywhere"}}, "scope"),
     ({"method": "random", "sparsity": 0.5, "pruning": {"colour": 1}}, "colour"),
     ({"model": "lenet5", "dataset": "synthetic"}, "lenet5"),
+    ({"model": "resnet_cifar", "dataset": "synthetic"}, "resnet_cifar"),
+    ({"model": "resnet_cifar"}, "level"),  # its only Linear is the output layer
+    ({"model": "resnet_cifar", "level": "filter", "hidden": (16,)}, "hidden"),
+    ({"model": "resnet_cifar", "level": "filter", "model_options": {"depht": 8}}, "depht"),
+    ({"model": "resnet_cifar", "level": "filter", "model_options": {"seed": 1}}, "seed"),
+    ({"model": "vit", "model_options": {"dim": [8]}}, "dim"),
+    ({"model_options": {"width": 8}}, "model_options"),  # the MLP's widths are in hidden
 ])
 def test_invalid_fields_raise_a_value_error_naming_them(fields, field):
     with pytest.raises(ValueError, match=field):
         RunConfig(**fields)
+
+
+def test_model_options_are_sorted_pairs_and_stay_out_of_the_key_when_empty():
+    traced = RunConfig(model="resnet_cifar", level="filter",
+                       model_options={"width": 8, "depth": 8})
+    assert traced.model_options == (("depth", 8), ("width", 8))
+    assert traced.key == RunConfig.from_dict(traced.to_dict()).key
+    assert traced.key != traced.replace(model_options={"depth": 8}).key
+    assert "model_options" not in RunConfig().to_dict()
+    assert "model_options" not in traced.replace(model_options={}).to_dict()
 
 
 def test_from_dict_rejects_unknown_fields():
@@ -267,3 +284,30 @@ def test_result_embeds_its_evaluation_and_keeps_the_flat_store_columns():
     assert back.evaluation.params_total is None and back.evaluation.n_examples is None
     with pytest.raises(TypeError, match="accuracy"):
         RunResult.from_dict({k: v for k, v in old.items() if k != "accuracy"})
+
+
+@pytest.mark.parametrize("model, options, level", [
+    ("resnet_cifar", {"depth": 8, "width": 4}, "filter"),
+    ("vit", {"patch": 4, "dim": 16, "depth": 1, "num_heads": 2, "head_dim": 4,
+             "mlp_hidden": 16}, "neuron"),
+    ("mlp_mixer", {"patch": 4, "dim": 16, "depth": 1, "token_hidden": 4,
+                   "channel_hidden": 16}, "all"),
+])
+def test_run_a_traced_model_removes_its_players(model, options, level):
+    config = RunConfig(model=model, model_options=options, level=level, method="taylor",
+                       sparsity=0.5, epochs=1, data_limit=200)
+    result = run(config)
+    dense = run(config.replace(method="dense", sparsity=None))
+    assert sum(result.kept_per_layer) < sum(dense.kept_per_layer)
+    assert result.achieved_sparsity == pytest.approx(
+        1 - sum(result.kept_per_layer) / sum(dense.kept_per_layer))
+    assert 0.4 <= result.achieved_sparsity <= 0.6
+    assert result.params_nonzero < result.params_total == dense.params_total
+    assert result.macs_remaining < result.macs_dense and result.theoretical_speedup > 1.0
+
+
+def test_a_traced_model_option_the_builder_refuses_is_a_run_config_error():
+    from analysis.runner import RunConfigError
+    config = RunConfig(model="vit", model_options={"patch": 3}, data_limit=50, epochs=1)
+    with pytest.raises(RunConfigError, match="patch"):
+        run(config)  # 8x8 digits are not cut into 3x3 patches

@@ -47,3 +47,19 @@ def test_algorithm_one_trains_a_traced_resnet(digits: datasets.DataBundle) -> No
     result = EquilibriumPruning(config).fit(MODELS["resnet_cifar"](0), digits, progress=False)
     assert result.participation.shape == (result.gated.n_players,)
     assert not (result.participation == 1.0).all()  # the s-step moved the gates
+
+
+def test_second_order_solve_on_a_batchnorm_resnet_collects_in_eval_mode(
+        digits: datasets.DataBundle) -> None:
+    # per-example curvature needs examples that do not interact: the statistics of the
+    # second-order game are taken at the norms' running statistics, which stay unchanged
+    model = MODELS["resnet_cifar"](0)
+    pruner = baselines.get("equilibrium_solve", payoff="second_order")
+    budget = Budget(epochs=1, batch_size=48, level="filter", rounds=2)
+    outcome = pruner.prune(model, digits, 0.3, budget, granularity="structured",
+                           schedule="iterative")
+    assert 0.2 <= outcome.achieved_sparsity <= 0.35
+    certificates = outcome.details["certificates"]
+    assert len(certificates) == 2
+    assert all(record["nash_gap"] <= 1e-8 for record in certificates)
+    assert outcome.model.training, "the training flags are restored after the statistics"
