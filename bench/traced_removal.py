@@ -7,9 +7,10 @@ For each model, a seeded random half of the traced players (`nets.structure.trac
 
 - ours: ``apply_participation(gated, keep, mode="remove")`` (fold, then Torch-Pruning's
   ``Group.prune`` through `nets.structure.remove_players`, checked against the masked model);
-- reference: ``torch_pruning.DependencyGraph`` built on a fresh copy of the dense model, and
-  ``get_pruning_group(root, prune_out_channels, removed).prune()`` for every player layer's
-  root module, as a Torch-Pruning user would write it.
+- reference: `nets.structure.torch_pruning_reference`: a ``torch_pruning.DependencyGraph``
+  built on a fresh copy of the dense model, and ``get_pruning_group(root, prune_out_channels,
+  removed).prune()`` for every player layer's root module, as a Torch-Pruning user would write
+  it.
 
 The script checks that both give the same parameter count and the same outputs (keep = 1
 folds nothing), then times dense, ours and the reference in the same rounds with the project's
@@ -23,7 +24,6 @@ Usage: ``python bench/traced_removal.py [--quick] [--repeats R]``.
 from __future__ import annotations
 
 import argparse
-import copy
 
 import torch
 import torch_pruning as tp
@@ -32,6 +32,7 @@ from nets import apply_participation, attach_gates
 from nets.apply import keep_mask
 from nets.evaluate import measure_latency
 from nets.models import mlp_mixer, resnet18_like, resnet_cifar, vit
+from nets.structure import torch_pruning_reference
 
 MODELS = {
     "resnet_cifar(20, 16)": lambda: resnet_cifar(20, 16, seed=0),
@@ -40,22 +41,6 @@ MODELS = {
                                         seed=0),
     "mlp_mixer(dim 64)": lambda: mlp_mixer(dim=64, token_hidden=32, channel_hidden=128, seed=0),
 }
-
-
-def _reference(model: torch.nn.Module, gated, keep: torch.Tensor,
-               example: torch.Tensor) -> torch.nn.Module:
-    """Torch-Pruning directly on a copy of `model`: the same removed channels per root."""
-    ref = copy.deepcopy(model).eval()
-    graph = tp.DependencyGraph().build_dependency(ref, example_inputs=example)
-    for layer in gated.layers:
-        kept = keep[layer.players]
-        removed = sorted(c for i, channels in enumerate(layer.root_indices) if not bool(kept[i])
-                         for c in channels)
-        root = ref.get_submodule(layer.name)
-        if removed and layer.kind != "heads":
-            graph.get_pruning_group(root, graph.get_pruner_of_module(root).prune_out_channels,
-                                    removed).prune()
-    return ref
 
 
 def main() -> None:
@@ -80,7 +65,7 @@ def main() -> None:
             if layer.kind == "heads":
                 keep[layer.players] = True
         ours = apply_participation(gated, keep.double(), mode="remove").eval()
-        ref = _reference(model, gated, keep, x[:1])
+        ref = torch_pruning_reference(model, gated.structure, keep, x[:1])
         with torch.inference_mode():
             diff = float((ours(x) - ref(x)).abs().max())
         dense_s, ours_s, ref_s = measure_latency([model, ours, ref], x, repeats=args.repeats)

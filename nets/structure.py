@@ -53,6 +53,7 @@ __all__ = [
     "eval_mode",
     "example_input",
     "remove_players",
+    "torch_pruning_reference",
     "trace_players",
 ]
 
@@ -509,3 +510,46 @@ def remove_players(model: nn.Module, structure: Structure, keep: Any,
             owner = work.get_submodule(layer.attention)
             owner.num_heads = owner.num_heads - len(removed)
     return work
+
+
+def torch_pruning_reference(model: nn.Module, structure: Structure, keep: Any,
+                            example_inputs: torch.Tensor) -> nn.Module:
+    """The same channel groups removed by Torch-Pruning directly, as its user would write it:
+    the reference our removal (`remove_players`, `nets.apply_participation` mode "remove") is
+    timed against.
+
+    On a copy of ``model``, a ``torch_pruning.DependencyGraph`` is built and, for every player
+    layer of ``structure`` with removed players, ``get_pruning_group(root, prune_out_channels,
+    removed channels).prune()`` is called. Head layers are left whole (Torch-Pruning prunes
+    attention through its own head-aware pruners, not through one group call), so give them
+    ``keep = True``. Nothing is folded: with ``keep`` from a participation of 0 or 1 the copy
+    computes what the masked model computes.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The plain model `structure` was traced on (no gates); not modified.
+    structure : Structure
+    keep : array_like of bool, shape (n_players,)
+    example_inputs : torch.Tensor
+
+    Returns
+    -------
+    nn.Module
+        The pruned copy, in eval mode.
+    """
+    keep = torch.as_tensor(keep, dtype=torch.bool).flatten()
+    if keep.shape != (structure.n_players,):
+        raise PruningError(f"keep must have {structure.n_players} entries, one per player; "
+                           f"got {tuple(keep.shape)}")
+    reference = copy.deepcopy(model).eval()
+    graph = _dependency_graph(reference, example_inputs)
+    for layer in structure.layers:
+        kept = keep[layer.players]
+        removed = sorted(channel for unit, channels in enumerate(layer.root_indices)
+                         if not bool(kept[unit]) for channel in channels)
+        if removed and layer.kind != "heads":
+            root = reference.get_submodule(layer.name)
+            graph.get_pruning_group(root, graph.get_pruner_of_module(root).prune_out_channels,
+                                    removed).prune()
+    return reference
