@@ -44,9 +44,15 @@ tol (with their stability), and disagreements (an equilibrium of either side wit
 the other side within tol), listed in full. It writes the same as markdown to
 ``bench/results/gambit_check.md`` (atomically).
 
-Usage (in an environment with pygambit; not the project's)::
+Usage, in a separate environment with pygambit (not the project's: `equilibria` needs only
+numpy, scipy, networkx and nashpy there, no torch)::
 
-    /work/gambit-venv/bin/python bench/gambit_check.py [--games 20] [--grids 20,25,40] [--quick]
+    python -m venv /work/gambit-venv
+    /work/gambit-venv/bin/pip install pygambit numpy scipy pandas click networkx nashpy
+    PYTHONPATH=. /work/gambit-venv/bin/python bench/gambit_check.py [--games 20] \
+        [--grids 20,25,40] [--quick]
+
+The committed results took 20-25 s (pygambit 17.0.0b2, from a local wheel).
 """
 
 from __future__ import annotations
