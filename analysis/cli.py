@@ -10,10 +10,14 @@ Commands:
 - ``sweep``: many `analysis.RunConfig` s from a JSON file (a list, or a base and a grid), run
   resumably into one result store (`analysis.sweep`), locally or on a Dask cluster.
 - ``solve``: a participation game from a JSON or NPZ file: solve, certify, classify.
+- ``equilibria``: every equilibrium of a small game from such a file
+  (`equilibria.all_equilibria`), and optionally the basins of solvers over random starts
+  (`equilibria.basins`).
 
 Every command takes ``--help``. No input ends in a traceback. Exit status:
 
-- 0: done (``solve``: the solver converged; 1: it did not);
+- 0: done (``solve``: the solver converged; 1: it did not; ``equilibria``: 1 when the search
+  stopped at ``--max-nodes`` before it was complete);
 - 2: bad input, refused before any work where it can be checked: one line on stderr,
   ``pruning-game CMD: error: ...``, naming the argument (``--out`` is checked for being the
   right kind of path and writable, data files are found and their headers checked, before any
@@ -36,6 +40,8 @@ from typing import Any
 from analysis.arguments import (
     OneLineParser,
     add_device_argument,
+    comma_names,
+    non_negative_int,
     one_line,
     out_dir,
     out_file,
@@ -82,6 +88,7 @@ def parser() -> OneLineParser:
     _compare_parser(commands)
     _sweep_parser(commands)
     _solve_parser(commands)
+    _equilibria_parser(commands)
     return parser
 
 
@@ -447,6 +454,98 @@ def _solve(args: argparse.Namespace) -> int:
         atomic_write_json(args.out, payload, indent=2)
         print(f"wrote {args.out}")
     return 0 if result.converged else 1
+
+
+# ---------------------------------------------------------------------------- equilibria
+def _equilibria_parser(commands: Any) -> None:
+    from equilibria.certify import SOLVE_TOL
+    from equilibria.enumerate import MAX_NODES, MAX_PLAYERS
+
+    parser = commands.add_parser(
+        "equilibria", help="every equilibrium of a small game from a file, and solver basins",
+        description="Read a participation game (the layout of 'solve'), enumerate every "
+                    "equilibrium (equilibria.all_equilibria: each player at 0, at 1 or "
+                    "interior, pruned by dominance; certified by the relative Nash gap) and "
+                    "classify each one's stability; with --basins, run each solver from "
+                    "--starts random profiles and report the share of starts ending at each "
+                    "equilibrium (equilibria.basins).")
+    parser.add_argument("game", type=Path, help="a .json or .npz file")
+    parser.add_argument("--max-players", type=positive_int, default=MAX_PLAYERS,
+                        help="refuse games with more players (3^N status patterns; default "
+                             "%(default)s)")
+    parser.add_argument("--max-nodes", type=positive_int, default=MAX_NODES,
+                        help="search nodes before the enumeration stops and says it is "
+                             "incomplete (exit status 1; default %(default)s)")
+    parser.add_argument("--tol", type=positive_float, default=SOLVE_TOL,
+                        help="relative Nash gap of a certified equilibrium (default "
+                             "%(default)s)")
+    parser.add_argument("--basins", type=comma_names, default=(), metavar="METHODS",
+                        help="comma-separated solvers (equilibria.METHODS) whose basins to "
+                             "report, e.g. best_response,extragradient (default none)")
+    parser.add_argument("--starts", type=positive_int, default=100,
+                        help="uniform random starts per solver for --basins (default "
+                             "%(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed of the random starts (default %(default)s)")
+    parser.add_argument("--out", type=out_file, default=None,
+                        help="write the equilibria (and basins) as JSON here (a file; "
+                             "checked before any work)")
+    parser.set_defaults(handler=_equilibria)
+
+
+def _equilibria(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from equilibria import METHODS, all_equilibria, basins
+
+    unknown = [m for m in args.basins if m not in METHODS]
+    if unknown:
+        raise CommandError(f"--basins {','.join(unknown)}: unknown solver; choose from "
+                           f"{', '.join(METHODS)}")
+    game = read_game(args.game)
+    if game.n_players > args.max_players:
+        raise CommandError(f"{args.game} has {game.n_players} players; enumeration is limited "
+                           f"to --max-players {args.max_players} (3^N status patterns): "
+                           "restrict the game to fewer players or raise --max-players")
+    found = all_equilibria(game, max_players=args.max_players, tol=args.tol,
+                           max_nodes=args.max_nodes)
+    lo, hi = game.bounds
+    print(f"{game.n_players} players: {found.count} equilibria "
+          f"({found.classifications.count('stable')} stable), search "
+          f"{'complete' if found.complete else 'INCOMPLETE (--max-nodes reached)'} after "
+          f"{found.nodes} nodes in {found.seconds:.3f} s; dominated players (fixed at {lo:g}): "
+          f"{found.dominated.tolist()}")
+    runs = {method: basins(game, method, n_starts=args.starts, rng=args.seed,
+                           equilibria=found.equilibria, tol=args.tol) for method in args.basins}
+    rows = [*found.equilibria]
+    for run in runs.values():  # an end point the enumeration did not list (incomplete search)
+        rows += [e for e, known in zip(run.equilibria, run.enumerated, strict=True)
+                 if not known and all(np.abs(e - r).max() > 1e-4 for r in rows)]
+    header = f"{'#':>3}  {'stability':<12}{'rel. gap':>10}{'at lo':>7}{'free':>6}{'at hi':>7}"
+    header += "".join(f"{m[:14]:>15}" for m in runs)
+    print(header + "  profile")
+    for k, profile in enumerate(rows):
+        enumerated = k < found.count
+        label = found.classifications[k] if enumerated else "solver only"
+        gap = found.nash_gaps[k] if enumerated else float("nan")
+        shares = ""
+        for run in runs.values():
+            match = np.abs(run.equilibria - profile).max(axis=1)
+            share = run.shares[int(np.argmin(match))] if match.min() <= 1e-4 else 0.0
+            shares += f"{share:>15.1%}"
+        print(f"{k:>3}  {label:<12}{gap:>10.1e}{int((profile <= lo).sum()):>7}"
+              f"{int(((profile > lo) & (profile < hi)).sum()):>6}"
+              f"{int((profile >= hi).sum()):>7}{shares}  "
+              f"{np.array2string(profile, precision=4, separator=', ', max_line_width=10**6)}")
+    if runs:
+        print(f"{'':>3}  {'not converged':<42}"
+              + "".join(f"{run.unconverged_share:>15.1%}" for run in runs.values()))
+    if args.out is not None:
+        payload = {"players": game.n_players, **found.to_dict(),
+                   "basins": {method: run.to_dict() for method, run in runs.items()}}
+        atomic_write_json(args.out, payload, indent=2)
+        print(f"wrote {args.out}")
+    return 0 if found.complete else 1
 
 
 if __name__ == "__main__":

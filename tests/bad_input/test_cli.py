@@ -140,6 +140,25 @@ CASES: dict[str, Case] = {
                                     "--max-iter", "{tmp}/r.json"),
     "solve-unknown-method": case("solve {tmp}/game.json --method nosuch --out {tmp}/r.json",
                                  "method", "{tmp}/r.json"),
+    # ---------------------------------------------------------------- equilibria
+    "equilibria-too-many-players": case("equilibria {tmp}/full.npz --out {tmp}/r.json",
+                                        "--max-players 15", "{tmp}/r.json"),
+    "equilibria-unknown-solver": case(
+        "equilibria {tmp}/game.json --basins newton,nosuch --out {tmp}/r.json", "--basins",
+        "{tmp}/r.json"),
+    "equilibria-starts-zero": case("equilibria {tmp}/game.json --starts 0 --out {tmp}/r.json",
+                                   "--starts", "{tmp}/r.json"),
+    "equilibria-seed-negative": case("equilibria {tmp}/game.json --seed -1 --out {tmp}/r.json",
+                                     "--seed", "{tmp}/r.json"),
+    "equilibria-max-players-zero": case(
+        "equilibria {tmp}/game.json --max-players 0 --out {tmp}/r.json", "--max-players",
+        "{tmp}/r.json"),
+    "equilibria-out-is-a-folder": case("equilibria {tmp}/game.json --out {tmp}/folder",
+                                       "--out", "{tmp}/folder"),
+    "equilibria-game-missing": case("equilibria {tmp}/missing.json --out {tmp}/r.json",
+                                    "game file", "{tmp}/r.json"),
+    "equilibria-npz-truncated": case("equilibria {tmp}/truncated.npz --out {tmp}/r.json",
+                                     "game file", "{tmp}/r.json"),
     # ---------------------------------------------------------------- reproduce
     "reproduce-paper-out-is-a-file": case("reproduce paper --quick --out {tmp}/file.txt",
                                           "--out", "{tmp}/file.txt"),
