@@ -18,7 +18,8 @@ source, whether the s-step uses the gradients of the same forward/backward pass 
 step (``s_update="simultaneous"``, one pass per batch) or recomputes them after the theta step
 (``"sequential"``), and how accuracy is measured (``eval_mode``: soft gates, hard mask or
 physical removal). The s-step is fused into the theta step's pass (`_StepHooks`: dL/ds from the
-same backward, the pseudo-gradient in closed form, the same bits as the unfused step);
+same backward, the pseudo-gradient in closed form and the projected step one compiled loop per
+layer, `nets._fused`; the same bits as the unfused step);
 ``participation_every = K`` takes it only every K steps, with step K lr_s (an approximation
 for speed; 1, the default, is the paper's every batch).
 
@@ -994,8 +995,9 @@ class _StepHooks(Hooks):
     The s-step is fused into the theta step's pass: the backward pass of the task loss fills
     the gates' ``participation.grad`` (dL/ds) beside the weights' gradients, `after_backward`
     turns them into the pseudo-gradient layer by layer (the game's b - 2 q s - c - R s in
-    closed form: no game object, no second forward/backward, no host synchronization), and
-    `after_step` takes the projected step on each gate in place. With
+    closed form: no game object, no second forward/backward, no host synchronization; on the
+    CPU one compiled loop per layer, `nets._fused`), and `after_step` takes the projected step
+    on each gate in place (compiled too). With
     ``participation_every = k > 1`` the gates require gradients only on the steps that take
     an s-step (the k-th, 2k-th, ... of the run), and that step is k lr_s.
     """
