@@ -33,6 +33,32 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, inline="always")
+def _gradient(s: float, ds: float, row: float, bias: np.ndarray, i: int, paper: bool,
+              alpha_is_one: bool, alpha: float, two_beta: float,
+              gamma: float) -> float:  # pragma: no cover - compiled
+    """Player i's ``(benefit - ((row^2 + bias_i^2) * two_beta) * s) - gamma``."""
+    squared = row * row
+    if bias.shape[0] > 0:
+        squared = squared + bias[i] * bias[i]
+    if paper:
+        benefit = s * ds if alpha_is_one else (s * alpha) * ds
+    else:
+        benefit = ds * alpha
+    return (benefit - (squared * two_beta) * s) - gamma
+
+
+@numba.njit(cache=True, inline="always")
+def _projected(s: float, gradient: float, lr: float) -> float:  # pragma: no cover - compiled
+    """``clip(s + gradient * lr, 0, 1)``; NaN stays NaN, as in torch.clamp."""
+    value = s + gradient * lr
+    if value < 0.0:
+        return 0.0
+    if value > 1.0:
+        return 1.0
+    return value
+
+
 @numba.njit(cache=True)
 def pseudo_gradient(s: np.ndarray, ds: np.ndarray, rows: np.ndarray, bias: np.ndarray,
                     out: np.ndarray, paper: bool, alpha_is_one: bool, alpha: float,
@@ -44,17 +70,22 @@ def pseudo_gradient(s: np.ndarray, ds: np.ndarray, rows: np.ndarray, bias: np.nd
     ``alpha_is_one``) or ``ds_i alpha`` (``alpha`` is then -alpha of the config). The scalars
     come in the arrays' dtype.
     """
-    with_bias = bias.shape[0] > 0
     for i in range(s.shape[0]):
-        squared = rows[i] * rows[i]
-        if with_bias:
-            squared = squared + bias[i] * bias[i]
-        si = s[i]
-        if paper:
-            benefit = si * ds[i] if alpha_is_one else (si * alpha) * ds[i]
-        else:
-            benefit = ds[i] * alpha
-        out[i] = (benefit - (squared * two_beta) * si) - gamma
+        out[i] = _gradient(s[i], ds[i], rows[i], bias, i, paper, alpha_is_one, alpha, two_beta,
+                           gamma)
+
+
+@numba.njit(cache=True)
+def pseudo_gradient_and_step(s: np.ndarray, ds: np.ndarray, rows: np.ndarray, bias: np.ndarray,
+                             out: np.ndarray, paper: bool, alpha_is_one: bool, alpha: float,
+                             two_beta: float, gamma: float,
+                             lr: float) -> None:  # pragma: no cover - compiled
+    """`pseudo_gradient` into ``out``, then `projected_step` of s by it, in one loop."""
+    for i in range(s.shape[0]):
+        gradient = _gradient(s[i], ds[i], rows[i], bias, i, paper, alpha_is_one, alpha,
+                             two_beta, gamma)
+        out[i] = gradient
+        s[i] = _projected(s[i], gradient, lr)
 
 
 @numba.njit(cache=True)
@@ -62,13 +93,7 @@ def projected_step(s: np.ndarray, gradient: np.ndarray,
                    lr: float) -> None:  # pragma: no cover - compiled
     """``s <- clip(s + gradient * lr, 0, 1)`` in place (NaN stays NaN, as in torch.clamp)."""
     for i in range(s.shape[0]):
-        value = s[i] + gradient[i] * lr
-        if value < 0.0:
-            s[i] = 0.0
-        elif value > 1.0:
-            s[i] = 1.0
-        else:
-            s[i] = value
+        s[i] = _projected(s[i], gradient[i], lr)
 
 
 #: The empty bias `pseudo_gradient` reads for a layer without one: float32, float64.

@@ -506,10 +506,13 @@ class EquilibriumPruning:
             cost = torch._foreach_mul(torch._foreach_mul(sq_norms, 2.0 * c.beta), s)
             return torch._foreach_sub(torch._foreach_sub(benefit, cost), c.gamma)
 
-    def _compiled_gradients(self, units: tuple[_Unit, ...]) -> list[torch.Tensor] | None:
+    def _compiled_gradients(self, units: tuple[_Unit, ...],
+                            lr: float | None = None) -> list[torch.Tensor] | None:
         """`_closed_form_gradients` by `nets._fused.pseudo_gradient`, one compiled loop per
         layer; None when a participation, its gradient or a layer's weights are not CPU
-        tensors of one dtype, float32 or float64 (the torch operations then run).
+        tensors of one dtype, float32 or float64 (the torch operations then run). With `lr`
+        the same loop also takes the projected step of `_s_step_layers` (in place, bit for bit
+        the same: `nets._fused.pseudo_gradient_and_step`).
 
         Lean on purpose (no ``torch.no_grad`` block, every check a C attribute): it runs on
         every training step right after the backward pass, when the interpreter's own memory
@@ -531,21 +534,31 @@ class EquilibriumPruning:
             weight = weight.detach()  # ||w_i|| as `_squared_row_norms` takes it, no graph
             rows = torch.linalg.vector_norm(
                 weight if weight.dim() == 2 else weight.reshape(weight.shape[0], -1), dim=1)
+            parts.append((s, ds, rows, bias))
+        step = None if lr is None else constants[-1](lr)
+        gradients = []
+        for s, ds, rows, bias in parts:
             out = torch.empty_like(ds)
-            kernels.pseudo_gradient(s.detach().numpy(), ds.numpy(), rows.numpy(),
-                                    kernels.NO_BIAS[dtype == torch.float64] if bias is None
-                                    else bias.detach().numpy(), out.numpy(), *constants)
-            parts.append(out)
-        return parts
+            arrays = (s.detach().numpy(), ds.numpy(), rows.numpy(),
+                      kernels.NO_BIAS[dtype == torch.float64] if bias is None
+                      else bias.detach().numpy(), out.numpy())
+            if step is None:
+                kernels.pseudo_gradient(*arrays, *constants[:-1])
+            else:
+                kernels.pseudo_gradient_and_step(*arrays, *constants[:-1], step)
+                torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
+            gradients.append(out)
+        return gradients
 
     @functools.cached_property
     def _fused_constants(self) -> dict[torch.dtype, tuple[Any, ...]]:
         """The scalar arguments of `nets._fused.pseudo_gradient` after its arrays, per dtype
-        (the config's numbers rounded to the dtype, as torch rounds a Python scalar)."""
+        (the config's numbers rounded to the dtype, as torch rounds a Python scalar), and last
+        that rounding itself (for the step's lr)."""
         c = self.config
         alpha = c.alpha if c.payoff == "paper" else -c.alpha
         return {dtype: (c.payoff == "paper", c.alpha == 1.0, scalar(alpha),
-                        scalar(2.0 * c.beta), scalar(c.gamma))
+                        scalar(2.0 * c.beta), scalar(c.gamma), scalar)
                 for dtype, scalar in ((torch.float32, np.float32), (torch.float64, np.float64))}
 
     def batch_game(self, gated: GatedNetwork, inputs: torch.Tensor,
@@ -995,9 +1008,11 @@ class _StepHooks(Hooks):
     The s-step is fused into the theta step's pass: the backward pass of the task loss fills
     the gates' ``participation.grad`` (dL/ds) beside the weights' gradients, `after_backward`
     turns them into the pseudo-gradient layer by layer (the game's b - 2 q s - c - R s in
-    closed form: no game object, no second forward/backward, no host synchronization; on the
-    CPU one compiled loop per layer, `nets._fused`), and `after_step` takes the projected step
-    on each gate in place (compiled too). With
+    closed form: no game object, no second forward/backward, no host synchronization), and
+    `after_step` takes the projected step on each gate in place. On the CPU both are one
+    compiled loop per layer (`nets._fused`), run in `after_backward`: the theta step does not
+    read s, so the order gives the same bits (except with ``scale="effective"``, whose cost is
+    read at the s before the step; its step stays in `after_step`). With
     ``participation_every = k > 1`` the gates require gradients only on the steps that take
     an s-step (the k-th, 2k-th, ... of the run), and that step is k lr_s.
     """
@@ -1016,6 +1031,10 @@ class _StepHooks(Hooks):
         #: every step goes straight to `EquilibriumPruning._closed_form_gradients`).
         self.closed_form = (c.s_update == "simultaneous" and not trainer._needs_second_pass()
                             and trainer._closed_form(self.units))
+        #: The s-step's step: lr_s, or k lr_s on every k-th step.
+        self.lr = c.participation_lr if c.participation_every == 1 else \
+            c.participation_every * c.participation_lr
+        self.stepped = False  # whether `after_backward` already took this step's s-step
 
     @property
     def gradient(self) -> torch.Tensor | None:
@@ -1037,7 +1056,17 @@ class _StepHooks(Hooks):
         c = trainer.config
         self.gradients = None
         if self.s_now and self.closed_form:  # the s-step sees the weights before the step
-            self.gradients = trainer._closed_form_gradients(self.units)
+            if c.scale != "effective":  # (whose cost below reads s before the s-step)
+                # The s-step itself in the same compiled loop: the theta step does not read
+                # s, so taking it before the optimizer step gives the same bits.
+                self.gradients = trainer._compiled_gradients(self.units, self.lr)
+                self.stepped = self.gradients is not None
+                if self.stepped:
+                    for gate in self.gates:
+                        gate.participation.requires_grad_(False)
+                        gate.participation.grad = None
+            if self.gradients is None:
+                self.gradients = trainer._closed_form_gradients(self.units)
         elif self.s_now and c.s_update == "simultaneous":
             if trainer._needs_second_pass():
                 self.gradients = list(self._split(
@@ -1050,15 +1079,14 @@ class _StepHooks(Hooks):
     def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
         c = self.trainer.config
         self.steps += 1
-        if self.s_now:
+        if self.s_now and not self.stepped:
             gradients = self.gradients
             if gradients is None:
                 gradients = self._split(self.trainer._recomputed_gradient(
                     self.gated, self.gates, inputs, labels))
-            lr = c.participation_lr if c.participation_every == 1 else \
-                c.participation_every * c.participation_lr
-            self.trainer._s_step_layers(self.units, gradients, lr)
-            self.gradients = None
+            self.trainer._s_step_layers(self.units, gradients, self.lr)
+        self.gradients = None
+        self.stepped = False
         if c.scale == "normalized":
             normalize_units(self.gated)
         self.last_batch = (inputs, labels)

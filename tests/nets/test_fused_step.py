@@ -177,8 +177,9 @@ def _backward_at_random_participation(kind: str, seed: int,
 ])
 def test_the_compiled_pseudo_gradient_is_the_torch_formula_bit_for_bit(kind, options, dtype,
                                                                      monkeypatch):
-    """`nets._fused.pseudo_gradient` against the ``torch._foreach_*`` formula it replaces, on
-    real dL/ds at random participations (with s = 0, 1 and a tiny one), three seeds each."""
+    """`nets._fused.pseudo_gradient` (and `pseudo_gradient_and_step`) against the
+    ``torch._foreach_*`` formula it replaces, on real dL/ds at random participations (with
+    s = 0, 1 and a tiny one), three seeds each."""
     from nets.training import _units
 
     trainer = EquilibriumPruning(PruningConfig(**options))
@@ -193,6 +194,13 @@ def test_the_compiled_pseudo_gradient_is_the_torch_formula_bit_for_bit(kind, opt
             reference = trainer._closed_form_gradients(units)
         for ours, theirs in zip(compiled, reference, strict=True):
             assert ours.dtype == dtype and torch.equal(ours, theirs)
+        lr = 0.3  # and with the step in the same loop: s moves as add_ then clamp_ move it
+        expected = [unit.gate.participation.detach().clone().add_(lr * part).clamp_(0.0, 1.0)
+                    for unit, part in zip(units, reference, strict=True)]
+        stepped = trainer._compiled_gradients(units, lr)
+        for unit, ours, theirs, want in zip(units, stepped, reference, expected, strict=True):
+            assert torch.equal(ours, theirs)
+            assert torch.equal(unit.gate.participation.detach(), want)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -242,7 +250,7 @@ def test_fit_trains_to_the_same_bits_with_the_compiled_and_the_torch_s_step(digi
     compiled = run()
     with monkeypatch.context() as patch:
         patch.setattr(nets.training.EquilibriumPruning, "_compiled_gradients",
-                      lambda self, units: None)
+                      lambda self, units, lr=None: None)
         patch.setattr(nets.training.EquilibriumPruning, "_compiled_step",
                       staticmethod(lambda participations, gradients, lr: False))
         reference = run()
