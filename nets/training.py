@@ -50,7 +50,6 @@ paper-literal and its numbers unchanged:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -379,6 +378,7 @@ class EquilibriumPruning:
             raise TypeError("config must be a PruningConfig (or PAPER_CONFIGS[name])")
         self.config = config
         self._hooks: _StepHooks | None = None  # `step`'s, kept while it trains one network
+        self._constants: tuple[PruningConfig, dict[torch.dtype, tuple[Any, ...]]] | None = None
 
     # ------------------------------------------------------------------ the game's s-step
     def participation_gradient(self, gated: GatedNetwork, inputs: torch.Tensor | None = None,
@@ -550,16 +550,21 @@ class EquilibriumPruning:
             gradients.append(out)
         return gradients
 
-    @functools.cached_property
+    @property
     def _fused_constants(self) -> dict[torch.dtype, tuple[Any, ...]]:
         """The scalar arguments of `nets._fused.pseudo_gradient` after its arrays, per dtype
         (the config's numbers rounded to the dtype, as torch rounds a Python scalar), and last
-        that rounding itself (for the step's lr)."""
+        that rounding itself (for the step's lr); computed once per config."""
         c = self.config
-        alpha = c.alpha if c.payoff == "paper" else -c.alpha
-        return {dtype: (c.payoff == "paper", c.alpha == 1.0, scalar(alpha),
-                        scalar(2.0 * c.beta), scalar(c.gamma), scalar)
-                for dtype, scalar in ((torch.float32, np.float32), (torch.float64, np.float64))}
+        cached = self._constants
+        if cached is None or cached[0] is not c:
+            alpha = c.alpha if c.payoff == "paper" else -c.alpha
+            cached = (c, {dtype: (c.payoff == "paper", c.alpha == 1.0, scalar(alpha),
+                                  scalar(2.0 * c.beta), scalar(c.gamma), scalar)
+                          for dtype, scalar in ((torch.float32, np.float32),
+                                                (torch.float64, np.float64))})
+            self._constants = cached
+        return cached[1]
 
     def batch_game(self, gated: GatedNetwork, inputs: torch.Tensor,
                    labels: torch.Tensor) -> ParticipationGame:
