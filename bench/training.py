@@ -3,19 +3,21 @@
 Equilibrium-driven pruning (Shah & Khan 2025, Algorithm 1) adds gates, the gradient with
 respect to the participation, and a projected s-step to every batch. The s-step is fused into
 the theta step's pass (`nets.training._StepHooks`: the backward pass fills dL/ds beside the
-weights' gradients, the pseudo-gradient is its closed form, one ``torch._foreach_*`` call per
-operation over all layers), so the target is an overhead of at most 5% (ratio <= 1.05) in
+weights' gradients, the pseudo-gradient is its closed form and the projected step one compiled
+loop per layer, `nets._fused`), so the target is an overhead of at most 5% (ratio <= 1.05) in
 the default, exact mode. The bench also times the documented approximation
 ``participation_every = K`` (the s-step on every K-th batch, step K lr_s).
 
 All loops run on the same batches, the same MLP (the paper's 784-512-256-10 on Fashion-MNIST
-when it is installed, else 64-512-256-10 on digits), one thread, interleaved epochs (plain,
-exact, every-K, plain, ...) so that machine noise hits all of them; each figure is the median
-of the per-repeat ratios.
+when it is installed, else 64-512-256-10 on digits), one thread. They are interleaved in
+blocks of ``--block`` batches (plain, exact, every-K, then the next block in a rotated
+order), so that machine noise hits all of them alike; a loop's epoch time is the sum of its
+blocks, and each figure is the median over the repeats of the per-epoch ratio (the range of
+the ratios is printed beside it).
 
-Usage: ``python bench/training.py [--quick] [--repeats R] [--every K] [--threads T]
-[--clock {wall,cpu}]`` (``--clock cpu`` times this process's CPU time, steadier on a busy
-machine).
+Usage: ``python bench/training.py [--quick] [--repeats R] [--every K] [--block B]
+[--threads T] [--clock {wall,cpu}]`` (``--clock cpu`` times this process's CPU time, steadier
+on a busy machine).
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ def dataset(quick: bool) -> tuple[str, TensorDataset, int]:
         return "digits", bundle.train, 64
 
 
-def plain_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+def plain_steps(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                 batches: list, clock: Callable[[], float]) -> float:
-    """One epoch of plain training; seconds."""
+    """Plain training steps on `batches`; seconds."""
     start = clock()
     for inputs, labels in batches:
         optimizer.zero_grad(set_to_none=True)
@@ -55,13 +57,26 @@ def plain_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     return clock() - start
 
 
-def game_epoch(trainer: EquilibriumPruning, gated, optimizer: torch.optim.Optimizer,
+def game_steps(trainer: EquilibriumPruning, gated, optimizer: torch.optim.Optimizer,
                batches: list, clock: Callable[[], float]) -> float:
-    """One epoch of Algorithm 1's steps (theta step + s-step per batch); seconds."""
+    """Algorithm 1's steps (theta step + s-step per batch) on `batches`; seconds."""
     start = clock()
     for inputs, labels in batches:
         trainer.step(gated, optimizer, inputs, labels)
     return clock() - start
+
+
+def interleaved_epoch(loops: dict[str, Callable[[list], float]], batches: list,
+                      block: int) -> dict[str, float]:
+    """One epoch of every loop, interleaved in blocks of `block` batches (the order rotates
+    from block to block); each loop's seconds, summed over its blocks."""
+    seconds = dict.fromkeys(loops, 0.0)
+    names = list(loops)
+    for k, first in enumerate(range(0, len(batches), block)):
+        chunk = batches[first:first + block]
+        for name in names[k % len(names):] + names[:k % len(names)]:
+            seconds[name] += loops[name](chunk)
+    return seconds
 
 
 def main() -> None:
@@ -70,6 +85,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="epochs per loop (default 5)")
     parser.add_argument("--every", type=int, default=4,
                         help="K of the participation_every mode (default 4)")
+    parser.add_argument("--block", type=int, default=10,
+                        help="batches per interleaved block (default 10)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args()
@@ -92,28 +109,35 @@ def main() -> None:
         gated = attach_gates(models.mlp(inputs, (512, 256), 10, seed=0))
         runs[mode] = (EquilibriumPruning(mode_config), gated,
                       make_optimizer(mode_config, gated.parameters()))
-    plain_epoch(dense, dense_optimizer, batches, clock)  # warm-up
-    for trainer, gated, optimizer in runs.values():
-        game_epoch(trainer, gated, optimizer, batches, clock)
-    plain_times: list[float] = []
-    game_times: dict[str, list[float]] = {mode: [] for mode in runs}
+    loops: dict[str, Callable[[list], float]] = {
+        "plain": lambda chunk: plain_steps(dense, dense_optimizer, chunk, clock)}
+    for mode, (trainer, gated, optimizer) in runs.items():
+        loops[mode] = (lambda chunk, trainer=trainer, gated=gated, optimizer=optimizer:
+                       game_steps(trainer, gated, optimizer, chunk, clock))
+    interleaved_epoch(loops, batches, args.block)  # warm-up (and numba's first call)
+    times: dict[str, list[float]] = {loop: [] for loop in loops}
     for _ in range(repeats):
-        plain_times.append(plain_epoch(dense, dense_optimizer, batches, clock))
-        for mode, (trainer, gated, optimizer) in runs.items():
-            game_times[mode].append(game_epoch(trainer, gated, optimizer, batches, clock))
+        for loop, seconds in interleaved_epoch(loops, batches, args.block).items():
+            times[loop].append(seconds)
+    plain_times = times.pop("plain")
+    game_times = times
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}"
           f", clock {args.clock}")
     print(f"data {name}: {len(train)} examples, batch {config.batch_size}, "
-          f"MLP {inputs}-512-256-10, {repeats} interleaved epochs each, medians")
-    print(f"{'loop':<44}{'epoch seconds':>14}{'ratio to plain':>16}")
+          f"MLP {inputs}-512-256-10, {repeats} epochs each interleaved in blocks of "
+          f"{args.block} batches, medians")
+    print(f"{'loop':<44}{'epoch seconds':>14}{'ratio to plain':>16}{'range':>16}")
     print(f"{'plain training':<44}{statistics.median(plain_times):>14.3f}{1.0:>16.3f}")
-    for mode, times in game_times.items():
-        ratio = statistics.median(t / p for t, p in zip(times, plain_times, strict=True))
+    for mode, mode_times in game_times.items():
+        ratios = [t / p for t, p in zip(mode_times, plain_times, strict=True)]
+        ratio = statistics.median(ratios)
         label = "Algorithm 1, exact (participation_every=1)" if mode == "exact" else \
             f"s-step every {args.every} batches (approximate)"
         target = f"  (target <= 1.05: {'yes' if ratio <= 1.05 else 'NO'})" \
             if mode == "exact" else ""
-        print(f"{label:<44}{statistics.median(times):>14.3f}{ratio:>16.3f}{target}")
+        spread = f"{min(ratios):.3f}-{max(ratios):.3f}"
+        print(f"{label:<44}{statistics.median(mode_times):>14.3f}{ratio:>16.3f}"
+              f"{spread:>16}{target}")
 
 
 if __name__ == "__main__":

@@ -96,11 +96,16 @@ class ParticipationGate(nn.Module):
             shape = [1] * x.dim()
             shape[dim] = index.shape[0]
             return x * scale.view(shape)
-        if x.dim() < 2 or x.shape[1] != self.n_units:
+        dims = x.dim()
+        if dims < 2 or x.shape[1] != self.n_units:
             raise ValueError(f"ParticipationGate expects an input of shape (B, {self.n_units}, "
                              f"...); got shape {tuple(x.shape)}")
-        shape = (1, self.n_units) + (1,) * (x.dim() - 2)
-        return x * self.participation.to(x.dtype).view(shape)
+        s = self.participation
+        if s.dtype != x.dtype:
+            s = s.to(x.dtype)
+        if dims == 2:  # (B, n) broadcasts against (n,): the same products, and no view
+            return x * s  # (nor its node in the backward graph) on the training path
+        return x * s.view((1, self.n_units) + (1,) * (dims - 2))
 
     def extra_repr(self) -> str:
         return f"n_units={self.n_units}"

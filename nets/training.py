@@ -18,7 +18,8 @@ source, whether the s-step uses the gradients of the same forward/backward pass 
 step (``s_update="simultaneous"``, one pass per batch) or recomputes them after the theta step
 (``"sequential"``), and how accuracy is measured (``eval_mode``: soft gates, hard mask or
 physical removal). The s-step is fused into the theta step's pass (`_StepHooks`: dL/ds from the
-same backward, the pseudo-gradient in closed form, the same bits as the unfused step);
+same backward, the pseudo-gradient in closed form and the projected step one compiled loop per
+layer, `nets._fused`; the same bits as the unfused step);
 ``participation_every = K`` takes it only every K steps, with step K lr_s (an approximation
 for speed; 1, the default, is the paper's every batch).
 
@@ -377,6 +378,7 @@ class EquilibriumPruning:
             raise TypeError("config must be a PruningConfig (or PAPER_CONFIGS[name])")
         self.config = config
         self._hooks: _StepHooks | None = None  # `step`'s, kept while it trains one network
+        self._constants: tuple[PruningConfig, dict[torch.dtype, tuple[Any, ...]]] | None = None
 
     # ------------------------------------------------------------------ the game's s-step
     def participation_gradient(self, gated: GatedNetwork, inputs: torch.Tensor | None = None,
@@ -478,9 +480,13 @@ class EquilibriumPruning:
                 unit.info.batchnorm_index is None for unit in units)))
 
     def _closed_form_gradients(self, units: tuple[_Unit, ...]) -> list[torch.Tensor]:
-        """The `_closed_form` pseudo-gradient of every layer, each element-wise operation
-        once over all layers (``torch._foreach_*``), in the order of the per-layer formula of
-        `_layer_gradients`, so with the same bits."""
+        """The `_closed_form` pseudo-gradient of every layer, in the order of the per-layer
+        formula of `_layer_gradients`, so with the same bits: one compiled loop per layer
+        (`nets._fused.pseudo_gradient`) when every tensor is a CPU float32/float64 one, else
+        each element-wise operation once over all layers (``torch._foreach_*``)."""
+        compiled = self._compiled_gradients(units)
+        if compiled is not None:
+            return compiled
         c = self.config
         with torch.no_grad():  # (no graph is recorded: no .detach() needed)
             s = [unit.gate.participation for unit in units]
@@ -499,6 +505,66 @@ class EquilibriumPruning:
                 benefit = torch._foreach_mul(ds, -c.alpha)
             cost = torch._foreach_mul(torch._foreach_mul(sq_norms, 2.0 * c.beta), s)
             return torch._foreach_sub(torch._foreach_sub(benefit, cost), c.gamma)
+
+    def _compiled_gradients(self, units: tuple[_Unit, ...],
+                            lr: float | None = None) -> list[torch.Tensor] | None:
+        """`_closed_form_gradients` by `nets._fused.pseudo_gradient`, one compiled loop per
+        layer; None when a participation, its gradient or a layer's weights are not CPU
+        tensors of one dtype, float32 or float64 (the torch operations then run). With `lr`
+        the same loop also takes the projected step of `_s_step_layers` (in place, bit for bit
+        the same: `nets._fused.pseudo_gradient_and_step`).
+
+        Lean on purpose (no ``torch.no_grad`` block, every check a C attribute): it runs on
+        every training step right after the backward pass, when the interpreter's own memory
+        is cold, and each line of Python costs microseconds there.
+        """
+        dtype = units[0].gate.participation.dtype
+        constants = self._fused_constants.get(dtype)
+        if constants is None:
+            return None
+        kernels = _kernels()
+        parts = []
+        for unit in units:
+            s, layer = unit.gate.participation, unit.layer
+            ds, weight, bias = s.grad, layer.weight, layer.bias
+            if ds is None or ds.requires_grad or not (
+                    s.dtype == ds.dtype == weight.dtype == dtype and s.is_cpu and ds.is_cpu
+                    and weight.is_cpu and (bias is None or (bias.dtype == dtype and bias.is_cpu))):
+                return None
+            weight = weight.detach()  # ||w_i|| as `_squared_row_norms` takes it, no graph
+            rows = torch.linalg.vector_norm(
+                weight if weight.dim() == 2 else weight.reshape(weight.shape[0], -1), dim=1)
+            parts.append((s, ds, rows, bias))
+        step = None if lr is None else constants[-1](lr)
+        gradients = []
+        for s, ds, rows, bias in parts:
+            out = torch.empty_like(ds)
+            arrays = (s.detach().numpy(), ds.numpy(), rows.numpy(),
+                      kernels.NO_BIAS[dtype == torch.float64] if bias is None
+                      else bias.detach().numpy(), out.numpy())
+            if step is None:
+                kernels.pseudo_gradient(*arrays, *constants[:-1])
+            else:
+                kernels.pseudo_gradient_and_step(*arrays, *constants[:-1], step)
+                torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
+            gradients.append(out)
+        return gradients
+
+    @property
+    def _fused_constants(self) -> dict[torch.dtype, tuple[Any, ...]]:
+        """The scalar arguments of `nets._fused.pseudo_gradient` after its arrays, per dtype
+        (the config's numbers rounded to the dtype, as torch rounds a Python scalar), and last
+        that rounding itself (for the step's lr); computed once per config."""
+        c = self.config
+        cached = self._constants
+        if cached is None or cached[0] is not c:
+            alpha = c.alpha if c.payoff == "paper" else -c.alpha
+            cached = (c, {dtype: (c.payoff == "paper", c.alpha == 1.0, scalar(alpha),
+                                  scalar(2.0 * c.beta), scalar(c.gamma), scalar)
+                          for dtype, scalar in ((torch.float32, np.float32),
+                                                (torch.float64, np.float64))})
+            self._constants = cached
+        return cached[1]
 
     def batch_game(self, gated: GatedNetwork, inputs: torch.Tensor,
                    labels: torch.Tensor) -> ParticipationGame:
@@ -699,20 +765,41 @@ class EquilibriumPruning:
 
     @staticmethod
     def _s_step_layers(units: tuple[_Unit, ...], gradients: Any, lr: float) -> None:
-        """`s_step` with the gradient given layer by layer and step `lr`: in place on every
-        gate, each operation once over all layers (``torch._foreach_*``: one dispatch, the
-        same element-wise operations, so the same bits as one step on the concatenated
-        vector)."""
+        """`s_step` with the gradient given layer by layer and step `lr`, in place on every
+        gate: one compiled loop per layer (`nets._fused.projected_step`) for CPU float32 or
+        float64 participations and gradients of their dtype, else each operation once over
+        all layers (``torch._foreach_*``); both are the element-wise operations of one step on
+        the concatenated vector, so give its bits."""
         participations = [unit.gate.participation for unit in units]
-        with torch.no_grad():
-            steps = torch._foreach_mul(list(gradients), lr)
-            steps = [step.to(s.dtype) for step, s in zip(steps, participations, strict=True)]
-            torch._foreach_add_(participations, steps)
-            torch._foreach_clamp_min_(participations, 0.0)
-            torch._foreach_clamp_max_(participations, 1.0)
+        gradients = list(gradients)
+        if not EquilibriumPruning._compiled_step(participations, gradients, lr):
+            with torch.no_grad():
+                steps = torch._foreach_mul(gradients, lr)
+                steps = [step.to(s.dtype) for step, s in zip(steps, participations, strict=True)]
+                torch._foreach_add_(participations, steps)
+                torch._foreach_clamp_min_(participations, 0.0)
+                torch._foreach_clamp_max_(participations, 1.0)
         for participation in participations:
             participation.requires_grad_(False)
             participation.grad = None
+
+    @staticmethod
+    def _compiled_step(participations: list[torch.Tensor], gradients: list[torch.Tensor],
+                       lr: float) -> bool:
+        """`_s_step_layers`' step by `nets._fused.projected_step`, one compiled loop per
+        layer, when every participation and gradient is a CPU tensor of one dtype, float32 or
+        float64; returns whether it ran (else nothing is changed)."""
+        dtype = participations[0].dtype
+        if dtype not in (torch.float32, torch.float64) or not all(
+                s.dtype == g.dtype == dtype and s.is_cpu and g.is_cpu
+                for s, g in zip(participations, gradients, strict=True)):
+            return False
+        kernels = _kernels()
+        step = (np.float32 if dtype == torch.float32 else np.float64)(lr)
+        for s, g in zip(participations, gradients, strict=True):
+            kernels.projected_step(s.detach().numpy(), g.detach().numpy(), step)
+            torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
+        return True
 
     def epoch_record(self, gated: GatedNetwork, epoch: int, train_loss: float,
                      last_batch: tuple[torch.Tensor, torch.Tensor], test_loader: DataLoader,
@@ -764,6 +851,20 @@ class EquilibriumPruning:
             parameter.grad = None
         F.cross_entropy(gated(inputs), labels).backward()
         return self.participation_gradient(gated)
+
+
+_KERNELS: Any = None
+
+
+def _kernels() -> Any:
+    """The module `nets._fused`, imported on the first compiled s-step (numba's import takes
+    about 0.4 s, which ``import nets`` does not pay)."""
+    global _KERNELS
+    if _KERNELS is None:
+        from nets import _fused
+
+        _KERNELS = _fused
+    return _KERNELS
 
 
 @dataclass(frozen=True, eq=False)
@@ -913,7 +1014,10 @@ class _StepHooks(Hooks):
     the gates' ``participation.grad`` (dL/ds) beside the weights' gradients, `after_backward`
     turns them into the pseudo-gradient layer by layer (the game's b - 2 q s - c - R s in
     closed form: no game object, no second forward/backward, no host synchronization), and
-    `after_step` takes the projected step on each gate in place. With
+    `after_step` takes the projected step on each gate in place. On the CPU both are one
+    compiled loop per layer (`nets._fused`), run in `after_backward`: the theta step does not
+    read s, so the order gives the same bits (except with ``scale="effective"``, whose cost is
+    read at the s before the step; its step stays in `after_step`). With
     ``participation_every = k > 1`` the gates require gradients only on the steps that take
     an s-step (the k-th, 2k-th, ... of the run), and that step is k lr_s.
     """
@@ -927,6 +1031,15 @@ class _StepHooks(Hooks):
         self.last_batch: Any = None
         self.steps = 0  # training steps taken through these hooks (`fit` sets it on resume)
         self.s_now = True  # whether the current step takes an s-step
+        c = trainer.config
+        #: Whether the pseudo-gradient is the closed form from dL/ds (decided once, so that
+        #: every step goes straight to `EquilibriumPruning._closed_form_gradients`).
+        self.closed_form = (c.s_update == "simultaneous" and not trainer._needs_second_pass()
+                            and trainer._closed_form(self.units))
+        #: The s-step's step: lr_s, or k lr_s on every k-th step.
+        self.lr = c.participation_lr if c.participation_every == 1 else \
+            c.participation_every * c.participation_lr
+        self.stepped = False  # whether `after_backward` already took this step's s-step
 
     @property
     def gradient(self) -> torch.Tensor | None:
@@ -947,7 +1060,19 @@ class _StepHooks(Hooks):
         trainer = self.trainer
         c = trainer.config
         self.gradients = None
-        if self.s_now and c.s_update == "simultaneous":  # the s-step sees the weights before
+        if self.s_now and self.closed_form:  # the s-step sees the weights before the step
+            if c.scale != "effective":  # (whose cost below reads s before the s-step)
+                # The s-step itself in the same compiled loop: the theta step does not read
+                # s, so taking it before the optimizer step gives the same bits.
+                self.gradients = trainer._compiled_gradients(self.units, self.lr)
+                self.stepped = self.gradients is not None
+                if self.stepped:
+                    for gate in self.gates:
+                        gate.participation.requires_grad_(False)
+                        gate.participation.grad = None
+            if self.gradients is None:
+                self.gradients = trainer._closed_form_gradients(self.units)
+        elif self.s_now and c.s_update == "simultaneous":
             if trainer._needs_second_pass():
                 self.gradients = list(self._split(
                     trainer._second_pass_gradient(self.gated, inputs, labels)))
@@ -959,15 +1084,14 @@ class _StepHooks(Hooks):
     def after_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
         c = self.trainer.config
         self.steps += 1
-        if self.s_now:
+        if self.s_now and not self.stepped:
             gradients = self.gradients
             if gradients is None:
                 gradients = self._split(self.trainer._recomputed_gradient(
                     self.gated, self.gates, inputs, labels))
-            lr = c.participation_lr if c.participation_every == 1 else \
-                c.participation_every * c.participation_lr
-            self.trainer._s_step_layers(self.units, gradients, lr)
-            self.gradients = None
+            self.trainer._s_step_layers(self.units, gradients, self.lr)
+        self.gradients = None
+        self.stepped = False
         if c.scale == "normalized":
             normalize_units(self.gated)
         self.last_batch = (inputs, labels)

@@ -139,3 +139,121 @@ def test_participation_every_counts_steps_across_epochs_in_fit(digits):
     for t, s in enumerate(seen, start=1):
         assert torch.equal(s, previous) == bool(t % k), f"step {t}"
         previous = s
+
+
+def _backward_at_random_participation(kind: str, seed: int,
+                                      dtype: torch.dtype) -> GatedNetwork:
+    """A tiny gated net at a random s with dL/ds filled by one backward pass."""
+    generator = torch.Generator().manual_seed(seed)
+    if kind == "lenet":
+        gated = attach_gates(models.lenet5(1, 4, input_size=8, channels=(3, 4), hidden=(6,),
+                                           seed=seed), "all")
+        inputs = torch.randn(16, 1, 8, 8, generator=generator)
+    else:
+        model = models.mlp(12, (9, 7), 4, seed=seed)
+        if kind == "no_bias":
+            model = torch.nn.Sequential(torch.nn.Linear(12, 9, bias=False), torch.nn.ReLU(),
+                                        torch.nn.Linear(9, 4))
+        gated = attach_gates(model)
+        inputs = torch.randn(16, 12, generator=generator)
+    gated = gated.to(dtype)
+    s = torch.rand(gated.n_players, generator=generator)
+    s[:3] = torch.tensor([0.0, 1.0, 1e-7])  # the box's faces and a tiny participation
+    gated.set_participation(s)
+    for gate in gated.gates():
+        gate.participation.requires_grad_(True)
+    labels = torch.randint(0, 4, (16,), generator=generator)
+    F.cross_entropy(gated(inputs.to(dtype)), labels).backward()
+    return gated
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("kind", "options"), [
+    ("mlp", dict(beta=0.05, gamma=0.02)),
+    ("mlp", dict(alpha=0.7, beta=0.3, gamma=0.01)),
+    ("mlp", dict(payoff="loss_descent", alpha=1.3, beta=0.1, gamma=0.05)),
+    ("no_bias", dict(beta=0.2, gamma=0.0)),
+    ("lenet", dict(payoff="loss_descent", beta=0.05, gamma=0.02)),
+])
+def test_the_compiled_pseudo_gradient_is_the_torch_formula_bit_for_bit(kind, options, dtype,
+                                                                     monkeypatch):
+    """`nets._fused.pseudo_gradient` (and `pseudo_gradient_and_step`) against the
+    ``torch._foreach_*`` formula it replaces, on real dL/ds at random participations (with
+    s = 0, 1 and a tiny one), three seeds each."""
+    from nets.training import _units
+
+    trainer = EquilibriumPruning(PruningConfig(**options))
+    for seed in range(3):
+        gated = _backward_at_random_participation(kind, seed, dtype)
+        units = _units(gated)
+        assert trainer._closed_form(units)
+        compiled = trainer._compiled_gradients(units)
+        assert compiled is not None
+        with monkeypatch.context() as patch:  # the torch operations alone
+            patch.setattr(trainer, "_compiled_gradients", lambda units: None)
+            reference = trainer._closed_form_gradients(units)
+        for ours, theirs in zip(compiled, reference, strict=True):
+            assert ours.dtype == dtype and torch.equal(ours, theirs)
+        lr = 0.3  # and with the step in the same loop: s moves as add_ then clamp_ move it
+        expected = [unit.gate.participation.detach().clone().add_(lr * part).clamp_(0.0, 1.0)
+                    for unit, part in zip(units, reference, strict=True)]
+        stepped = trainer._compiled_gradients(units, lr)
+        for unit, ours, theirs, want in zip(units, stepped, reference, expected, strict=True):
+            assert torch.equal(ours, theirs)
+            assert torch.equal(unit.gate.participation.detach(), want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_compiled_projected_step_is_add_then_clamp_bit_for_bit(dtype):
+    """`nets._fused.projected_step` (through `_s_step_layers`) against
+    ``s.add_(lr * g).clamp_(0, 1)``: steps that leave the box on both sides, a NaN gradient
+    (NaN stays NaN, as in torch.clamp), and the version counter moves as after add_."""
+    from nets.training import _units
+
+    generator = torch.Generator().manual_seed(5)
+    gated = attach_gates(models.mlp(12, (9, 7), 4, seed=0)).to(dtype)
+    for trial in range(3):
+        gated.set_participation(torch.rand(gated.n_players, generator=generator))
+        gradient = 40 * torch.randn(gated.n_players, generator=generator, dtype=dtype)
+        gradient[4] = float("nan")
+        lr = [0.001, 0.013, 0.1][trial]
+        expected = [gate.participation.clone().add_(lr * part).clamp_(0.0, 1.0) for gate, part
+                    in zip(gated.gates(), torch.split(gradient, [9, 7]), strict=True)]
+        versions = [gate.participation._version for gate in gated.gates()]
+        EquilibriumPruning._s_step_layers(_units(gated), torch.split(gradient, [9, 7]), lr)
+        for gate, want, version in zip(gated.gates(), expected, versions, strict=True):
+            nan = torch.isnan(want)
+            assert torch.equal(torch.isnan(gate.participation), nan)
+            assert torch.equal(gate.participation[~nan], want[~nan])
+            assert gate.participation._version > version
+        s = gated.get_participation()
+        assert torch.isnan(s[4]) and float(s.nan_to_num(0.5).min()) >= 0.0
+        assert float(s.nan_to_num(0.5).max()) <= 1.0
+
+
+def test_fit_trains_to_the_same_bits_with_the_compiled_and_the_torch_s_step(digits,
+                                                                          monkeypatch):
+    """Algorithm 1 end to end (`fit`, two epochs on digits): the compiled s-step leaves the
+    participation and the weights of the torch operations' s-step, bit for bit."""
+    import nets.training
+
+    small = (torch.utils.data.Subset(digits.train, range(8 * 32)), digits.test)
+    config = PruningConfig(beta=0.05, gamma=0.05, participation_lr=0.05, epochs=2,
+                           batch_size=32)
+
+    def run():
+        result = EquilibriumPruning(config).fit(models.mlp(64, (16, 8), 10, seed=0), small,
+                                                progress=False)
+        return [result.gated.get_participation(),
+                *(p.detach().clone() for p in result.gated.parameters())]
+
+    compiled = run()
+    with monkeypatch.context() as patch:
+        patch.setattr(nets.training.EquilibriumPruning, "_compiled_gradients",
+                      lambda self, units, lr=None: None)
+        patch.setattr(nets.training.EquilibriumPruning, "_compiled_step",
+                      staticmethod(lambda participations, gradients, lr: False))
+        reference = run()
+    assert not torch.equal(compiled[0], torch.ones_like(compiled[0]))
+    for a, b in zip(compiled, reference, strict=True):
+        assert torch.equal(a, b)
