@@ -6,8 +6,9 @@ against the theoretical (MAC) speed-up and Torch-Pruning's own removal as the sp
     python -m papers.beyond.resnet --quick --out /tmp/r     # toy size (CI, ~20 s)
     pruning-game reproduce resnet                           # the same as the first line
 
-Rerunning the same command resumes an interrupted sweep (``<out>/results.jsonl``); the latency
-table is measured again each time (a few minutes), from the stored runs.
+Rerunning the same command resumes an interrupted sweep (``<out>/results.jsonl``) and times
+only the architectures ``latency.csv`` does not hold yet (``--remeasure-latency`` times all of
+them again: about 4 minutes).
 
 Data and network. Fashion-MNIST (``--root``, default /usr/share/datasets/fashion-mnist: the
 Debian package ``dataset-fashion-mnist``), the first `LIMIT` = 5,000 training and test images
@@ -205,8 +206,8 @@ def latency_rows(architectures: Iterable[Sequence[int]], input_shape: Sequence[i
     -------
     list of dict
         ``kept`` (the widths joined by ``-``), ``params_ours``, ``params_reference``,
-        ``dense_ms``, ``ours_ms``, ``reference_ms``, ``measured_speedup`` (dense / ours) and
-        ``ours_over_reference``.
+        ``dense_ms``, ``ours_ms``, ``reference_ms``, ``measured_speedup`` (dense / ours),
+        ``ours_over_reference``, and the ``batch`` and ``repeats`` they were measured with.
     """
     import torch
 
@@ -231,8 +232,30 @@ def latency_rows(architectures: Iterable[Sequence[int]], input_shape: Sequence[i
                      "params_reference": sum(p.numel() for p in reference.parameters()),
                      "dense_ms": 1e3 * dense_s, "ours_ms": 1e3 * ours_s,
                      "reference_ms": 1e3 * reference_s, "measured_speedup": dense_s / ours_s,
-                     "ours_over_reference": ours_s / reference_s})
+                     "ours_over_reference": ours_s / reference_s, "batch": batch,
+                     "repeats": repeats})
     return rows
+
+
+def reusable_latency(path: Path, batch: int, repeats: int) -> list[dict[str, Any]]:
+    """The rows of an earlier ``latency.csv`` measured with the same batch and repeats (none if
+    the file is missing or was measured otherwise), so a resumed call times only new
+    architectures."""
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or any(row.get("batch") != str(batch) or row.get("repeats") != str(repeats)
+                       for row in rows):
+        return []
+    numbers = ("dense_ms", "ours_ms", "reference_ms", "measured_speedup",
+               "ours_over_reference")
+    return [{**row, **{name: float(row[name]) for name in numbers},
+             "params_ours": int(row["params_ours"]),
+             "params_reference": int(row["params_reference"]),
+             "batch": batch, "repeats": repeats} for row in rows]
 
 
 def with_latency(flat: Sequence[Mapping[str, Any]], latency: Sequence[Mapping[str, Any]]
@@ -288,16 +311,17 @@ def resnet_figure(rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[s
     if dense:
         left.axhline(dense[0], color="k", ls="--", lw=1, label=f"dense ({dense[0]:.3f})")
     methods = [m for m in dict.fromkeys(r["method"] for r in summary) if m != "dense"]
+    colours = plt.get_cmap("tab20")  # 15 methods: one colour each
     for number, method in enumerate(methods):
         points = sorted((r for r in summary if r["method"] == method),
                         key=lambda r: r["sparsity_mean"])
         style = "-" if method.startswith("equilibrium") else ":"
         left.errorbar([p["sparsity_mean"] for p in points], [p["accuracy_mean"] for p in points],
                       yerr=[p["accuracy_std"] or 0.0 for p in points], marker="o", ms=4,
-                      capsize=3, ls=style, color=f"C{number % 10}", label=method)
+                      capsize=3, ls=style, color=colours(number), label=method)
         mine = [r for r in rows if r["method"] == method and r["measured_speedup"] is not None]
         right.scatter([r["theoretical_speedup"] for r in mine],
-                      [r["measured_speedup"] for r in mine], s=14, color=f"C{number % 10}")
+                      [r["measured_speedup"] for r in mine], s=14, color=colours(number))
     left.set_xlabel("achieved sparsity (share of the channel groups' players removed)")
     left.set_ylabel("test accuracy")
     left.legend(fontsize=7)
@@ -337,6 +361,9 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--latency-repeats", type=non_negative_int, default=10,
                      help="rotating rounds per architecture (default %(default)s; 0 skips "
                           "the latency table)")
+    cli.add_argument("--remeasure-latency", action="store_true",
+                     help="time every architecture again (default: reuse latency.csv rows "
+                          "measured with the same batch and repeats)")
     cli.add_argument("--out", type=out_dir, default="results/beyond/resnet",
                      help="output folder (default %(default)s)")
     add_pool_arguments(cli, shown="2")
@@ -378,12 +405,17 @@ def main(argv: list[str] | None = None) -> int:
         from nets.data import load
 
         bundle = load(args.data, root, limit=args.limit)
-        architectures = [_kept(r) for r in flat if r["point"] != "dense"]
-        print(f"timing {len(dict.fromkeys(map(tuple, architectures)))} architectures "
-              f"({args.latency_repeats} rounds each) ...", flush=True)
-        latency = latency_rows(architectures, bundle.input_shape, bundle.n_classes,
-                               model_options=model_options, batch=args.latency_batch,
-                               repeats=args.latency_repeats)
+        latency = [] if args.remeasure_latency else reusable_latency(
+            args.out / "latency.csv", args.latency_batch, args.latency_repeats)
+        measured_already = {row["kept"] for row in latency}
+        architectures = [kept for kept in dict.fromkeys(tuple(_kept(r)) for r in flat
+                                                        if r["point"] != "dense")
+                         if "-".join(map(str, kept)) not in measured_already]
+        print(f"timing {len(architectures)} architectures ({args.latency_repeats} rounds "
+              f"each; {len(measured_already)} reused from latency.csv) ...", flush=True)
+        latency += latency_rows(architectures, bundle.input_shape, bundle.n_classes,
+                                model_options=model_options, batch=args.latency_batch,
+                                repeats=args.latency_repeats)
     measured = with_latency(flat, latency)
     summary = table(measured)
     pareto = summarize(flat)

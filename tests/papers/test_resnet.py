@@ -51,5 +51,8 @@ def test_quick_run_writes_every_output_and_resumes(tmp_path: Path,
     assert (out / "resnet.png").stat().st_size > 1000
     store = out / RESULTS_NAME
     lines = store.read_text().count("\n")
-    assert resnet.main(["--quick", "--out", str(out), "--latency-repeats", "0"]) == 0
+    assert resnet.main(["--quick", "--out", str(out)]) == 0
     assert store.read_text().count("\n") == lines  # resumed: nothing ran again
+    assert f"timing 0 architectures (3 rounds each; {len(latency)} reused" in \
+        capsys.readouterr().out
+    assert read_csv(out / "latency.csv") == latency
