@@ -39,6 +39,7 @@ On the benchmark games it certifies in 3-5 steps from s = 1. Other games (scale 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
@@ -58,6 +59,11 @@ _MAX_BACKTRACKS = 8
 _CHUNK_ROWS = 1 << 13
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
 _LINE_SEARCH_STEPS = 60
+#: Players from which `DualNewton` takes its passes with the numba kernels (one read of the
+#: factors per pass instead of two). Below it numpy runs them and numba is never imported:
+#: its import and the load of its cached kernels cost about 0.4 s once per process, more than
+#: a whole solve of games this size takes with numpy (bench/solvers.py part (f) measures both).
+COMPILED_MIN_PLAYERS = 100_000
 
 
 def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -167,7 +173,7 @@ def newton_step(game: ParticipationGame) -> Step:
     """One semismooth Newton step: in the dual for strongly monotone LowRank games (module
     docstring), else a globalized active-set step on the natural map."""
     if dual_applies(game):
-        return dual_newton_step(game)
+        return DualNewton(game)
     return active_set_step(game)
 
 
@@ -180,42 +186,220 @@ def dual_applies(game: ParticipationGame) -> bool:
     return bool(diagonal.min(initial=np.inf) > 1e-12 * max(float(diagonal.max()), 1e-300))
 
 
-def dual_newton_step(game: ParticipationGame) -> Step:
-    """One semismooth Newton step with exact line search on the dual psi(y) (module docstring).
+def dual_newton_step(game: ParticipationGame, compiled: bool | None = None) -> DualNewton:
+    """The dual Newton step of `game` (module docstring); `compiled` as in `DualNewton`."""
+    return DualNewton(game, compiled)
 
-    The dual iterate y is carried between steps; the step returns the primal profile s(y). A
-    profile that is not the one the last step returned (the first step, or a restart) starts
-    the dual at ``y = F^T s``.
+
+@dataclass
+class _Pass:
+    """What one read of the factors gave (`_numba.dual_pass`) along the direction ``dy``:
+    ``w = F dy``, the unit step's profile ``s`` with its free set, ``acc = F^T s`` and ``bent =
+    F^T (free w / D)``; `gain`, the largest deviation gain at the profile whose gap the pass
+    also measured (None when it measured none)."""
+
+    dy: np.ndarray
+    w: np.ndarray
+    s: np.ndarray
+    free: np.ndarray
+    acc: np.ndarray
+    bent: np.ndarray
+    gain: float | None
+
+
+@dataclass
+class _DualState:
+    """The dual iterate y with ``z = F y``, its profile ``s = s(y)``, ``acc = F^T s`` and the
+    free set of s; `pending` is the pass already taken along the next step's direction."""
+
+    y: np.ndarray
+    z: np.ndarray
+    s: np.ndarray
+    acc: np.ndarray
+    free: np.ndarray
+    pending: _Pass | None = None
+
+
+class DualNewton:
+    """Semismooth Newton with exact line search on the dual psi(y) (module docstring), a step
+    of `equilibria.solvers._loop.iterate` that also certifies (its `gap`).
+
+    The step and the Nash-gap check share their passes over the factors: the gap of a profile
+    ``s = s(y)`` needs ``R s = scale (F (F^T s) - ||F_i||^2 s)``, and the next step needs ``F^T
+    s`` (its dual residual ``y - F^T s``) and ``F dy``. So `gap` computes the next direction
+    dy first (from ``F^T s``, already known, and the d x d core) and then reads F once for
+    both ``F (F^T s)`` and ``F dy``, in the same read also the profile of the unit step and
+    its ``F^T s``; a line-search step ``t != 1`` corrects that sum by the rows whose bound
+    changed between t and 1 (``F^T s(t) = F^T s(1) - scale (t - 1) F^T (free w / D) + ...``).
+    One Newton step then costs one read of the factors (half the one-pass floor ``F (F^T
+    s)``, which reads them twice), where the step and a separate `equilibria.nash_gap`
+    would read them four times. The gap is `equilibria.nash_gap`'s formula on the shared
+    product, so the certificate is the same number (to rounding).
+
+    Parameters
+    ----------
+    game : ParticipationGame
+        A game where `dual_applies`.
+    compiled : bool, optional
+        Take the passes and line searches with the numba kernels of
+        `equilibria.solvers._numba` (one read of F per pass) or with numpy (two reads, the
+        same results to rounding). None: compiled from `COMPILED_MIN_PLAYERS` players, so that
+        smaller games never import numba.
     """
-    from equilibria.solvers import _numba  # numba is imported on the first dual step only
 
-    R = game.competition
-    assert isinstance(R, LowRank)
-    factors, scale = R.factors, R.scale
-    lo, hi = (float(bound) for bound in game.bounds)
-    a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
-    diagonal = 2.0 * game.quadratic_cost - scale * R._row_sq  # type: ignore[attr-defined]
-    inverse = 1.0 / diagonal
-    d = factors.shape[1]
-    state: dict[str, np.ndarray] = {}
+    def __init__(self, game: ParticipationGame, compiled: bool | None = None) -> None:
+        R = game.competition
+        assert isinstance(R, LowRank)
+        self.game = game
+        self.factors, self.scale = R.factors, R.scale
+        self.row_sq = R._row_sq  # type: ignore[attr-defined]
+        self.lo, self.hi = (float(bound) for bound in game.bounds)
+        self.a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
+        self.q = np.ascontiguousarray(game.quadratic_cost, dtype=np.float64)
+        self.inverse = 1.0 / (2.0 * game.quadratic_cost - self.scale * self.row_sq)
+        self.compiled = (game.n_players >= COMPILED_MIN_PLAYERS if compiled is None
+                         else bool(compiled))
+        d = self.factors.shape[1]
+        self._core = np.zeros((d, d))
+        self._core_free = np.zeros(game.n_players, dtype=bool)
+        self._state: _DualState | None = None
+        # the profile a gap was last computed for, with the dual start it made (a profile
+        # that is no s(y) of the last step: the first one, or a restart)
+        self._start: tuple[np.ndarray, _DualState] | None = None
 
-    def primal(z: np.ndarray) -> np.ndarray:
-        return np.clip((a - scale * z) * inverse, lo, hi)
+    # ------------------------------------------------------------------ shared passes
+    def _primal(self, z: np.ndarray) -> np.ndarray:
+        return np.clip((self.a - self.scale * z) * self.inverse, self.lo, self.hi)
 
-    def slope(t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,
-              w: np.ndarray) -> tuple[float, float]:
+    def _pass(self, dy: np.ndarray, z: np.ndarray, x_gap: np.ndarray | None = None,
+              s_gap: np.ndarray | None = None) -> _Pass:
+        """``F dy`` and the unit step ``s(z + F dy)`` with its sums (`_Pass`); given ``x_gap =
+        F^T s_gap``, in the same read the largest deviation gain at `s_gap`."""
+        n, d = self.factors.shape
+        game = self.game
+        with_gap = x_gap is not None and s_gap is not None
+        if self.compiled:
+            from equilibria.solvers import _numba  # numba only for games that use it
+
+            out = _Pass(dy, np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(d),
+                        np.empty(d), None)
+            gain = _numba.dual_pass(
+                self.factors, dy if x_gap is None else x_gap, z if s_gap is None else s_gap,
+                dy, z, self.a, self.q, self.inverse, self.row_sq, self.scale, self.lo,
+                self.hi, with_gap, out.w, out.s, out.free, out.acc, out.bent)
+            out.gain = gain if with_gap else None
+            return out
+        if with_gap:
+            products = self.factors @ np.column_stack((x_gap, dy))
+            w = np.ascontiguousarray(products[:, 1])
+            r = self.scale * (products[:, 0] - self.row_sq * s_gap)
+            t = game.best_response_to(r)
+            gains = (self.a - r) * (t - s_gap) - self.q * (t * t - s_gap * s_gap)
+            gain: float | None = float(np.maximum(gains, 0.0).max())
+        else:
+            w, gain = self.factors @ dy, None
+        s = self._primal(z + w)
+        free = (s > self.lo) & (s < self.hi)
+        sums = self.factors.T @ np.column_stack((s, np.where(free, w * self.inverse, 0.0)))
+        return _Pass(dy, w, s, free, np.ascontiguousarray(sums[:, 0]),
+                     np.ascontiguousarray(sums[:, 1]), gain)
+
+    def _direction(self, state: _DualState) -> np.ndarray:
+        """The Newton direction ``dy = -(I + scale core)^{-1} (y - F^T s)`` at `state`."""
+        self._core = _updated_core(self.factors, self.inverse, self._core, self._core_free,
+                                   state.free)
+        self._core_free = state.free
+        residual = state.y - state.acc
+        hessian = np.eye(residual.shape[0]) + self.scale * self._core
+        try:
+            return -sla.cho_solve(sla.cho_factor(hessian), residual)
+        except np.linalg.LinAlgError:
+            return -np.linalg.solve(hessian, residual)
+
+    def _dual_start(self, s: np.ndarray) -> tuple[float, _DualState]:
+        """The largest deviation gain at profile `s` and the dual state at ``y = F^T s``."""
+        y = self.factors.T @ s
+        first = self._pass(y, np.zeros(s.shape[0]), y, s)  # w = F y = F F^T s: z of the state
+        state = _DualState(y=y, z=first.w, s=first.s, acc=first.acc, free=first.free)
+        assert first.gain is not None
+        return first.gain, state
+
+    def gap(self, s: np.ndarray) -> float:
+        """The relative Nash gap of `s` (`equilibria.nash_gap`), from the shared passes."""
+        state = self._state
+        if state is not None and (state.s is s or np.array_equal(state.s, s)):
+            if state.pending is None or state.pending.gain is None:
+                state.pending = self._pass(self._direction(state), state.z, state.acc, s)
+            gain = state.pending.gain
+        else:
+            gain, start = self._dual_start(s)
+            self._start = (s, start)
+        assert gain is not None
+        return max(gain, 0.0) / self.game.payoff_scale()
+
+    # ------------------------------------------------------------------ the step
+    def __call__(self, s: np.ndarray, k: int) -> np.ndarray:
+        state = self._state
+        if state is None or not (state.s is s or np.array_equal(state.s, s)):
+            start = self._start
+            if start is None or not (start[0] is s or np.array_equal(start[0], s)):
+                start = (s, self._dual_start(s)[1])
+            state = start[1]
+            self._start = None
+        if state.pending is None:
+            state.pending = self._pass(self._direction(state), state.z)
+        ahead = state.pending
+        dy, w = ahead.dy, ahead.w
+        initial = self.scale * float((state.y - state.acc) @ dy)
+        # a step that is no descent direction means a residual at rounding level: take it whole
+        t = self._line_search(state.y, dy, state.z, w, initial) if initial < 0.0 else 1.0
+        y, z = state.y + t * dy, state.z + t * w
+        if t == 1.0:
+            s_new, acc, free = ahead.s, ahead.acc, ahead.free
+        else:
+            s_new = self._primal(z)
+            free = (s_new > self.lo) & (s_new < self.hi)
+            acc = self._corrected_sum(ahead, s_new, free, t)
+        self._state = _DualState(y=y, z=z, s=s_new, acc=acc, free=free)
+        return s_new
+
+    def _corrected_sum(self, ahead: _Pass, s_new: np.ndarray, free: np.ndarray,
+                       t: float) -> np.ndarray:
+        """``F^T s(t)`` from the unit step's ``F^T s(1)``: players free at both t and 1 moved by
+        ``-scale (t - 1) w_i / D_i`` (that is ``bent``); the rows of the others are read."""
+        both = free & ahead.free
+        others = np.flatnonzero(~both & (s_new != ahead.s))
+        if others.size > s_new.shape[0] // 4:
+            return self.factors.T @ s_new
+        shift = self.scale * (t - 1.0)
+        delta = s_new[others] - ahead.s[others]
+        delta += np.where(ahead.free[others], shift * ahead.w[others] * self.inverse[others], 0.0)
+        return (ahead.acc - shift * ahead.bent
+                + _rows_transpose_product(self.factors, others, delta))
+
+    def _slope(self, t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,
+               w: np.ndarray) -> tuple[float, float]:
         """psi'(t) and psi''(t) along y + t dy (``F y = z``, ``F dy = w``), in O(N)."""
-        moved, curvature = _numba.dual_line_slope(t, z, w, a, inverse, scale, lo, hi)
-        first = scale * (float((y + t * dy) @ dy) - moved)
-        second = scale * (float(dy @ dy) + scale * curvature)
+        if self.compiled:
+            from equilibria.solvers import _numba
+
+            moved, curvature = _numba.dual_line_slope(t, z, w, self.a, self.inverse,
+                                                      self.scale, self.lo, self.hi)
+        else:
+            value = (self.a - self.scale * (z + t * w)) * self.inverse
+            inside = (value > self.lo) & (value < self.hi)
+            moved = float(w @ np.clip(value, self.lo, self.hi))
+            curvature = float((w * w * self.inverse) @ inside)
+        first = self.scale * (float((y + t * dy) @ dy) - moved)
+        second = self.scale * (float(dy @ dy) + self.scale * curvature)
         return first, second
 
-    def line_search(y: np.ndarray, dy: np.ndarray, z: np.ndarray, w: np.ndarray,
-                    initial: float) -> float:
+    def _line_search(self, y: np.ndarray, dy: np.ndarray, z: np.ndarray, w: np.ndarray,
+                     initial: float) -> float:
         """The minimizer of the convex psi(y + t dy) over t >= 0: safeguarded Newton on psi'."""
         low, high, t = 0.0, np.inf, 1.0
         for _ in range(_LINE_SEARCH_STEPS):
-            first, second = slope(t, y, dy, z, w)
+            first, second = self._slope(t, y, dy, z, w)
             if abs(first) <= 1e-9 * abs(initial):
                 break
             if first < 0.0:
@@ -229,34 +413,6 @@ def dual_newton_step(game: ParticipationGame) -> Step:
                 break
             t = trial
         return t
-
-    def step(s: np.ndarray, k: int) -> np.ndarray:
-        last = state.get("s")
-        if last is not None and np.array_equal(last, s):
-            y, z, current, core = state["y"], state["z"], state["free"], state["core"]
-        else:
-            y = factors.T @ s
-            z = factors @ y
-            current, core = np.zeros(s.shape[0], dtype=bool), np.zeros((d, d))
-        s_y = primal(z)
-        free = (s_y > lo) & (s_y < hi)
-        core = _updated_core(factors, inverse, core, current, free)
-        residual = y - factors.T @ s_y
-        hessian = np.eye(d) + scale * core
-        try:
-            dy = -sla.cho_solve(sla.cho_factor(hessian), residual)
-        except np.linalg.LinAlgError:
-            dy = -np.linalg.solve(hessian, residual)
-        initial = scale * float(residual @ dy)
-        w = factors @ dy
-        # a step that is no descent direction means a residual at rounding level: take it whole
-        t = line_search(y, dy, z, w, initial) if initial < 0.0 else 1.0
-        y, z = y + t * dy, z + t * w
-        s_new = primal(z)
-        state.update(s=s_new.copy(), y=y, z=z, free=free, core=core)
-        return s_new
-
-    return step
 
 
 def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
