@@ -125,16 +125,18 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
               z: np.ndarray, a: np.ndarray, q: np.ndarray, inverse: np.ndarray,
               row_sq: np.ndarray, scale: float, lo: float, hi: float, with_gap: bool,
               w: np.ndarray, s: np.ndarray, free: np.ndarray, acc: np.ndarray,
-              bent: np.ndarray) -> float:
+              bent: np.ndarray) -> tuple[float, float, float]:
     """One read of the factors for `equilibria.solvers.newton.DualNewton`, into the outputs.
 
     Row by row: ``w = F dx``; the primal profile of the unit step ``s = clip((a - scale (z +
     w)) / D, lo, hi)`` with ``free = lo < s < hi``; the sums ``acc = F^T s`` and ``bent = F^T
     (free * w / D)`` (D = 1 / `inverse`). With `with_gap`, also ``r = scale (F x_gap -
     ||F_i||^2 s_gap)``, the competition product at `s_gap` when ``x_gap = F^T s_gap``, and the
-    return value ``max_i gain_i``: what player i gains by its best response to r
-    (`ParticipationGame.deviation_gains`); else the return value is 0. numpy needs two reads of
-    F for the same (``F [x_gap, dx]``, then ``F^T [s, w / D]``), since ``s`` depends on ``w``.
+    first return value ``max_i gain_i``: what player i gains by its best response to r
+    (`ParticipationGame.deviation_gains`), else 0. The other two are `dual_line_slope` at the
+    unit step, ``sum_i w_i s_i`` and ``sum_{i free} w_i^2 / D_i``, the line search's first
+    trial. numpy needs two reads of F for the same (``F [x_gap, dx]``, then ``F^T [s, w /
+    D]``), since ``s`` depends on ``w``.
     """
     n, d = factors.shape
     acc[:] = 0.0
@@ -142,6 +144,8 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
     block_acc = np.zeros(d)
     block_bent = np.zeros(d)
     largest = 0.0
+    moved = 0.0
+    curvature = 0.0
     for start in range(0, n, _PASS_BLOCK):
         block_acc[:] = 0.0
         block_bent[:] = 0.0
@@ -173,13 +177,52 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
             else:
                 free[i] = True
                 weight = dot_step * inverse[i]
+                curvature += dot_step * weight
                 for k in range(d):
                     block_bent[k] += weight * factors[i, k]
             s[i] = value
+            moved += dot_step * value
             if value != 0.0:
                 for k in range(d):
                     block_acc[k] += value * factors[i, k]
         for k in range(d):
             acc[k] += block_acc[k]
             bent[k] += block_bent[k]
-    return largest
+    return largest, moved, curvature
+
+
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def dual_step_profile(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
+                      inverse: np.ndarray, scale: float, lo: float, hi: float,
+                      unit: np.ndarray, unit_free: np.ndarray, factors: np.ndarray,
+                      z_out: np.ndarray, s: np.ndarray, free: np.ndarray,
+                      correction: np.ndarray) -> None:
+    """The profile of the step t along w from the unit step's, in one loop over the players.
+
+    ``z_out = z + t w``, ``s = clip((a - scale z_out) / D, lo, hi)`` and its free set; and
+    ``correction = sum_i F_i c_i`` over the players not free at both t and 1 whose value moved,
+    with ``c_i = s_i - unit_i + [i free at 1] scale (t - 1) w_i / D_i``, so that ``F^T s =
+    F^T unit - scale (t - 1) F^T (unit_free w / D) + correction`` (only their rows are read).
+    """
+    d = factors.shape[1]
+    shift = scale * (t - 1.0)
+    correction[:] = 0.0
+    for i in range(z.shape[0]):
+        moved_z = z[i] + t * w[i]
+        z_out[i] = moved_z
+        value = (a[i] - scale * moved_z) * inverse[i]
+        if value <= lo:
+            value = lo
+            free[i] = False
+        elif value >= hi:
+            value = hi
+            free[i] = False
+        else:
+            free[i] = True
+        s[i] = value
+        if not (free[i] and unit_free[i]) and value != unit[i]:
+            change = value - unit[i]
+            if unit_free[i]:
+                change += shift * w[i] * inverse[i]
+            for k in range(d):
+                correction[k] += change * factors[i, k]

@@ -57,6 +57,8 @@ from equilibria.solvers.projected_gradient import lipschitz_constant
 _MAX_BACKTRACKS = 8
 #: Rows of the factors gathered at a time when the dual Newton core is built or updated.
 _CHUNK_ROWS = 1 << 13
+#: Rows gathered at a time into the d x d core's buffer (1024 x 64 float64 = 512 KiB, in L2).
+_GRAM_CHUNK_ROWS = 1 << 10
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
 _LINE_SEARCH_STEPS = 60
 #: Players from which `DualNewton` takes its passes with the numba kernels (one read of the
@@ -157,14 +159,19 @@ def _weighted_gram(factors: np.ndarray, rows: np.ndarray, weights: np.ndarray,
     """``start_from + F[rows]^T diag(weights) F[rows]`` (weights of either sign), symmetric.
 
     Rows of positive and of negative weight are scaled by ``sqrt(|w|)`` and multiplied as
-    ``X^T X``, which numpy runs as BLAS syrk; `_CHUNK_ROWS` rows are gathered at a time.
+    ``X^T X``, which numpy runs as BLAS syrk; `_GRAM_CHUNK_ROWS` rows at a time are gathered
+    (``numpy.take``) into one reused buffer that stays in the L2 cache and scaled there in place.
     """
     gram = start_from.copy()
+    buffer = np.empty((min(_GRAM_CHUNK_ROWS, rows.size), factors.shape[1]))
     for sign in (1.0, -1.0):
         chosen = np.flatnonzero(sign * weights > 0.0)
-        for start in range(0, chosen.size, _CHUNK_ROWS):
-            pick = chosen[start:start + _CHUNK_ROWS]
-            block = factors[rows[pick]] * np.sqrt(sign * weights[pick])[:, None]
+        roots = np.sqrt(sign * weights[chosen])
+        for start in range(0, chosen.size, _GRAM_CHUNK_ROWS):
+            pick = rows[chosen[start:start + _GRAM_CHUNK_ROWS]]
+            block = buffer[:pick.size]
+            np.take(factors, pick, axis=0, out=block)
+            block *= roots[start:start + _GRAM_CHUNK_ROWS, None]
             gram += sign * (block.T @ block)
     return 0.5 * (gram + gram.T)
 
@@ -196,7 +203,8 @@ class _Pass:
     """What one read of the factors gave (`_numba.dual_pass`) along the direction ``dy``:
     ``w = F dy``, the unit step's profile ``s`` with its free set, ``acc = F^T s`` and ``bent =
     F^T (free w / D)``; `gain`, the largest deviation gain at the profile whose gap the pass
-    also measured (None when it measured none)."""
+    also measured (None when it measured none); `unit_slope`, ``sum_i w_i s_i`` and ``sum_{i
+    free} w_i^2 / D_i`` (the line search's first trial, t = 1)."""
 
     dy: np.ndarray
     w: np.ndarray
@@ -205,6 +213,7 @@ class _Pass:
     acc: np.ndarray
     bent: np.ndarray
     gain: float | None
+    unit_slope: tuple[float, float]
 
 
 @dataclass
@@ -282,12 +291,13 @@ class DualNewton:
             from equilibria.solvers import _numba  # numba only for games that use it
 
             out = _Pass(dy, np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(d),
-                        np.empty(d), None)
-            gain = _numba.dual_pass(
+                        np.empty(d), None, (0.0, 0.0))
+            gain, moved, curvature = _numba.dual_pass(
                 self.factors, dy if x_gap is None else x_gap, z if s_gap is None else s_gap,
                 dy, z, self.a, self.q, self.inverse, self.row_sq, self.scale, self.lo,
                 self.hi, with_gap, out.w, out.s, out.free, out.acc, out.bent)
             out.gain = gain if with_gap else None
+            out.unit_slope = (moved, curvature)
             return out
         if with_gap:
             products = self.factors @ np.column_stack((x_gap, dy))
@@ -302,7 +312,8 @@ class DualNewton:
         free = (s > self.lo) & (s < self.hi)
         sums = self.factors.T @ np.column_stack((s, np.where(free, w * self.inverse, 0.0)))
         return _Pass(dy, w, s, free, np.ascontiguousarray(sums[:, 0]),
-                     np.ascontiguousarray(sums[:, 1]), gain)
+                     np.ascontiguousarray(sums[:, 1]), gain,
+                     (float(w @ s), float(w @ np.where(free, w * self.inverse, 0.0))))
 
     def _direction(self, state: _DualState) -> np.ndarray:
         """The Newton direction ``dy = -(I + scale core)^{-1} (y - F^T s)`` at `state`."""
@@ -352,35 +363,50 @@ class DualNewton:
         dy, w = ahead.dy, ahead.w
         initial = self.scale * float((state.y - state.acc) @ dy)
         # a step that is no descent direction means a residual at rounding level: take it whole
-        t = self._line_search(state.y, dy, state.z, w, initial) if initial < 0.0 else 1.0
-        y, z = state.y + t * dy, state.z + t * w
+        t = (self._line_search(state.y, dy, state.z, w, initial, ahead.unit_slope)
+             if initial < 0.0 else 1.0)
+        y = state.y + t * dy
         if t == 1.0:
-            s_new, acc, free = ahead.s, ahead.acc, ahead.free
+            z, s_new, acc, free = state.z + w, ahead.s, ahead.acc, ahead.free
         else:
-            s_new = self._primal(z)
-            free = (s_new > self.lo) & (s_new < self.hi)
-            acc = self._corrected_sum(ahead, s_new, free, t)
+            z, s_new, free, acc = self._moved_profile(ahead, state.z, t)
         self._state = _DualState(y=y, z=z, s=s_new, acc=acc, free=free)
         return s_new
 
-    def _corrected_sum(self, ahead: _Pass, s_new: np.ndarray, free: np.ndarray,
-                       t: float) -> np.ndarray:
-        """``F^T s(t)`` from the unit step's ``F^T s(1)``: players free at both t and 1 moved by
-        ``-scale (t - 1) w_i / D_i`` (that is ``bent``); the rows of the others are read."""
-        both = free & ahead.free
-        others = np.flatnonzero(~both & (s_new != ahead.s))
-        if others.size > s_new.shape[0] // 4:
-            return self.factors.T @ s_new
+    def _moved_profile(self, ahead: _Pass, z: np.ndarray, t: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``z + t w``, the profile ``s(t)``, its free set and ``F^T s(t)`` from the unit step's
+        ``F^T s(1)``: players free at both t and 1 moved by ``-scale (t - 1) w_i / D_i`` (that
+        is ``bent``); only the rows of the others are read."""
         shift = self.scale * (t - 1.0)
+        if self.compiled:
+            from equilibria.solvers import _numba
+
+            n, d = self.factors.shape
+            z_new, s_new = np.empty(n), np.empty(n)
+            free, correction = np.empty(n, dtype=bool), np.empty(d)
+            _numba.dual_step_profile(t, z, ahead.w, self.a, self.inverse, self.scale, self.lo,
+                                     self.hi, ahead.s, ahead.free, self.factors, z_new, s_new,
+                                     free, correction)
+            return z_new, s_new, free, ahead.acc - shift * ahead.bent + correction
+        z_new = z + t * ahead.w
+        s_new = self._primal(z_new)
+        free = (s_new > self.lo) & (s_new < self.hi)
+        others = np.flatnonzero(~(free & ahead.free) & (s_new != ahead.s))
         delta = s_new[others] - ahead.s[others]
         delta += np.where(ahead.free[others], shift * ahead.w[others] * self.inverse[others], 0.0)
-        return (ahead.acc - shift * ahead.bent
-                + _rows_transpose_product(self.factors, others, delta))
+        acc = (ahead.acc - shift * ahead.bent
+               + _rows_transpose_product(self.factors, others, delta))
+        return z_new, s_new, free, acc
 
     def _slope(self, t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,
-               w: np.ndarray) -> tuple[float, float]:
-        """psi'(t) and psi''(t) along y + t dy (``F y = z``, ``F dy = w``), in O(N)."""
-        if self.compiled:
+               w: np.ndarray, unit_slope: tuple[float, float] | None = None
+               ) -> tuple[float, float]:
+        """psi'(t) and psi''(t) along y + t dy (``F y = z``, ``F dy = w``), in O(N); at t = 1
+        from the pass's sums `unit_slope` when given."""
+        if t == 1.0 and unit_slope is not None:
+            moved, curvature = unit_slope
+        elif self.compiled:
             from equilibria.solvers import _numba
 
             moved, curvature = _numba.dual_line_slope(t, z, w, self.a, self.inverse,
@@ -395,11 +421,11 @@ class DualNewton:
         return first, second
 
     def _line_search(self, y: np.ndarray, dy: np.ndarray, z: np.ndarray, w: np.ndarray,
-                     initial: float) -> float:
+                     initial: float, unit_slope: tuple[float, float]) -> float:
         """The minimizer of the convex psi(y + t dy) over t >= 0: safeguarded Newton on psi'."""
         low, high, t = 0.0, np.inf, 1.0
         for _ in range(_LINE_SEARCH_STEPS):
-            first, second = self._slope(t, y, dy, z, w)
+            first, second = self._slope(t, y, dy, z, w, unit_slope)
             if abs(first) <= 1e-9 * abs(initial):
                 break
             if first < 0.0:
