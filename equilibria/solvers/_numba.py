@@ -194,19 +194,17 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
 @numba.njit(cache=True, fastmath=_FASTMATH)
 def dual_step_profile(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
                       inverse: np.ndarray, scale: float, lo: float, hi: float,
-                      unit: np.ndarray, unit_free: np.ndarray, factors: np.ndarray,
-                      z_out: np.ndarray, s: np.ndarray, free: np.ndarray,
-                      correction: np.ndarray) -> None:
-    """The profile of the step t along w from the unit step's, in one loop over the players.
+                      unit: np.ndarray, unit_free: np.ndarray, z_out: np.ndarray,
+                      s: np.ndarray, free: np.ndarray, change: np.ndarray) -> int:
+    """The profile of the step t along w beside the unit step's, in one loop over the players.
 
-    ``z_out = z + t w``, ``s = clip((a - scale z_out) / D, lo, hi)`` and its free set; and
-    ``correction = sum_i F_i c_i`` over the players not free at both t and 1 whose value moved,
-    with ``c_i = s_i - unit_i + [i free at 1] scale (t - 1) w_i / D_i``, so that ``F^T s =
-    F^T unit - scale (t - 1) F^T (unit_free w / D) + correction`` (only their rows are read).
+    ``z_out = z + t w``, ``s = clip((a - scale z_out) / D, lo, hi)`` and its free set; and for
+    the players not free at both t and 1 whose value moved, ``change_i = s_i - unit_i + [i free
+    at 1] scale (t - 1) w_i / D_i`` (0 for the others), so that ``F^T s = F^T unit - scale (t -
+    1) F^T (unit_free w / D) + F^T change``. Returns how many players have a change.
     """
-    d = factors.shape[1]
     shift = scale * (t - 1.0)
-    correction[:] = 0.0
+    count = 0
     for i in range(z.shape[0]):
         moved_z = z[i] + t * w[i]
         z_out[i] = moved_z
@@ -220,9 +218,11 @@ def dual_step_profile(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
         else:
             free[i] = True
         s[i] = value
+        change[i] = 0.0
         if not (free[i] and unit_free[i]) and value != unit[i]:
-            change = value - unit[i]
+            delta = value - unit[i]
             if unit_free[i]:
-                change += shift * w[i] * inverse[i]
-            for k in range(d):
-                correction[k] += change * factors[i, k]
+                delta += shift * w[i] * inverse[i]
+            change[i] = delta
+            count += 1
+    return count

@@ -57,6 +57,9 @@ from equilibria.solvers.projected_gradient import lipschitz_constant
 _MAX_BACKTRACKS = 8
 #: Rows of the factors gathered at a time when the dual Newton core is built or updated.
 _CHUNK_ROWS = 1 << 13
+#: A line-search step reads the rows of the players whose bound changed between t and the unit
+#: step to correct ``F^T s``, unless more than 1 / `_CORRECTED_SHARE` of them changed.
+_CORRECTED_SHARE = 8
 #: Rows gathered at a time into the d x d core's buffer (1024 x 64 float64 = 512 KiB, in L2).
 _GRAM_CHUNK_ROWS = 1 << 10
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
@@ -379,24 +382,30 @@ class DualNewton:
         ``F^T s(1)``: players free at both t and 1 moved by ``-scale (t - 1) w_i / D_i`` (that
         is ``bent``); only the rows of the others are read."""
         shift = self.scale * (t - 1.0)
+        n = z.shape[0]
         if self.compiled:
             from equilibria.solvers import _numba
 
-            n, d = self.factors.shape
-            z_new, s_new = np.empty(n), np.empty(n)
-            free, correction = np.empty(n, dtype=bool), np.empty(d)
-            _numba.dual_step_profile(t, z, ahead.w, self.a, self.inverse, self.scale, self.lo,
-                                     self.hi, ahead.s, ahead.free, self.factors, z_new, s_new,
-                                     free, correction)
-            return z_new, s_new, free, ahead.acc - shift * ahead.bent + correction
-        z_new = z + t * ahead.w
-        s_new = self._primal(z_new)
-        free = (s_new > self.lo) & (s_new < self.hi)
-        others = np.flatnonzero(~(free & ahead.free) & (s_new != ahead.s))
-        delta = s_new[others] - ahead.s[others]
-        delta += np.where(ahead.free[others], shift * ahead.w[others] * self.inverse[others], 0.0)
+            z_new, s_new, change = np.empty(n), np.empty(n), np.empty(n)
+            free = np.empty(n, dtype=bool)
+            count = _numba.dual_step_profile(t, z, ahead.w, self.a, self.inverse, self.scale,
+                                             self.lo, self.hi, ahead.s, ahead.free, z_new,
+                                             s_new, free, change)
+            others = np.flatnonzero(change) if count <= n // _CORRECTED_SHARE else None
+        else:
+            z_new = z + t * ahead.w
+            s_new = self._primal(z_new)
+            free = (s_new > self.lo) & (s_new < self.hi)
+            change = s_new - ahead.s
+            change += np.where(ahead.free, shift * ahead.w * self.inverse, 0.0)
+            change[(free & ahead.free) | (s_new == ahead.s)] = 0.0
+            others = np.flatnonzero(change)
+            if others.size > n // _CORRECTED_SHARE:
+                others = None
+        if others is None:  # most rows changed: one BLAS read of F beats gathering them
+            return z_new, s_new, free, self.factors.T @ s_new
         acc = (ahead.acc - shift * ahead.bent
-               + _rows_transpose_product(self.factors, others, delta))
+               + _rows_transpose_product(self.factors, others, change[others]))
         return z_new, s_new, free, acc
 
     def _slope(self, t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from scipy.optimize import minimize_scalar
 from equilibria import CallableGame, LowRank, ParticipationGame, nash_gap, solve
 from equilibria.bounded_search import minimize_bounded
 from equilibria.errors import InvalidGameError
+from equilibria.solvers import best_response
 from equilibria.solvers._loop import iterate
 from equilibria.solvers.best_response import gauss_seidel_step
 from equilibria.solvers.newton import (
@@ -57,16 +59,33 @@ def reference_sweep(game: ParticipationGame, s: np.ndarray, damping: float,
 def test_compiled_sweeps_equal_the_python_sweep(seed, n, d, scale, damping, random_order):
     rng = np.random.default_rng(seed)
     s = rng.uniform(0.0, 1.0, n)
-    for game in low_rank_game(seed, n, d, scale):  # LowRank, dense and CSR forms of one game
-        order = "random" if random_order else "cyclic"
-        step = gauss_seidel_step(game, damping, order, np.random.default_rng(seed))
-        orders = np.random.default_rng(seed)  # the same draws as the step's generator
-        got = reference = s
-        for k in range(3):  # several sweeps: the LowRank one carries F^T s between them
-            got = step(got, k)
-            expected_order = orders.permutation(n) if random_order else np.arange(n)
-            reference = reference_sweep(game, reference, damping, expected_order)
-        np.testing.assert_allclose(got, reference, rtol=0, atol=1e-12)
+    # the budget of moves in Python: none (compiled sweeps only), one sweep (the switch from
+    # Python to compiled sweeps inside a solve), and all of them (Python sweeps only)
+    for python_moves in (0, n, 3 * n):
+        for game in low_rank_game(seed, n, d, scale):  # LowRank, dense and CSR forms of a game
+            order = "random" if random_order else "cyclic"
+            with mock.patch.object(best_response, "PYTHON_SWEEP_MOVES", python_moves):
+                step = gauss_seidel_step(game, damping, order, np.random.default_rng(seed))
+                orders = np.random.default_rng(seed)  # the same draws as the step's generator
+                got = reference = s
+                for k in range(3):  # several sweeps: the LowRank one carries F^T s between them
+                    got = step(got, k)
+                    expected_order = orders.permutation(n) if random_order else np.arange(n)
+                    reference = reference_sweep(game, reference, damping, expected_order)
+            np.testing.assert_allclose(got, reference, rtol=0, atol=1e-12)
+
+
+def test_python_and_compiled_gauss_seidel_solves_agree():
+    for game in low_rank_game(11, 40, 3, 0.2):
+        results = []
+        for python_moves in (0, 10**9):
+            with mock.patch.object(best_response, "PYTHON_SWEEP_MOVES", python_moves):
+                results.append(solve(game, "best_response", tol=1e-12))
+        assert all(r.converged for r in results)
+        assert results[0].iterations == results[1].iterations
+        np.testing.assert_allclose(results[0].profile, results[1].profile, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(results[0].history, results[1].history, rtol=1e-9,
+                                   atol=1e-13)
 
 
 def test_a_sweep_without_competition_is_the_best_response():
@@ -136,10 +155,12 @@ def test_the_loop_certifies_with_the_steps_own_gap_and_restarts_from_any_profile
 
 def test_small_games_never_import_numba():
     code = ("import sys; import numpy as np; from equilibria import LowRank, ParticipationGame, "
-            "solve, certify; rng = np.random.default_rng(0); f = rng.standard_normal((300, 8)); "
+            "solve; from equilibria.certify import certify; rng = np.random.default_rng(0); "
+            "f = rng.standard_normal((300, 8)); "
             "g = ParticipationGame(rng.uniform(-1, 2, 300), 1.0 + np.einsum('ij,ij->i', f, f), "
             "0.1, LowRank(f, 0.5)); r = solve(g, 'newton'); assert r.converged; "
-            "print('numba' in sys.modules)")
+            "assert solve(g, 'best_response').converged; "
+            "certify(g, r.profile); print('numba' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                check=True)
     assert completed.stdout.strip() == "False"
