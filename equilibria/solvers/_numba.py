@@ -16,8 +16,14 @@ Why numba rather than scipy: scipy has no sequential (Gauss-Seidel) projected so
 box-constrained problems (``scipy.sparse.linalg`` has only unconstrained iterative solvers, and
 its triangular solves cannot clip each coordinate to the box as it is computed), and the
 LowRank sweep needs the rank-1 update of ``F^T s`` after every player, which no library call
-fuses. numba is a dependency of the package; it is imported on the first sweep only, so that
-``import equilibria`` stays light.
+fuses. numba is a dependency of the package; it is imported only when a kernel runs, so that
+``import equilibria`` stays light and small games never load it (Gauss-Seidel sweeps in Python
+for a solve's first `equilibria.solvers.best_response.PYTHON_SWEEP_MOVES` player moves, the
+dual Newton passes below `equilibria.solvers.newton.COMPILED_MIN_PLAYERS` players in numpy).
+
+`dual_pass`, `dual_step_profile` and `dual_line_slope` serve
+`equilibria.solvers.newton.DualNewton`: one read of the factors per Newton step for the step
+and the Nash-gap check together.
 
 The kernels are compiled on first use and cached on disk (``cache=True``); sums may be
 reassociated (vectorized), so a sweep agrees with the sequential Python loop to rounding.

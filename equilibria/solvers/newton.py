@@ -29,11 +29,14 @@ hi)`` at the unique minimizer y of the strongly convex, piecewise quadratic dual
 ``y = F^T s``). Its gradient is ``scale (y - F^T s(y))`` and its generalized Hessian ``scale (I +
 scale F_A^T diag(1 / D_A) F_A)`` over the free players A, so a semismooth Newton step (Qi & Sun
 1993, Math. Programming 58) is a d x d solve, and an exact line search along the step costs
-O(N) per trial because ``F (y + t dy) = F y + t F dy``. A step reads the factors twice
-(``F^T s(y)`` and ``F dy``); the d x d core ``F_A^T diag(1/D_A) F_A`` is kept from the previous
-step and updated by the rows of the players that entered or left A only (never a copy of F).
-On the benchmark games it certifies in 3-5 steps from s = 1. Other games (scale <= 0, a
-``D_i <= 0``, dense or sparse R) take the active-set steps above.
+O(N) per trial because ``F (y + t dy) = F y + t F dy``. The step and the loop's Nash-gap check
+share their passes over the factors (`DualNewton`): one read of F per step gives ``F (F^T s)``
+for the gap, ``F dy`` and the next ``F^T s``, half the one-pass floor ``F (F^T s)``; the d x d
+core ``F_A^T diag(1/D_A) F_A`` is kept from the previous step and updated by the rows of the
+players that entered or left A only (gathered into one small buffer, never a copy of F). The
+passes are numba kernels from `COMPILED_MIN_PLAYERS` players and numpy below (two reads a
+pass, same results to rounding). On the benchmark games it certifies in 3-6 steps from s = 1.
+Other games (scale <= 0, a ``D_i <= 0``, dense or sparse R) take the active-set steps above.
 """
 
 from __future__ import annotations
