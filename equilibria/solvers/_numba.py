@@ -102,7 +102,7 @@ def dual_line_slope(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
 
     Here ``z_t = z + t w`` and D = 1 / `inverse`.
 
-    The O(N) part of the exact line search of `equilibria.solvers.newton.dual_newton_step`,
+    The O(N) part of the exact line search of `equilibria.solvers.newton.DualNewton`,
     fused into one loop (numpy would make five temporaries of length N per trial step).
     """
     moved = 0.0
