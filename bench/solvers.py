@@ -19,7 +19,12 @@ median of interleaved repeats where repeats are asked for):
 (e) fictitious play on the 30-player `CallableGame` of the budget tests (U_i = s_i (1 - s_i / 2
     - sum_j C_ij s_j), C = 0.3 (1 - I) / 30): 2,000 iterations (issue 13: 233 s with one scalar
     search per player and call), with a vectorized utility (every best-response search step is
-    one call for all players) and with one utility call per player.
+    one call for all players) and with one utility call per player;
+(f) where numba pays: the CPU time of importing numba and loading its cached kernels (in fresh
+    processes), against what the compiled code saves: a Gauss-Seidel player move in Python and
+    compiled (`equilibria.solvers.best_response.PYTHON_SWEEP_MOVES` moves run in Python), and
+    newton's dual passes with numpy and compiled, N = 10^4 .. 10^6
+    (`equilibria.solvers.newton.COMPILED_MIN_PLAYERS`).
 
 The games of (a)-(c) come from network-like statistics: each player's parameter group theta_i
 has a shared mean direction (units of a layer are correlated), benefits are heavy-tailed like
@@ -28,7 +33,10 @@ gradient inner products, ``q_i = beta ||theta_i||^2``, ``c_i = gamma``,
 the gap relative is a property of the game (O(N d^2), computed once per game): it is timed on
 its own and left out of the solver times, and (d) prints the total with it.
 
-Usage: ``python bench/solvers.py [--quick] [--parts abcde] [--max-seconds SECONDS]
+In (d) the relative gap of the returned profile is measured again by `equilibria.nash_gap`
+(outside the timing): newton's steps compute the gap themselves from the products they share.
+
+Usage: ``python bench/solvers.py [--quick] [--parts abcdef] [--max-seconds SECONDS]
 [--repeats K]``.
 """
 
@@ -37,9 +45,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from unittest import mock
 
 import numpy as np
 from scipy.optimize import minimize
@@ -52,6 +63,9 @@ from equilibria import (
     nash_gap,
     solve,
 )
+from equilibria.solvers import best_response
+from equilibria.solvers._loop import iterate
+from equilibria.solvers.newton import COMPILED_MIN_PLAYERS, DualNewton
 from equilibria.stability import best_response_radius
 
 SOLVERS: tuple[tuple[str, str, dict], ...] = (
@@ -112,6 +126,8 @@ class Timing:
     converged: bool
     iterations: int
     gap: float
+    #: the returned profile's relative gap measured again by `equilibria.nash_gap` (untimed)
+    checked_gap: float = float("nan")
 
 
 def time_ours(game: ParticipationGame, method: str, options: dict, tol: float,
@@ -119,8 +135,9 @@ def time_ours(game: ParticipationGame, method: str, options: dict, tol: float,
     """Wall time of `equilibria.solve` to the certificate (includes its gap checks)."""
     start = time.perf_counter()
     result = solve(game, method, tol=tol, max_iter=10**7, max_seconds=budget, **options)
-    return Timing(time.perf_counter() - start, result.converged, result.iterations,
-                  result.nash_gap)
+    seconds = time.perf_counter() - start
+    return Timing(seconds, result.converged, result.iterations, result.nash_gap,
+                  float(nash_gap(game, result.profile)))
 
 
 def time_lbfgsb(game: ParticipationGame, tol: float, budget: float) -> Timing:
@@ -253,24 +270,29 @@ def part_c(n: int, tol: float, budget: float) -> None:
 def part_d(n: int, tol: float, budget: float, repeats: int) -> None:
     print(f"\n(d) issue 13 targets, N = {n}, rank 64: certified (gap <= {tol:g}) in <= 5 s "
           f"and <= 10 floors; median of {repeats} interleaved runs, budget {budget:g}s")
+    print("    gap again: the returned profile's relative gap measured by equilibria.nash_gap")
     print(f"{'game':>8} {'floor':>9} {'scale':>8} {'solver':>13} {'solve':>22} "
-          f"{'+ scale':>9} {'/ floor':>8} {'<= 5 s':>7} {'<= 10x':>7}")
+          f"{'+ scale':>9} {'/ floor':>8} {'<= 5 s':>7} {'<= 10x':>7} {'gap again':>10}")
     for label, build in (("harder", lambda: hard_game(n)),
                          ("strong", lambda: network_like_game(n, eta=1.0))):
         game = build()
         scale = scale_seconds(game)
         floor = one_pass_seconds(game)
         runs: dict[str, list[Timing]] = {name: [] for name, _, _ in SOLVERS[:2]}
-        for _ in range(repeats):
+        floors: list[float] = []
+        for _ in range(repeats):  # the floor measured between the solves, so both see one load
             for name, method, options in SOLVERS[:2]:
+                floors.append(one_pass_seconds(game, 3))
                 runs[name].append(time_ours(game, method, options, tol, budget))
+        floor = float(np.median([floor, *floors]))
         for name, timings in runs.items():
             t = sorted(timings, key=lambda x: x.seconds)[len(timings) // 2]
             ok = t.converged and t.seconds + scale <= 5.0
             within = t.converged and t.seconds <= 10 * floor
             print(f"{label:>8} {floor * 1e3:>7.1f}ms {scale:>7.2f}s {name:>13} {cell(t):>22} "
                   f"{t.seconds + scale:>8.2f}s {t.seconds / floor:>8.1f} "
-                  f"{'yes' if ok else 'NO':>7} {'yes' if within else 'NO':>7}", flush=True)
+                  f"{'yes' if ok else 'NO':>7} {'yes' if within else 'NO':>7} "
+                  f"{t.checked_gap:>10.1e}", flush=True)
         del game
 
 
@@ -300,6 +322,88 @@ def part_e(iterations: int) -> None:
           "accurate to about 1e-8)")
 
 
+_NUMBA_COST = """
+import time
+started = time.process_time()
+import numpy as np
+import numba
+from equilibria.solvers import _numba
+s = np.zeros(3)
+_numba.dense_sweep(s, np.zeros((3, 3)), np.ones(3), np.ones(3), 0.0, 1.0, 1.0,
+                   np.arange(3, dtype=np.int64))
+_numba.dual_line_slope(1.0, s, s, s, s + 1.0, 1.0, 0.0, 1.0)
+print(time.process_time() - started)
+"""
+
+
+def numba_cost(repeats: int) -> float:
+    """Median CPU seconds a fresh process spends importing numba and loading two cached
+    kernels (numpy itself imported before the clock starts is cheap beside it)."""
+    seconds = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", _NUMBA_COST], capture_output=True,
+                             text=True, check=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+        seconds.append(float(out.stdout.strip().splitlines()[-1]))
+    return float(np.median(seconds))
+
+
+def part_f(sizes: list[int], repeats: int) -> None:
+    print("\n(f) where numba pays: its one-time cost per process against what compiled code "
+          "saves (CPU seconds, median of interleaved runs)")
+    cost = numba_cost(max(repeats, 3))
+    print(f"import numba + load two cached kernels: {cost:.3f}s CPU in a fresh process")
+    game = ParticipationGame.from_paper(*_sparse_stats(2_000), beta=1.0, gamma=0.05, eta=0.2)
+    per_move = {}
+    for label, moves in (("python", 10**12), ("compiled", 0)):
+        times = []
+        for _ in range(repeats):
+            with mock.patch.object(best_response, "PYTHON_SWEEP_MOVES", moves):
+                step = best_response.gauss_seidel_step(game)
+                s = np.ones(game.n_players)
+                start = time.process_time()
+                for k in range(5):
+                    s = step(s, k)
+                times.append((time.process_time() - start) / (5 * game.n_players))
+        per_move[label] = float(np.median(times))
+    budget = best_response.PYTHON_SWEEP_MOVES
+    print(f"Gauss-Seidel move (sparse, N = {game.n_players}): python "
+          f"{per_move['python'] * 1e6:.2f} us, compiled {per_move['compiled'] * 1e6:.3f} us; "
+          f"PYTHON_SWEEP_MOVES = {budget:,} "
+          f"moves cost {budget * per_move['python']:.3f}s in Python "
+          f"({budget * per_move['python'] / cost:.2f} of the import)")
+    print(f"newton's dual passes (strong-competition game, COMPILED_MIN_PLAYERS = "
+          f"{COMPILED_MIN_PLAYERS:,}):")
+    print(f"{'N':>9} {'numpy':>9} {'compiled':>9} {'saved':>8} {'solves to repay import':>23}")
+    for n in sizes:
+        network = network_like_game(n, eta=1.0)
+        network.payoff_scale()
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for compiled in (False, True):
+                start = time.process_time()
+                result = iterate(network, DualNewton(network, compiled), np.ones(n),
+                                 method="newton", tol=1e-8, max_iter=100, record=False)
+                times[compiled].append(time.process_time() - start)
+                assert result.converged
+        numpy_s, compiled_s = (float(np.median(times[c])) for c in (False, True))
+        saved = numpy_s - compiled_s
+        repay = f"{cost / saved:.1f}" if saved > 0 else "never"
+        print(f"{n:>9} {numpy_s:>8.3f}s {compiled_s:>8.3f}s {saved:>7.3f}s {repay:>23}",
+              flush=True)
+
+
+def _sparse_stats(n: int) -> tuple[np.ndarray, np.ndarray, object]:
+    """Benefits, squared norms and a sparse symmetric competition of about 20 entries a row."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    upper = sp.random(n, n, density=10 / n, random_state=rng, format="csr")
+    gram = (upper + upper.T).tocsr()
+    gram.setdiag(0.0)
+    gram.eliminate_zeros()
+    return 0.3 + 0.5 * rng.standard_t(df=3, size=n), rng.uniform(0.5, 1.5, n), gram
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a CI smoke run)")
@@ -308,11 +412,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None,
                         help="repeats for the ratios in (b) (default 3, quick 1)")
     parser.add_argument("--tol", type=float, default=1e-8, help="relative Nash gap")
-    parser.add_argument("--parts", default="abcde", help="which parts to run, e.g. 'ad'")
+    parser.add_argument("--parts", default="abcdef", help="which parts to run, e.g. 'ad'")
     args = parser.parse_args()
     budget = args.max_seconds or (5.0 if args.quick else 60.0)
     repeats = args.repeats or (1 if args.quick else 3)
-    print(f"python {platform.python_version()}, numpy {np.__version__}, cpus {os.cpu_count()}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, cpus {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f} (a busy machine slows the memory-bound floor "
+          "and the compute-bound solves unequally: read ratios from a quiet one)")
     started = time.perf_counter()
     warm_up()
     if "a" in args.parts:
@@ -326,6 +432,8 @@ def main() -> None:
         part_d(20_000 if args.quick else 1_000_000, args.tol, budget, repeats)
     if "e" in args.parts:
         part_e(200 if args.quick else 2_000)
+    if "f" in args.parts:
+        part_f([10_000] if args.quick else [10_000, 100_000, 1_000_000], repeats)
     print(f"\nbenchmark time {time.perf_counter() - started:.0f}s")
 
 

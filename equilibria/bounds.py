@@ -188,8 +188,14 @@ def distance_bound(game: ContinuousGame, s: Any, *, modulus: float | None = None
         For a negative or non-finite `modulus` or `lipschitz`; `InvalidProfileError` for an s
         outside the box.
     """
-    modulus = _check_constant(modulus, "modulus")
-    lipschitz = _check_constant(lipschitz, "lipschitz")
+    return _distance_bound(game, s, _check_constant(modulus, "modulus"),
+                           _check_constant(lipschitz, "lipschitz"))
+
+
+def _distance_bound(game: ContinuousGame, s: Any, modulus: float | None,
+                    lipschitz: float | None) -> DistanceBound:
+    """`distance_bound` with checked constants; a `modulus` <= 0 (the computed one of a game
+    that is not strongly monotone, as `equilibria.certify.certify` passes it) gives no bound."""
     s = game.check(s)
     lo, hi = game.bounds
     g = np.asarray(game.pseudo_gradient(s), dtype=np.float64)

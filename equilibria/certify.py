@@ -32,14 +32,19 @@ from typing import Any
 
 import numpy as np
 
-from equilibria.bounds import distance_bound
+from equilibria.bounds import _distance_bound
 from equilibria.errors import GameTypeError, InvalidOptionError, InvalidProfileError
 from equilibria.game import ParticipationGame
 from equilibria.gap import kkt_residual, nash_gap
 from equilibria.plain import to_plain
 from equilibria.solvers import solve
 from equilibria.solvers.result import EquilibriumResult
-from equilibria.stability import StabilityReport, analyze_stability
+from equilibria.stability import (
+    StabilityReport,
+    analyze_stability,
+    is_monotone,
+    monotonicity_modulus,
+)
 
 __all__ = ["DISTINCT_TOL", "EQUILIBRIUM_TOL", "NEAREST_METHODS", "SOLVE_TOL", "Certificate",
            "ProfileCertificate", "SolveBudget", "certify", "certify_profile",
@@ -319,8 +324,12 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
     budget = budget or SolveBudget()
     started = time.perf_counter()
     s = game.check(s)
-    at = certify_profile(game, s, ord=np.inf)
-    bound = distance_bound(game, s)
+    # the game's smallest eigenvalue of -(J + J^T)/2, once for the uniqueness verdict, every
+    # stability report below and the distance bound
+    modulus = monotonicity_modulus(game)
+    monotone = is_monotone(game, modulus=modulus)
+    at = certify_profile(game, s, ord=np.inf, monotone=monotone)
+    bound = _distance_bound(game, s, modulus, None)  # the modulus of any sign: no re-solve
     gap, at_s = at.nash_gap, at.stability
     nearest, tried = nearest_equilibrium(game, s, budget)
     rng = np.random.default_rng(seed)
@@ -337,7 +346,8 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
         newton_converged=newton.converged,
         newton_distance=float(np.abs(newton.profile - s).max()) if newton.converged
         else float("nan"),
-        stability_at_newton=analyze_stability(game, newton.profile).classification
+        stability_at_newton=analyze_stability(game, newton.profile,
+                                              monotone=monotone).classification
         if newton.converged else "none")
     pruned_s = s < epsilon
     if nearest is None:
@@ -347,7 +357,7 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
                            max_real_eig_at_nearest=nan, pruned_at_nearest=-1, jaccard=nan,
                            nearest_profile=None, eigenvalues_at_nearest=None)
     else:
-        at_nearest = analyze_stability(game, nearest.profile)
+        at_nearest = analyze_stability(game, nearest.profile, monotone=monotone)
         difference = np.abs(nearest.profile - s)
         pruned_nearest = nearest.profile < epsilon
         near_fields = dict(nearest_method=nearest.method, nearest_nash_gap=nearest.nash_gap,
@@ -367,8 +377,8 @@ def certify(game: ParticipationGame, s: Any, *, epsilon: float = 0.01, seed: int
         monotone=at_s.is_monotone, potential=at_s.is_potential, starts=len(starts),
         starts_converged=sum(r is not None for r in found),
         distinct_equilibria=len(distinct),
-        stable_equilibria=sum(analyze_stability(game, p).classification == "stable"
-                              for p in distinct),
+        stable_equilibria=sum(analyze_stability(game, p, monotone=monotone).classification
+                              == "stable" for p in distinct),
         pruned_at_s=int(pruned_s.sum()), **newton_fields,
         solves=len(tried), solves_out_of_time=sum("max_seconds" in r.message for r in tried),
         distance_bound=bound.bound, distance_bound_reason=bound.reason,
@@ -406,8 +416,10 @@ class ProfileCertificate:
                          "stability": self.stability.to_dict()})
 
 
-def certify_profile(game: ParticipationGame, s: Any, *, ord: float = 2) -> ProfileCertificate:
-    """Nash gap, KKT residual (norm `ord`) and stability report of the profile s on `game`.
+def certify_profile(game: ParticipationGame, s: Any, *, ord: float = 2,
+                    monotone: bool | None = None) -> ProfileCertificate:
+    """Nash gap, KKT residual (norm `ord`) and stability report of the profile s on `game`
+    (`monotone`: the game's `is_monotone` when already known, as in `analyze_stability`).
 
     Raises
     ------
@@ -418,7 +430,7 @@ def certify_profile(game: ParticipationGame, s: Any, *, ord: float = 2) -> Profi
     s = game.check(s)
     return ProfileCertificate(nash_gap=float(nash_gap(game, s)),
                               kkt_residual=float(kkt_residual(game, s, ord=ord)),
-                              stability=analyze_stability(game, s))
+                              stability=analyze_stability(game, s, monotone=monotone))
 
 
 def _check_game(game: Any) -> None:

@@ -115,7 +115,8 @@ class StabilityReport:
         })
 
 
-def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> StabilityReport:
+def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9,
+                      monotone: bool | None = None) -> StabilityReport:
     """Classify the profile `s`: local stability, best-response contraction, uniqueness.
 
     Parameters
@@ -127,6 +128,10 @@ def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> Sta
     tol : float, default 1e-9
         Relative tolerance: a player is at a bound when within ``tol * (hi - lo)`` of it, and
         its gradient counts as nonzero above ``tol * payoff_scale``.
+    monotone : bool, optional
+        The ParticipationGame's `is_monotone`, when already known (a property of the game, the
+        same at every s: `equilibria.certify.certify` computes it once for all its reports);
+        computed when None.
     """
     s = game.check(s)
     tol = check_tol(tol)
@@ -160,7 +165,8 @@ def analyze_stability(game: ContinuousGame, s: Any, *, tol: float = 1e-9) -> Sta
         locally_stable=classification == "stable",
         br_spectral_radius=float(_best_response_radius(game, s, free)),
         is_potential=bool(potential),
-        is_monotone=bool(is_monotone(game, s)),
+        is_monotone=bool(is_monotone(game, s) if monotone is None or
+                         not isinstance(game, ParticipationGame) else monotone),
         strictly_complementary=strictly_complementary,
         n_free=int(free.size),
         n_at_lower=int(at_lower.sum()),
@@ -361,13 +367,17 @@ def monotonicity_modulus(game: ParticipationGame) -> float:
     return float(extreme_eigenvalue(H, "smallest_real", symmetric=True).real)
 
 
-def is_monotone(game: ContinuousGame, s: Any = None) -> bool:
+def is_monotone(game: ContinuousGame, s: Any = None, *, modulus: float | None = None) -> bool:
     """Whether ``J + J^T`` is negative definite (Rosen 1965 diagonal strict concavity).
 
     Exact for ParticipationGame: dense eigenvalues up to `FULL_SPECTRUM_LIMIT` players, the
     inertia of ``2 diag(q) + R`` through a d x d Schur complement for LowRank (Haynsworth
     inertia additivity), an extreme-eigenvalue solve (ARPACK) for large sparse R
     (`monotonicity_modulus`). For other games, at the profile s (finite-difference Jacobian).
+
+    `modulus`, the game's `monotonicity_modulus` when already computed, replaces the
+    eigenvalue solve of the dense and sparse tests (the same smallest eigenvalue of the same
+    matrix); the LowRank inertia test and other games ignore it.
     """
     if not isinstance(game, ParticipationGame):
         J = game.jacobian(s)
@@ -380,7 +390,10 @@ def is_monotone(game: ContinuousGame, s: Any = None) -> bool:
         return _low_rank_positive_definite(q2, R)
     H = symmetric_part(game)
     if isinstance(H, np.ndarray):  # relative to the entries: rounding of a singular H
-        return bool(np.linalg.eigvalsh(H)[0] > 1e-12 * max(np.abs(H).max(), 1e-300))
+        smallest = np.linalg.eigvalsh(H)[0] if modulus is None else modulus
+        return bool(smallest > 1e-12 * max(np.abs(H).max(), 1e-300))
+    if modulus is not None:
+        return bool(modulus > 0)
     return bool(extreme_eigenvalue(H, "smallest_real", symmetric=True).real > 0)
 
 

@@ -16,8 +16,14 @@ Why numba rather than scipy: scipy has no sequential (Gauss-Seidel) projected so
 box-constrained problems (``scipy.sparse.linalg`` has only unconstrained iterative solvers, and
 its triangular solves cannot clip each coordinate to the box as it is computed), and the
 LowRank sweep needs the rank-1 update of ``F^T s`` after every player, which no library call
-fuses. numba is a dependency of the package; it is imported on the first sweep only, so that
-``import equilibria`` stays light.
+fuses. numba is a dependency of the package; it is imported only when a kernel runs, so that
+``import equilibria`` stays light and small games never load it (Gauss-Seidel sweeps in Python
+for a solve's first `equilibria.solvers.best_response.PYTHON_SWEEP_MOVES` player moves, the
+dual Newton passes below `equilibria.solvers.newton.COMPILED_MIN_PLAYERS` players in numpy).
+
+`dual_pass`, `dual_step_profile` and `dual_line_slope` serve
+`equilibria.solvers.newton.DualNewton`: one read of the factors per Newton step for the step
+and the Nash-gap check together.
 
 The kernels are compiled on first use and cached on disk (``cache=True``); sums may be
 reassociated (vectorized), so a sweep agrees with the sequential Python loop to rounding.
@@ -96,7 +102,7 @@ def dual_line_slope(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
 
     Here ``z_t = z + t w`` and D = 1 / `inverse`.
 
-    The O(N) part of the exact line search of `equilibria.solvers.newton.dual_newton_step`,
+    The O(N) part of the exact line search of `equilibria.solvers.newton.DualNewton`,
     fused into one loop (numpy would make five temporaries of length N per trial step).
     """
     moved = 0.0
@@ -111,3 +117,118 @@ def dual_line_slope(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
             moved += w[i] * value
             curvature += w[i] * w[i] * inverse[i]
     return moved, curvature
+
+
+#: Rows whose contributions to ``F^T s`` are summed apart before joining the running total
+#: (blocked summation: the rounding error grows with N / block + block, not with N).
+_PASS_BLOCK = 256
+#: `dual_pass` may also contract multiply-adds into FMA instructions (a 10-15% faster pass).
+_PASS_FASTMATH = {"reassoc", "contract"}
+
+
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH)
+def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.ndarray,
+              z: np.ndarray, a: np.ndarray, q: np.ndarray, inverse: np.ndarray,
+              row_sq: np.ndarray, scale: float, lo: float, hi: float, with_gap: bool,
+              w: np.ndarray, s: np.ndarray, free: np.ndarray, acc: np.ndarray,
+              bent: np.ndarray) -> tuple[float, float, float]:
+    """One read of the factors for `equilibria.solvers.newton.DualNewton`, into the outputs.
+
+    Row by row: ``w = F dx``; the primal profile of the unit step ``s = clip((a - scale (z +
+    w)) / D, lo, hi)`` with ``free = lo < s < hi``; the sums ``acc = F^T s`` and ``bent = F^T
+    (free * w / D)`` (D = 1 / `inverse`). With `with_gap`, also ``r = scale (F x_gap -
+    ||F_i||^2 s_gap)``, the competition product at `s_gap` when ``x_gap = F^T s_gap``, and the
+    first return value ``max_i gain_i``: what player i gains by its best response to r
+    (`ParticipationGame.deviation_gains`), else 0. The other two are `dual_line_slope` at the
+    unit step, ``sum_i w_i s_i`` and ``sum_{i free} w_i^2 / D_i``, the line search's first
+    trial. numpy needs two reads of F for the same (``F [x_gap, dx]``, then ``F^T [s, w /
+    D]``), since ``s`` depends on ``w``.
+    """
+    n, d = factors.shape
+    acc[:] = 0.0
+    bent[:] = 0.0
+    block_acc = np.zeros(d)
+    block_bent = np.zeros(d)
+    largest = 0.0
+    moved = 0.0
+    curvature = 0.0
+    for start in range(0, n, _PASS_BLOCK):
+        block_acc[:] = 0.0
+        block_bent[:] = 0.0
+        for i in range(start, min(start + _PASS_BLOCK, n)):
+            dot_gap = 0.0
+            dot_step = 0.0
+            if with_gap:
+                for k in range(d):
+                    f = factors[i, k]
+                    dot_gap += f * x_gap[k]
+                    dot_step += f * dx[k]
+                current = s_gap[i]
+                numerator = a[i] - scale * (dot_gap - row_sq[i] * current)
+                t = _respond(numerator, q[i], lo, hi)
+                gain = numerator * (t - current) - q[i] * (t * t - current * current)
+                if gain > largest:
+                    largest = gain
+            else:
+                for k in range(d):
+                    dot_step += factors[i, k] * dx[k]
+            w[i] = dot_step
+            value = (a[i] - scale * (z[i] + dot_step)) * inverse[i]
+            if value <= lo:
+                value = lo
+                free[i] = False
+            elif value >= hi:
+                value = hi
+                free[i] = False
+            else:
+                free[i] = True
+                weight = dot_step * inverse[i]
+                curvature += dot_step * weight
+                for k in range(d):
+                    block_bent[k] += weight * factors[i, k]
+            s[i] = value
+            moved += dot_step * value
+            if value != 0.0:
+                for k in range(d):
+                    block_acc[k] += value * factors[i, k]
+        for k in range(d):
+            acc[k] += block_acc[k]
+            bent[k] += block_bent[k]
+    return largest, moved, curvature
+
+
+@numba.njit(cache=True, fastmath=_FASTMATH)
+def dual_step_profile(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
+                      inverse: np.ndarray, scale: float, lo: float, hi: float,
+                      unit: np.ndarray, unit_free: np.ndarray, z_out: np.ndarray,
+                      s: np.ndarray, free: np.ndarray, change: np.ndarray) -> int:
+    """The profile of the step t along w beside the unit step's, in one loop over the players.
+
+    ``z_out = z + t w``, ``s = clip((a - scale z_out) / D, lo, hi)`` and its free set; and for
+    the players not free at both t and 1 whose value moved, ``change_i = s_i - unit_i + [i free
+    at 1] scale (t - 1) w_i / D_i`` (0 for the others), so that ``F^T s = F^T unit - scale (t -
+    1) F^T (unit_free w / D) + F^T change``. Returns how many players have a change.
+    """
+    shift = scale * (t - 1.0)
+    count = 0
+    for i in range(z.shape[0]):
+        moved_z = z[i] + t * w[i]
+        z_out[i] = moved_z
+        value = (a[i] - scale * moved_z) * inverse[i]
+        if value <= lo:
+            value = lo
+            free[i] = False
+        elif value >= hi:
+            value = hi
+            free[i] = False
+        else:
+            free[i] = True
+        s[i] = value
+        change[i] = 0.0
+        if not (free[i] and unit_free[i]) and value != unit[i]:
+            delta = value - unit[i]
+            if unit_free[i]:
+                delta += shift * w[i] * inverse[i]
+            change[i] = delta
+            count += 1
+    return count

@@ -12,7 +12,12 @@ Gauss-Seidel play for one player's at a time (`player_best_response`).
 For a LowRank competition a Gauss-Seidel sweep keeps ``y = F^T s`` up to date in O(d) per
 player (a rank-1 update per move), so a sweep costs one pass over the factors, like one Jacobi
 step. Each update reads the previous one, so the sweep cannot be vectorized: it is a compiled
-loop (`equilibria.solvers._numba`, numba) for LowRank, sparse and dense competition alike.
+loop (`equilibria.solvers._numba`, numba) for LowRank, sparse and dense competition alike,
+except while a solve's sweeps have moved fewer than `PYTHON_SWEEP_MOVES` players in all: those
+first sweeps are the same loop in Python (a few microseconds a player), so that a small game
+(the demo's certificate: 192 players, about 30 sweeps) never pays the import of numba and the
+load of its cached kernels (about 0.6 s of CPU once per process; bench/solvers.py part (f)
+measures both).
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ from equilibria.solvers._loop import Step
 
 SCHEMES = ("jacobi", "gauss_seidel")
 ORDERS = ("cyclic", "random")
+#: Player moves a Gauss-Seidel solve makes in Python before its sweeps switch to the compiled
+#: kernels: about 0.2 s of Python sweeping, a third of what importing numba and loading its
+#: cached kernels costs (bench/solvers.py part (f)), so a game that needs fewer moves never
+#: imports numba and one that needs more loses at most that.
+PYTHON_SWEEP_MOVES = 50_000
 
 
 def jacobi_step(game: ContinuousGame, damping: float = 1.0) -> Step:
@@ -64,14 +74,22 @@ def _quadratic_sweep(game: ParticipationGame, damping: float, players) -> Step:
 
     The sweeps are numba kernels (`equilibria.solvers._numba`, which says why numba): one
     pass over the factors (LowRank), the stored entries (sparse) or the matrix (dense) per
-    sweep, with the same arithmetic as `ParticipationGame.best_response_to_player`.
+    sweep, with the same arithmetic as `ParticipationGame.best_response_to_player`. While
+    the sweeps so far and this one move at most `PYTHON_SWEEP_MOVES` players in all, the
+    sweep runs the same loop in Python (`_python_sweep`) and numba is not imported.
     """
-    from equilibria.solvers import _numba  # numba is imported on the first sweep only
-
     R = game.competition
     lo, hi = (float(bound) for bound in game.bounds)
     a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
     q = np.ascontiguousarray(game.quadratic_cost, dtype=np.float64)
+    moves = {"python": 0}
+
+    def in_python(n: int) -> bool:
+        """Whether this sweep of n players stays within the Python budget (and count it)."""
+        if moves["python"] + n > PYTHON_SWEEP_MOVES:
+            return False
+        moves["python"] += n
+        return True
 
     if R is None:
         def independent(s: np.ndarray, k: int) -> np.ndarray:
@@ -96,8 +114,15 @@ def _quadratic_sweep(game: ParticipationGame, damping: float, players) -> Step:
             else:
                 y = factors.T @ s
             s = np.array(s, dtype=np.float64)
-            _numba.low_rank_sweep(s, y, factors, row_sq, scale, a, q, lo, hi, damping,
-                                  _order(players, s.shape[0]))
+            order = _order(players, s.shape[0])
+            if in_python(s.shape[0]):
+                _python_sweep(s, order, a, q, lo, hi, damping, low_rank=(factors, row_sq,
+                                                                          scale, y))
+            else:
+                from equilibria.solvers import _numba  # numba only once the sweeps pay for it
+
+                _numba.low_rank_sweep(s, y, factors, row_sq, scale, a, q, lo, hi, damping,
+                                      order)
             carried.update(s=s.copy(), y=y, count=count + 1)
             return s
         return low_rank
@@ -108,8 +133,13 @@ def _quadratic_sweep(game: ParticipationGame, damping: float, players) -> Step:
 
         def sparse(s: np.ndarray, k: int) -> np.ndarray:
             s = np.array(s, dtype=np.float64)
-            _numba.sparse_sweep(s, indptr, indices, data, a, q, lo, hi, damping,
-                                _order(players, s.shape[0]))
+            order = _order(players, s.shape[0])
+            if in_python(s.shape[0]):
+                _python_sweep(s, order, a, q, lo, hi, damping, sparse=(indptr, indices, data))
+            else:
+                from equilibria.solvers import _numba
+
+                _numba.sparse_sweep(s, indptr, indices, data, a, q, lo, hi, damping, order)
             return s
         return sparse
 
@@ -117,9 +147,47 @@ def _quadratic_sweep(game: ParticipationGame, damping: float, players) -> Step:
 
     def dense(s: np.ndarray, k: int) -> np.ndarray:
         s = np.array(s, dtype=np.float64)
-        _numba.dense_sweep(s, dense_matrix, a, q, lo, hi, damping, _order(players, s.shape[0]))
+        order = _order(players, s.shape[0])
+        if in_python(s.shape[0]):
+            _python_sweep(s, order, a, q, lo, hi, damping, dense=dense_matrix)
+        else:
+            from equilibria.solvers import _numba
+
+            _numba.dense_sweep(s, dense_matrix, a, q, lo, hi, damping, order)
         return s
     return dense
+
+
+def _python_sweep(s: np.ndarray, order: np.ndarray, a: np.ndarray, q: np.ndarray, lo: float,
+                  hi: float, damping: float, *, low_rank: tuple | None = None,
+                  sparse: tuple | None = None, dense: np.ndarray | None = None) -> None:
+    """The sweep of the `equilibria.solvers._numba` kernels in Python, in place (`s`, and
+    ``y = F^T s`` for `low_rank` = (factors, row_sq, scale, y)); one competition format given.
+
+    Each move is `ParticipationGame.best_response_to_player`'s arithmetic on ``r_i`` from one
+    numpy product of row i (sums in BLAS order: equal to the kernels' to rounding).
+    """
+    for i in order.tolist():
+        if low_rank is not None:
+            factors, row_sq, scale, y = low_rank
+            r = scale * (float(factors[i] @ y) - row_sq[i] * s[i])
+        elif sparse is not None:
+            indptr, indices, data = sparse
+            start, stop = indptr[i], indptr[i + 1]
+            r = float(data[start:stop] @ s[indices[start:stop]])
+        else:
+            assert dense is not None
+            r = float(dense[i] @ s)
+        numerator, cost = float(a[i]) - r, float(q[i])  # Python floats: inf, not a warning
+        if cost > 0.0:
+            response = min(max(numerator / (2.0 * cost), lo), hi)
+        else:
+            response = hi if numerator > 0.0 else lo
+        delta = damping * (response - float(s[i]))
+        if delta != 0.0:
+            s[i] += delta
+            if low_rank is not None:
+                y += delta * low_rank[0][i]
 
 
 #: LowRank sweeps between two fresh computations of ``F^T s``.

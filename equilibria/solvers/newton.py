@@ -29,16 +29,20 @@ hi)`` at the unique minimizer y of the strongly convex, piecewise quadratic dual
 ``y = F^T s``). Its gradient is ``scale (y - F^T s(y))`` and its generalized Hessian ``scale (I +
 scale F_A^T diag(1 / D_A) F_A)`` over the free players A, so a semismooth Newton step (Qi & Sun
 1993, Math. Programming 58) is a d x d solve, and an exact line search along the step costs
-O(N) per trial because ``F (y + t dy) = F y + t F dy``. A step reads the factors twice
-(``F^T s(y)`` and ``F dy``); the d x d core ``F_A^T diag(1/D_A) F_A`` is kept from the previous
-step and updated by the rows of the players that entered or left A only (never a copy of F).
-On the benchmark games it certifies in 3-5 steps from s = 1. Other games (scale <= 0, a
-``D_i <= 0``, dense or sparse R) take the active-set steps above.
+O(N) per trial because ``F (y + t dy) = F y + t F dy``. The step and the loop's Nash-gap check
+share their passes over the factors (`DualNewton`): one read of F per step gives ``F (F^T s)``
+for the gap, ``F dy`` and the next ``F^T s``, half the one-pass floor ``F (F^T s)``; the d x d
+core ``F_A^T diag(1/D_A) F_A`` is kept from the previous step and updated by the rows of the
+players that entered or left A only (gathered into one small buffer, never a copy of F). The
+passes are numba kernels from `COMPILED_MIN_PLAYERS` players and numpy below (two reads a
+pass, same results to rounding). On the benchmark games it certifies in 3-6 steps from s = 1.
+Other games (scale <= 0, a ``D_i <= 0``, dense or sparse R) take the active-set steps above.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
@@ -56,8 +60,18 @@ from equilibria.solvers.projected_gradient import lipschitz_constant
 _MAX_BACKTRACKS = 8
 #: Rows of the factors gathered at a time when the dual Newton core is built or updated.
 _CHUNK_ROWS = 1 << 13
+#: A line-search step reads the rows of the players whose bound changed between t and the unit
+#: step to correct ``F^T s``, unless more than 1 / `_CORRECTED_SHARE` of them changed.
+_CORRECTED_SHARE = 8
+#: Rows gathered at a time into the d x d core's buffer (1024 x 64 float64 = 512 KiB, in L2).
+_GRAM_CHUNK_ROWS = 1 << 10
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
 _LINE_SEARCH_STEPS = 60
+#: Players from which `DualNewton` takes its passes with the numba kernels (one read of the
+#: factors per pass instead of two). Below it numpy runs them and numba is never imported:
+#: its import and the load of its cached kernels cost about 0.4 s once per process, more than
+#: a whole solve of games this size takes with numpy (bench/solvers.py part (f) measures both).
+COMPILED_MIN_PLAYERS = 100_000
 
 
 def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -151,14 +165,19 @@ def _weighted_gram(factors: np.ndarray, rows: np.ndarray, weights: np.ndarray,
     """``start_from + F[rows]^T diag(weights) F[rows]`` (weights of either sign), symmetric.
 
     Rows of positive and of negative weight are scaled by ``sqrt(|w|)`` and multiplied as
-    ``X^T X``, which numpy runs as BLAS syrk; `_CHUNK_ROWS` rows are gathered at a time.
+    ``X^T X``, which numpy runs as BLAS syrk; `_GRAM_CHUNK_ROWS` rows at a time are gathered
+    (``numpy.take``) into one reused buffer that stays in the L2 cache and scaled there in place.
     """
     gram = start_from.copy()
+    buffer = np.empty((min(_GRAM_CHUNK_ROWS, rows.size), factors.shape[1]))
     for sign in (1.0, -1.0):
         chosen = np.flatnonzero(sign * weights > 0.0)
-        for start in range(0, chosen.size, _CHUNK_ROWS):
-            pick = chosen[start:start + _CHUNK_ROWS]
-            block = factors[rows[pick]] * np.sqrt(sign * weights[pick])[:, None]
+        roots = np.sqrt(sign * weights[chosen])
+        for start in range(0, chosen.size, _GRAM_CHUNK_ROWS):
+            pick = rows[chosen[start:start + _GRAM_CHUNK_ROWS]]
+            block = buffer[:pick.size]
+            np.take(factors, pick, axis=0, out=block)
+            block *= roots[start:start + _GRAM_CHUNK_ROWS, None]
             gram += sign * (block.T @ block)
     return 0.5 * (gram + gram.T)
 
@@ -167,7 +186,7 @@ def newton_step(game: ParticipationGame) -> Step:
     """One semismooth Newton step: in the dual for strongly monotone LowRank games (module
     docstring), else a globalized active-set step on the natural map."""
     if dual_applies(game):
-        return dual_newton_step(game)
+        return DualNewton(game)
     return active_set_step(game)
 
 
@@ -180,42 +199,245 @@ def dual_applies(game: ParticipationGame) -> bool:
     return bool(diagonal.min(initial=np.inf) > 1e-12 * max(float(diagonal.max()), 1e-300))
 
 
-def dual_newton_step(game: ParticipationGame) -> Step:
-    """One semismooth Newton step with exact line search on the dual psi(y) (module docstring).
+def dual_newton_step(game: ParticipationGame, compiled: bool | None = None) -> DualNewton:
+    """The dual Newton step of `game` (module docstring); `compiled` as in `DualNewton`."""
+    return DualNewton(game, compiled)
 
-    The dual iterate y is carried between steps; the step returns the primal profile s(y). A
-    profile that is not the one the last step returned (the first step, or a restart) starts
-    the dual at ``y = F^T s``.
+
+@dataclass
+class _Pass:
+    """What one read of the factors gave (`_numba.dual_pass`) along the direction ``dy``:
+    ``w = F dy``, the unit step's profile ``s`` with its free set, ``acc = F^T s`` and ``bent =
+    F^T (free w / D)``; `gain`, the largest deviation gain at the profile whose gap the pass
+    also measured (None when it measured none); `unit_slope`, ``sum_i w_i s_i`` and ``sum_{i
+    free} w_i^2 / D_i`` (the line search's first trial, t = 1)."""
+
+    dy: np.ndarray
+    w: np.ndarray
+    s: np.ndarray
+    free: np.ndarray
+    acc: np.ndarray
+    bent: np.ndarray
+    gain: float | None
+    unit_slope: tuple[float, float]
+
+
+@dataclass
+class _DualState:
+    """The dual iterate y with ``z = F y``, its profile ``s = s(y)``, ``acc = F^T s`` and the
+    free set of s; `pending` is the pass already taken along the next step's direction."""
+
+    y: np.ndarray
+    z: np.ndarray
+    s: np.ndarray
+    acc: np.ndarray
+    free: np.ndarray
+    pending: _Pass | None = None
+
+
+class DualNewton:
+    """Semismooth Newton with exact line search on the dual psi(y) (module docstring), a step
+    of `equilibria.solvers._loop.iterate` that also certifies (its `gap`).
+
+    The step and the Nash-gap check share their passes over the factors: the gap of a profile
+    ``s = s(y)`` needs ``R s = scale (F (F^T s) - ||F_i||^2 s)``, and the next step needs ``F^T
+    s`` (its dual residual ``y - F^T s``) and ``F dy``. So `gap` computes the next direction
+    dy first (from ``F^T s``, already known, and the d x d core) and then reads F once for
+    both ``F (F^T s)`` and ``F dy``, in the same read also the profile of the unit step and
+    its ``F^T s``; a line-search step ``t != 1`` corrects that sum by the rows whose bound
+    changed between t and 1 (``F^T s(t) = F^T s(1) - scale (t - 1) F^T (free w / D) + ...``).
+    One Newton step then costs one read of the factors (half the one-pass floor ``F (F^T
+    s)``, which reads them twice), where the step and a separate `equilibria.nash_gap`
+    would read them four times. The gap is `equilibria.nash_gap`'s formula on the shared
+    product, so the certificate is the same number (to rounding).
+
+    Parameters
+    ----------
+    game : ParticipationGame
+        A game where `dual_applies`.
+    compiled : bool, optional
+        Take the passes and line searches with the numba kernels of
+        `equilibria.solvers._numba` (one read of F per pass) or with numpy (two reads, the
+        same results to rounding). None: compiled from `COMPILED_MIN_PLAYERS` players, so that
+        smaller games never import numba.
     """
-    from equilibria.solvers import _numba  # numba is imported on the first dual step only
 
-    R = game.competition
-    assert isinstance(R, LowRank)
-    factors, scale = R.factors, R.scale
-    lo, hi = (float(bound) for bound in game.bounds)
-    a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
-    diagonal = 2.0 * game.quadratic_cost - scale * R._row_sq  # type: ignore[attr-defined]
-    inverse = 1.0 / diagonal
-    d = factors.shape[1]
-    state: dict[str, np.ndarray] = {}
+    def __init__(self, game: ParticipationGame, compiled: bool | None = None) -> None:
+        R = game.competition
+        assert isinstance(R, LowRank)
+        self.game = game
+        self.factors, self.scale = R.factors, R.scale
+        self.row_sq = R._row_sq  # type: ignore[attr-defined]
+        self.lo, self.hi = (float(bound) for bound in game.bounds)
+        self.a = np.ascontiguousarray(game.net_benefit, dtype=np.float64)
+        self.q = np.ascontiguousarray(game.quadratic_cost, dtype=np.float64)
+        self.inverse = 1.0 / (2.0 * game.quadratic_cost - self.scale * self.row_sq)
+        self.compiled = (game.n_players >= COMPILED_MIN_PLAYERS if compiled is None
+                         else bool(compiled))
+        d = self.factors.shape[1]
+        self._core = np.zeros((d, d))
+        self._core_free = np.zeros(game.n_players, dtype=bool)
+        self._state: _DualState | None = None
+        # the profile a gap was last computed for, with the dual start it made (a profile
+        # that is no s(y) of the last step: the first one, or a restart)
+        self._start: tuple[np.ndarray, _DualState] | None = None
 
-    def primal(z: np.ndarray) -> np.ndarray:
-        return np.clip((a - scale * z) * inverse, lo, hi)
+    # ------------------------------------------------------------------ shared passes
+    def _primal(self, z: np.ndarray) -> np.ndarray:
+        return np.clip((self.a - self.scale * z) * self.inverse, self.lo, self.hi)
 
-    def slope(t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,
-              w: np.ndarray) -> tuple[float, float]:
-        """psi'(t) and psi''(t) along y + t dy (``F y = z``, ``F dy = w``), in O(N)."""
-        moved, curvature = _numba.dual_line_slope(t, z, w, a, inverse, scale, lo, hi)
-        first = scale * (float((y + t * dy) @ dy) - moved)
-        second = scale * (float(dy @ dy) + scale * curvature)
+    def _pass(self, dy: np.ndarray, z: np.ndarray, x_gap: np.ndarray | None = None,
+              s_gap: np.ndarray | None = None) -> _Pass:
+        """``F dy`` and the unit step ``s(z + F dy)`` with its sums (`_Pass`); given ``x_gap =
+        F^T s_gap``, in the same read the largest deviation gain at `s_gap`."""
+        n, d = self.factors.shape
+        game = self.game
+        with_gap = x_gap is not None and s_gap is not None
+        if self.compiled:
+            from equilibria.solvers import _numba  # numba only for games that use it
+
+            out = _Pass(dy, np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(d),
+                        np.empty(d), None, (0.0, 0.0))
+            gain, moved, curvature = _numba.dual_pass(
+                self.factors, dy if x_gap is None else x_gap, z if s_gap is None else s_gap,
+                dy, z, self.a, self.q, self.inverse, self.row_sq, self.scale, self.lo,
+                self.hi, with_gap, out.w, out.s, out.free, out.acc, out.bent)
+            out.gain = gain if with_gap else None
+            out.unit_slope = (moved, curvature)
+            return out
+        if with_gap:
+            products = self.factors @ np.column_stack((x_gap, dy))
+            w = np.ascontiguousarray(products[:, 1])
+            r = self.scale * (products[:, 0] - self.row_sq * s_gap)
+            t = game.best_response_to(r)
+            gains = (self.a - r) * (t - s_gap) - self.q * (t * t - s_gap * s_gap)
+            gain: float | None = float(np.maximum(gains, 0.0).max())
+        else:
+            w, gain = self.factors @ dy, None
+        s = self._primal(z + w)
+        free = (s > self.lo) & (s < self.hi)
+        sums = self.factors.T @ np.column_stack((s, np.where(free, w * self.inverse, 0.0)))
+        return _Pass(dy, w, s, free, np.ascontiguousarray(sums[:, 0]),
+                     np.ascontiguousarray(sums[:, 1]), gain,
+                     (float(w @ s), float(w @ np.where(free, w * self.inverse, 0.0))))
+
+    def _direction(self, state: _DualState) -> np.ndarray:
+        """The Newton direction ``dy = -(I + scale core)^{-1} (y - F^T s)`` at `state`."""
+        self._core = _updated_core(self.factors, self.inverse, self._core, self._core_free,
+                                   state.free)
+        self._core_free = state.free
+        residual = state.y - state.acc
+        hessian = np.eye(residual.shape[0]) + self.scale * self._core
+        try:
+            return -sla.cho_solve(sla.cho_factor(hessian), residual)
+        except np.linalg.LinAlgError:
+            return -np.linalg.solve(hessian, residual)
+
+    def _dual_start(self, s: np.ndarray) -> tuple[float, _DualState]:
+        """The largest deviation gain at profile `s` and the dual state at ``y = F^T s``."""
+        y = self.factors.T @ s
+        first = self._pass(y, np.zeros(s.shape[0]), y, s)  # w = F y = F F^T s: z of the state
+        state = _DualState(y=y, z=first.w, s=first.s, acc=first.acc, free=first.free)
+        assert first.gain is not None
+        return first.gain, state
+
+    def gap(self, s: np.ndarray) -> float:
+        """The relative Nash gap of `s` (`equilibria.nash_gap`), from the shared passes."""
+        state = self._state
+        if state is not None and (state.s is s or np.array_equal(state.s, s)):
+            if state.pending is None or state.pending.gain is None:
+                state.pending = self._pass(self._direction(state), state.z, state.acc, s)
+            gain = state.pending.gain
+        else:
+            gain, start = self._dual_start(s)
+            self._start = (s, start)
+        assert gain is not None
+        return max(gain, 0.0) / self.game.payoff_scale()
+
+    # ------------------------------------------------------------------ the step
+    def __call__(self, s: np.ndarray, k: int) -> np.ndarray:
+        state = self._state
+        if state is None or not (state.s is s or np.array_equal(state.s, s)):
+            start = self._start
+            if start is None or not (start[0] is s or np.array_equal(start[0], s)):
+                start = (s, self._dual_start(s)[1])
+            state = start[1]
+            self._start = None
+        if state.pending is None:
+            state.pending = self._pass(self._direction(state), state.z)
+        ahead = state.pending
+        dy, w = ahead.dy, ahead.w
+        initial = self.scale * float((state.y - state.acc) @ dy)
+        # a step that is no descent direction means a residual at rounding level: take it whole
+        t = (self._line_search(state.y, dy, state.z, w, initial, ahead.unit_slope)
+             if initial < 0.0 else 1.0)
+        y = state.y + t * dy
+        if t == 1.0:
+            z, s_new, acc, free = state.z + w, ahead.s, ahead.acc, ahead.free
+        else:
+            z, s_new, free, acc = self._moved_profile(ahead, state.z, t)
+        self._state = _DualState(y=y, z=z, s=s_new, acc=acc, free=free)
+        return s_new
+
+    def _moved_profile(self, ahead: _Pass, z: np.ndarray, t: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``z + t w``, the profile ``s(t)``, its free set and ``F^T s(t)`` from the unit step's
+        ``F^T s(1)``: players free at both t and 1 moved by ``-scale (t - 1) w_i / D_i`` (that
+        is ``bent``); only the rows of the others are read."""
+        shift = self.scale * (t - 1.0)
+        n = z.shape[0]
+        if self.compiled:
+            from equilibria.solvers import _numba
+
+            z_new, s_new, change = np.empty(n), np.empty(n), np.empty(n)
+            free = np.empty(n, dtype=bool)
+            count = _numba.dual_step_profile(t, z, ahead.w, self.a, self.inverse, self.scale,
+                                             self.lo, self.hi, ahead.s, ahead.free, z_new,
+                                             s_new, free, change)
+            others = np.flatnonzero(change) if count <= n // _CORRECTED_SHARE else None
+        else:
+            z_new = z + t * ahead.w
+            s_new = self._primal(z_new)
+            free = (s_new > self.lo) & (s_new < self.hi)
+            change = s_new - ahead.s
+            change += np.where(ahead.free, shift * ahead.w * self.inverse, 0.0)
+            change[(free & ahead.free) | (s_new == ahead.s)] = 0.0
+            others = np.flatnonzero(change)
+            if others.size > n // _CORRECTED_SHARE:
+                others = None
+        if others is None:  # most rows changed: one BLAS read of F beats gathering them
+            return z_new, s_new, free, self.factors.T @ s_new
+        acc = (ahead.acc - shift * ahead.bent
+               + _rows_transpose_product(self.factors, others, change[others]))
+        return z_new, s_new, free, acc
+
+    def _slope(self, t: float, y: np.ndarray, dy: np.ndarray, z: np.ndarray,
+               w: np.ndarray, unit_slope: tuple[float, float] | None = None
+               ) -> tuple[float, float]:
+        """psi'(t) and psi''(t) along y + t dy (``F y = z``, ``F dy = w``), in O(N); at t = 1
+        from the pass's sums `unit_slope` when given."""
+        if t == 1.0 and unit_slope is not None:
+            moved, curvature = unit_slope
+        elif self.compiled:
+            from equilibria.solvers import _numba
+
+            moved, curvature = _numba.dual_line_slope(t, z, w, self.a, self.inverse,
+                                                      self.scale, self.lo, self.hi)
+        else:
+            value = (self.a - self.scale * (z + t * w)) * self.inverse
+            inside = (value > self.lo) & (value < self.hi)
+            moved = float(w @ np.clip(value, self.lo, self.hi))
+            curvature = float((w * w * self.inverse) @ inside)
+        first = self.scale * (float((y + t * dy) @ dy) - moved)
+        second = self.scale * (float(dy @ dy) + self.scale * curvature)
         return first, second
 
-    def line_search(y: np.ndarray, dy: np.ndarray, z: np.ndarray, w: np.ndarray,
-                    initial: float) -> float:
+    def _line_search(self, y: np.ndarray, dy: np.ndarray, z: np.ndarray, w: np.ndarray,
+                     initial: float, unit_slope: tuple[float, float]) -> float:
         """The minimizer of the convex psi(y + t dy) over t >= 0: safeguarded Newton on psi'."""
         low, high, t = 0.0, np.inf, 1.0
         for _ in range(_LINE_SEARCH_STEPS):
-            first, second = slope(t, y, dy, z, w)
+            first, second = self._slope(t, y, dy, z, w, unit_slope)
             if abs(first) <= 1e-9 * abs(initial):
                 break
             if first < 0.0:
@@ -229,34 +451,6 @@ def dual_newton_step(game: ParticipationGame) -> Step:
                 break
             t = trial
         return t
-
-    def step(s: np.ndarray, k: int) -> np.ndarray:
-        last = state.get("s")
-        if last is not None and np.array_equal(last, s):
-            y, z, current, core = state["y"], state["z"], state["free"], state["core"]
-        else:
-            y = factors.T @ s
-            z = factors @ y
-            current, core = np.zeros(s.shape[0], dtype=bool), np.zeros((d, d))
-        s_y = primal(z)
-        free = (s_y > lo) & (s_y < hi)
-        core = _updated_core(factors, inverse, core, current, free)
-        residual = y - factors.T @ s_y
-        hessian = np.eye(d) + scale * core
-        try:
-            dy = -sla.cho_solve(sla.cho_factor(hessian), residual)
-        except np.linalg.LinAlgError:
-            dy = -np.linalg.solve(hessian, residual)
-        initial = scale * float(residual @ dy)
-        w = factors @ dy
-        # a step that is no descent direction means a residual at rounding level: take it whole
-        t = line_search(y, dy, z, w, initial) if initial < 0.0 else 1.0
-        y, z = y + t * dy, z + t * w
-        s_new = primal(z)
-        state.update(s=s_new.copy(), y=y, z=z, free=free, core=core)
-        return s_new
-
-    return step
 
 
 def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,

@@ -4,13 +4,22 @@ from tests/papers/test_certificates.py), and the cheap certificate at s alone.""
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from equilibria import ParticipationGame, analyze_stability, kkt_residual, nash_gap, solve
+from equilibria import (
+    ParticipationGame,
+    analyze_stability,
+    kkt_residual,
+    nash_gap,
+    solve,
+    stability,
+)
+from equilibria.bounds import distance_bound
 from equilibria.certify import (
     EQUILIBRIUM_TOL,
     Certificate,
@@ -96,3 +105,25 @@ def test_certify_profile_is_gap_residual_and_stability_at_s(draw: int, n: int) -
     at_equilibrium = certify_profile(game, solve(game, "newton", tol=1e-12).profile)
     assert at_equilibrium.is_equilibrium
 
+
+
+@pytest.mark.parametrize("strength", [0.2, 3.0])  # monotone (a distance bound) and not
+def test_certify_solves_for_the_monotonicity_eigenvalue_once(strength: float) -> None:
+    game = _random_game(4, 12, True, strength)
+    s = np.random.default_rng(5).uniform(0.0, 1.0, 12)
+    H = stability.symmetric_part(game)
+    calls = []
+    original = np.linalg.eigvalsh
+
+    def spy(matrix, *args, **kwargs):
+        if np.shape(matrix) == H.shape and np.array_equal(matrix, H):
+            calls.append(1)
+        return original(matrix, *args, **kwargs)
+
+    with mock.patch.object(stability.np.linalg, "eigvalsh", spy):
+        certificate = certify(game, s, budget=SolveBudget(random_starts=1))
+    assert len(calls) == 1
+    assert certificate.monotone == stability.is_monotone(game)
+    expected = distance_bound(game, s)
+    assert certificate.distance_bound == expected.bound
+    assert certificate.distance_bound_reason == expected.reason

@@ -6,6 +6,10 @@ active-set Newton step, scipy's scalar bounded search and closed-form best respo
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from unittest import mock
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -16,8 +20,11 @@ from scipy.optimize import minimize_scalar
 from equilibria import CallableGame, LowRank, ParticipationGame, nash_gap, solve
 from equilibria.bounded_search import minimize_bounded
 from equilibria.errors import InvalidGameError
+from equilibria.solvers import best_response
+from equilibria.solvers._loop import iterate
 from equilibria.solvers.best_response import gauss_seidel_step
 from equilibria.solvers.newton import (
+    DualNewton,
     _updated_core,
     active_set_step,
     dual_applies,
@@ -52,16 +59,33 @@ def reference_sweep(game: ParticipationGame, s: np.ndarray, damping: float,
 def test_compiled_sweeps_equal_the_python_sweep(seed, n, d, scale, damping, random_order):
     rng = np.random.default_rng(seed)
     s = rng.uniform(0.0, 1.0, n)
-    for game in low_rank_game(seed, n, d, scale):  # LowRank, dense and CSR forms of one game
-        order = "random" if random_order else "cyclic"
-        step = gauss_seidel_step(game, damping, order, np.random.default_rng(seed))
-        orders = np.random.default_rng(seed)  # the same draws as the step's generator
-        got = reference = s
-        for k in range(3):  # several sweeps: the LowRank one carries F^T s between them
-            got = step(got, k)
-            expected_order = orders.permutation(n) if random_order else np.arange(n)
-            reference = reference_sweep(game, reference, damping, expected_order)
-        np.testing.assert_allclose(got, reference, rtol=0, atol=1e-12)
+    # the budget of moves in Python: none (compiled sweeps only), one sweep (the switch from
+    # Python to compiled sweeps inside a solve), and all of them (Python sweeps only)
+    for python_moves in (0, n, 3 * n):
+        for game in low_rank_game(seed, n, d, scale):  # LowRank, dense and CSR forms of a game
+            order = "random" if random_order else "cyclic"
+            with mock.patch.object(best_response, "PYTHON_SWEEP_MOVES", python_moves):
+                step = gauss_seidel_step(game, damping, order, np.random.default_rng(seed))
+                orders = np.random.default_rng(seed)  # the same draws as the step's generator
+                got = reference = s
+                for k in range(3):  # several sweeps: the LowRank one carries F^T s between them
+                    got = step(got, k)
+                    expected_order = orders.permutation(n) if random_order else np.arange(n)
+                    reference = reference_sweep(game, reference, damping, expected_order)
+            np.testing.assert_allclose(got, reference, rtol=0, atol=1e-12)
+
+
+def test_python_and_compiled_gauss_seidel_solves_agree():
+    for game in low_rank_game(11, 40, 3, 0.2):
+        results = []
+        for python_moves in (0, 10**9):
+            with mock.patch.object(best_response, "PYTHON_SWEEP_MOVES", python_moves):
+                results.append(solve(game, "best_response", tol=1e-12))
+        assert all(r.converged for r in results)
+        assert results[0].iterations == results[1].iterations
+        np.testing.assert_allclose(results[0].profile, results[1].profile, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(results[0].history, results[1].history, rtol=1e-9,
+                                   atol=1e-13)
 
 
 def test_a_sweep_without_competition_is_the_best_response():
@@ -88,6 +112,58 @@ def test_dual_newton_certifies_and_agrees_with_the_dense_solve(seed, n, d, scale
     assert result.converged and reference.converged
     np.testing.assert_allclose(result.profile, reference.profile, atol=1e-8)
     assert nash_gap(dense, result.profile) <= 1e-12
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 60), d=st.integers(1, 6),
+       scale=st.sampled_from([0.05, 0.5, 2.0]), lower=st.sampled_from([0.0, 0.1]))
+def test_compiled_and_numpy_dual_newton_agree_and_share_exact_products(seed, n, d, scale, lower):
+    low, _, _ = low_rank_game(seed, n, d, scale)
+    low = ParticipationGame(low.benefit, low.quadratic_cost, low.linear_cost, low.competition,
+                            bounds=(lower, 1.0))
+    runs = []
+    for compiled in (False, True):
+        step = DualNewton(low, compiled=compiled)
+        s, gaps = np.random.default_rng(seed).uniform(lower, 1.0, n), []
+        for k in range(6):
+            gaps.append(step.gap(s))  # the loop's order: certify, then step
+            assert gaps[-1] == pytest.approx(nash_gap(low, s), rel=1e-9, abs=1e-13)
+            s = step(s, k)
+            # F^T s carried to the next step (corrected after a line-search step t != 1)
+            np.testing.assert_allclose(step._state.acc, low.competition.factors.T @ s,
+                                       rtol=0, atol=1e-12 * max(1.0, np.abs(s).sum()))
+        runs.append((s, gaps))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-9, atol=1e-13)
+
+
+def test_the_loop_certifies_with_the_steps_own_gap_and_restarts_from_any_profile():
+    low, dense, _ = low_rank_game(7, 80, 5, 0.5)
+    step = DualNewton(low, compiled=False)
+    first = iterate(low, step, np.ones(80), method="newton", tol=1e-13, max_iter=50,
+                    record=True)
+    assert first.converged
+    for s, gap in zip(first.trajectory, first.history, strict=True):
+        assert gap == pytest.approx(nash_gap(low, s), rel=1e-9, abs=1e-14)
+    # the same step object restarted from a profile it never returned
+    again = iterate(low, step, np.full(80, 0.3), method="newton", tol=1e-13, max_iter=50,
+                    record=False)
+    assert again.converged
+    np.testing.assert_allclose(again.profile, solve(dense, "newton", tol=1e-13).profile,
+                               atol=1e-9)
+
+
+def test_small_games_never_import_numba():
+    code = ("import sys; import numpy as np; from equilibria import LowRank, ParticipationGame, "
+            "solve; from equilibria.certify import certify; rng = np.random.default_rng(0); "
+            "f = rng.standard_normal((300, 8)); "
+            "g = ParticipationGame(rng.uniform(-1, 2, 300), 1.0 + np.einsum('ij,ij->i', f, f), "
+            "0.1, LowRank(f, 0.5)); r = solve(g, 'newton'); assert r.converged; "
+            "assert solve(g, 'best_response').converged; "
+            "certify(g, r.profile); print('numba' in sys.modules)")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               check=True)
+    assert completed.stdout.strip() == "False"
 
 
 def test_dual_newton_from_a_random_start_on_a_strongly_competitive_game():
