@@ -24,8 +24,9 @@ machine one epoch of the 5,000 images takes about 11 s of one core.
 
 Shared budget, for every method: `EPOCHS` = 4 epochs of batch 128, Adam at lr 1e-3, seeds 0, 1,
 2, the baselines' one-shot schedule (train half, prune, fine-tune half) or, for the iterative
-arm, the same epochs over `ROUNDS` = 3 rounds; Algorithm 1 trains the whole budget and removes
-at the end.
+arm, the same epochs over `ROUNDS` = 3 rounds (``split_epochs(4, 3)``: 2 epochs, then 1, 1 and 0
+after the rounds, so its last cut is not fine-tuned: papers/beyond/README.md (h)); Algorithm 1
+trains the whole budget and removes at the end.
 
 Methods (`configs`), at target sparsities (share of the 448 players removed) 0.3, 0.5, 0.7:
 
@@ -68,7 +69,7 @@ the best method and the best ``equilibrium_solve`` arm, within one std or not),
 ``certificates.csv`` (every ``equilibrium_solve`` run's worst relative Nash gap and uniqueness
 verdict), ``latency.csv`` (per architecture: dense, ours and Torch-Pruning milliseconds),
 ``resnet.png`` (accuracy against sparsity; measured against theoretical speed-up). A Markdown
-table is printed. Results: papers/beyond/README.md, section (g).
+table is printed. Results: papers/beyond/README.md, section (h).
 """
 
 from __future__ import annotations
