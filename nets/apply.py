@@ -10,16 +10,14 @@ turns a `GatedNetwork` and a profile s into:
 - ``"remove"``: a smaller plain ``nn.Sequential`` without the pruned units whose outputs equal
   the mask model's (in eval mode);
 
-plus `to_torch_prune` (masks through ``torch.nn.utils.prune``) and `save_model` / `load_model`
-for plain models.
+plus `to_torch_prune` (masks through ``torch.nn.utils.prune``); `save_model` / `load_model`
+(defined in `nets.saving`) are re-exported here.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,8 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-from equilibria.atomic import atomic_write
-from nets.device import resolve_device
 from nets.gates import (
     ELEMENTWISE,
     GatedNetwork,
@@ -38,6 +34,7 @@ from nets.gates import (
     columns_per_unit,
     strip_gates,
 )
+from nets.saving import load_model, save_model
 from nets.structure import remove_players
 
 __all__ = [
@@ -54,11 +51,6 @@ MODES = ("soft", "mask", "fold", "remove")
 
 #: Policies when a threshold would remove every unit of a layer.
 ON_EMPTY = ("raise", "keep_strongest")
-
-#: Tag stored in files written by `save_model`.
-FILE_FORMAT = "pruning-game/sequential"
-FILE_VERSION = 1
-
 
 def apply_participation(gated: GatedNetwork, s: Any = None, mode: str = "soft",
                         threshold: float = 0.01, *, on_empty: str = "raise") -> nn.Module:
@@ -327,89 +319,6 @@ def dead_values(gated: GatedNetwork, info: PlayerLayer) -> torch.Tensor:
     return x.reshape(info.n_units)
 
 
-def save_model(model: nn.Sequential, path: str | os.PathLike[str]) -> None:
-    """Save a plain ``nn.Sequential`` (architecture and state) to one ``torch.save`` file.
-
-    The file holds plain dicts, lists, strings, numbers and tensors, so `load_model` reads it
-    with ``torch.load(weights_only=True)`` (see https://pytorch.org/docs/stable/generated/
-    torch.load.html). It is written to a temporary file in the same folder, then moved into
-    place with ``os.replace``, so an interruption never leaves a partial file.
-
-    Parameters
-    ----------
-    model : nn.Sequential
-        Made of Linear, Conv2d, BatchNorm1d/2d, ReLU, Tanh, Sigmoid, GELU, LeakyReLU, ELU, SiLU,
-        MaxPool2d, AvgPool2d, Flatten, Dropout, Dropout2d and Identity modules.
-    path : str or os.PathLike
-        Destination file; its folder must exist.
-
-    Raises
-    ------
-    TypeError
-        When ``model`` is not an ``nn.Sequential``, holds an unsupported module, or still
-        carries ``torch.nn.utils.prune`` reparametrizations.
-    """
-    if isinstance(model, GatedNetwork):
-        raise TypeError("model is a GatedNetwork; save apply_participation(model, "
-                        "mode='fold') or mode='remove' instead, or its state_dict")
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(f"model must be a torch.nn.Sequential; got {type(model).__name__}")
-    if prune.is_pruned(model):
-        raise TypeError("model carries torch.nn.utils.prune masks; call "
-                        "torch.nn.utils.prune.remove(module, name) on each pruned tensor first")
-    specs = [_module_spec(index, module) for index, module in enumerate(model)]
-    payload = {"format": FILE_FORMAT, "version": FILE_VERSION, "modules": specs,
-               "state_dict": dict(model.state_dict())}
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise ValueError(f"path {str(target)!r}: folder {str(target.parent)!r} does not exist; "
-                         "create it first")
-    with atomic_write(target, "wb") as handle:
-        torch.save(payload, handle)
-
-
-def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu"
-               ) -> nn.Sequential:
-    """Load a model written by `save_model` (``torch.load(weights_only=True)``).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    device : {"cpu", "cuda", "mps", "auto"} or torch.device, default "cpu"
-        Where the tensors go (``map_location``, `nets.device.resolve_device`), whatever
-        device they were saved from: a model saved on a GPU loads on a CPU-only machine.
-
-    Returns
-    -------
-    nn.Sequential
-        The model, with the saved tensors (dtype included), in training mode. Loading does not
-        draw from torch's global random number generator.
-
-    Raises
-    ------
-    ValueError
-        When the file was not written by `save_model`, or `device` is unknown or not
-        available here (`nets.checks.PruningError`).
-    """
-    payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-        raise ValueError(f"path {str(path)!r} is not a model file written by save_model "
-                         f"(format tag {FILE_FORMAT!r} missing)")
-    if payload.get("version") != FILE_VERSION:
-        raise ValueError(f"path {str(path)!r} has format version {payload.get('version')!r}; "
-                         f"this code reads version {FILE_VERSION}")
-    modules = []
-    for index, spec in enumerate(payload["modules"]):
-        name = spec["type"]
-        if name not in _SPECS:
-            raise ValueError(f"path {str(path)!r}: module {index} has unsupported type {name!r}")
-        args = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["args"].items()}
-        modules.append(_build_module(name, args))
-    model = nn.Sequential(*modules)
-    model.load_state_dict(payload["state_dict"], strict=True, assign=True)
-    return model
-
-
 # --------------------------------------------------------------------------- internals
 
 
@@ -612,69 +521,3 @@ def _remove_traced(gated: TracedGatedNetwork, masked: torch.Tensor,
             "input (a removed channel's zero does not stay zero after its gate, e.g. "
             "sigmoid(0) = 0.5 or a bias added after it); use mode='mask' or mode='fold'")
     return removed
-
-
-def _build_module(name: str, args: dict[str, Any]) -> nn.Module:
-    """Construct a module, restoring the global RNG its initializer draws from.
-
-    The initial values are overwritten by the saved state right after.
-    """
-    with torch.random.fork_rng(devices=[]):
-        return getattr(nn, name)(**args)
-
-
-def _module_spec(index: int, module: nn.Module) -> dict[str, Any]:
-    name = type(module).__name__
-    if name not in _SPECS or type(module) is not getattr(nn, name):
-        raise TypeError(f"model[{index}] is a {name}, which save_model does not support; "
-                        f"supported: {', '.join(sorted(_SPECS))}")
-    args = {key: list(value) if isinstance(value, tuple) else value
-            for key, value in _SPECS[name](module).items()}
-    return {"type": name, "args": args}
-
-
-def _conv_args(m: nn.Conv2d) -> dict[str, Any]:
-    return {"in_channels": m.in_channels, "out_channels": m.out_channels,
-            "kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
-            "dilation": m.dilation, "groups": m.groups, "bias": m.bias is not None,
-            "padding_mode": m.padding_mode}
-
-
-def _batchnorm_args(m: nn.Module) -> dict[str, Any]:
-    return {"num_features": m.num_features, "eps": m.eps, "momentum": m.momentum,
-            "affine": m.affine, "track_running_stats": m.track_running_stats}
-
-
-def _maxpool_args(m: nn.MaxPool2d) -> dict[str, Any]:
-    if m.return_indices:
-        raise TypeError("MaxPool2d with return_indices=True is not supported by save_model")
-    return {"kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
-            "dilation": m.dilation, "ceil_mode": m.ceil_mode}
-
-
-def _avgpool_args(m: nn.AvgPool2d) -> dict[str, Any]:
-    return {"kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
-            "ceil_mode": m.ceil_mode, "count_include_pad": m.count_include_pad,
-            "divisor_override": m.divisor_override}
-
-
-_SPECS: dict[str, Any] = {
-    "Linear": lambda m: {"in_features": m.in_features, "out_features": m.out_features,
-                         "bias": m.bias is not None},
-    "Conv2d": _conv_args,
-    "BatchNorm1d": _batchnorm_args,
-    "BatchNorm2d": _batchnorm_args,
-    "ReLU": lambda m: {"inplace": m.inplace},
-    "Tanh": lambda m: {},
-    "Sigmoid": lambda m: {},
-    "GELU": lambda m: {"approximate": m.approximate},
-    "LeakyReLU": lambda m: {"negative_slope": m.negative_slope, "inplace": m.inplace},
-    "ELU": lambda m: {"alpha": m.alpha, "inplace": m.inplace},
-    "SiLU": lambda m: {"inplace": m.inplace},
-    "MaxPool2d": _maxpool_args,
-    "AvgPool2d": _avgpool_args,
-    "Flatten": lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim},
-    "Dropout": lambda m: {"p": m.p, "inplace": m.inplace},
-    "Dropout2d": lambda m: {"p": m.p, "inplace": m.inplace},
-    "Identity": lambda m: {},
-}
