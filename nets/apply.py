@@ -35,7 +35,7 @@ from nets.gates import (
     strip_gates,
 )
 from nets.saving import load_model, save_model
-from nets.structure import remove_players
+from nets.structure import eval_mode, remove_players
 
 __all__ = [
     "MODES",
@@ -128,7 +128,7 @@ def apply_participation(gated: GatedNetwork, s: Any = None, mode: str = "soft",
 
 
 def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, *,
-                   on_empty: str = "raise") -> nn.Sequential:
+                   on_empty: str = "raise") -> nn.Module:
     """The folded plain model with pruning masks from ``torch.nn.utils.prune``.
 
     Folds the masked profile (as in `apply_participation` mode "mask") into the weights, then
@@ -137,6 +137,19 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
     BatchNorm, to that BatchNorm's ``weight`` and ``bias``. Outputs equal the mask model's, and
     the result works with torch's pruning tools (``prune.remove``, further ``prune`` calls;
     see https://pytorch.org/docs/stable/generated/torch.nn.utils.prune.custom_from_mask.html).
+
+    On a `TracedGatedNetwork` every member of each player group is masked
+    (`nets.structure.Member`): the out-members' pruned rows / output channels (the ``weight``
+    and ``bias`` of each Linear and convolution writing to the group, the affine ``weight``
+    and ``bias`` of its BatchNorms and PReLUs; for heads, their rows of ``q_proj``,
+    ``k_proj`` and ``v_proj``), and the in-members' pruned input columns / channels (the
+    Linear and convolution layers that read the group) where, with the out-members masked,
+    those inputs are exactly zero on the traced example input: there masking them changes
+    nothing, and the kept entries are then those that removal keeps. Where a removed channel
+    reaches its reader as a non-zero constant (e.g. sigmoid(0) = 0.5) its columns are left
+    unmasked, since the mask model still reads that constant. A grouped or depthwise
+    convolution's input channels are its output channels (masked as an out-member). The
+    outputs are checked against the mask model's on the traced example input.
 
     Parameters
     ----------
@@ -150,18 +163,25 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
 
     Returns
     -------
-    nn.Sequential
+    nn.Module
+        An ``nn.Sequential`` for a flat network; for a traced one a plain copy of the user's
+        module, of its class.
+
+    Raises
+    ------
+    NotImplementedError
+        On a traced network, when the masked model's outputs differ from the mask model's on
+        the traced example input (a group member the gate sites do not cover).
     """
     _check_gated(gated)
-    if isinstance(gated, TracedGatedNetwork):
-        raise NotImplementedError("to_torch_prune supports flat nn.Sequential networks only; "
-                                  "for a traced model use apply_participation(mode='mask') "
-                                  "or mode='remove'")
     threshold = _check_threshold(threshold)
     _check_on_empty(on_empty)
     values = _resolve(gated, s)
     keep = keep_mask(gated, values, threshold, on_empty)
     plain = fold(gated, torch.where(keep, values, torch.zeros_like(values)))
+    if isinstance(gated, TracedGatedNetwork):
+        return _torch_prune_traced(gated, plain, keep,
+                                   torch.where(keep, values, torch.zeros_like(values)))
     for info in gated.layers:
         unit_keep = keep[info.players]
         targets = [plain[plain_index(gated, info.layer_index)]]
@@ -176,6 +196,86 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
                 mask = unit_keep.view(shape).expand_as(tensor).to(tensor).clone()
                 prune.custom_from_mask(module, name, mask)
     return plain
+
+
+def _torch_prune_traced(gated: TracedGatedNetwork, plain: nn.Module, keep: torch.Tensor,
+                        masked: torch.Tensor) -> nn.Module:
+    """`to_torch_prune` of a traced network: masks on every member of each group."""
+    masks: dict[tuple[str, str], torch.Tensor] = {}
+
+    def mask_of(module_name: str, name: str) -> torch.Tensor | None:
+        tensor = getattr(plain.get_submodule(module_name), name, None)
+        if not isinstance(tensor, nn.Parameter):
+            return None
+        return masks.setdefault((module_name, name), torch.ones_like(tensor))
+
+    readers: list[tuple[str, list[int], int]] = []
+    for layer in gated.layers:
+        gone = [i for i in range(layer.n_units) if not bool(keep[layer.offset + i])]
+        for member in layer.members:
+            channels = sorted({c for i in gone for c in member.indices[i]})
+            module = plain.get_submodule(member.module)
+            if member.role == "out":
+                for name in ("weight", "bias"):
+                    mask = mask_of(member.module, name)
+                    if mask is not None and not (isinstance(module, nn.PReLU)
+                                                 and mask.numel() == 1):
+                        mask[channels] = 0
+            elif isinstance(module, nn.Linear) or (
+                    isinstance(module, nn.Conv1d | nn.Conv2d) and module.groups == 1):
+                mask_of(member.module, "weight")
+                readers.append((member.module, channels, 1))
+    zero = _zero_inputs(plain, masks, readers, gated.example_inputs)
+    for (module_name, channels, dim), is_zero in zip(readers, zero, strict=True):
+        if is_zero:
+            masks[(module_name, "weight")].index_fill_(dim, torch.tensor(channels,
+                                                                        dtype=torch.long), 0)
+    for (module_name, name), mask in masks.items():
+        prune.custom_from_mask(plain.get_submodule(module_name), name, mask)
+    expected = _outputs(_with_participation(gated, masked), gated.example_inputs)
+    got = _outputs(plain, gated.example_inputs)
+    if float((expected - got).abs().max()) > _REMOVE_RTOL * (1.0 + float(expected.abs().max())):
+        raise NotImplementedError(
+            "the torch.nn.utils.prune masks change this model's outputs on the traced example "
+            "input (a member of a player group that no gate site covers); use "
+            "apply_participation(mode='mask') or mode='remove'")
+    return plain
+
+
+def _outputs(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """``model(inputs)`` in eval mode, the training flags restored."""
+    with eval_mode(model), torch.no_grad():
+        return model(inputs)
+
+
+def _zero_inputs(plain: nn.Module, masks: dict[tuple[str, str], torch.Tensor],
+                 readers: list[tuple[str, list[int], int]],
+                 inputs: torch.Tensor) -> list[bool]:
+    """Whether each reader's ``channels`` of its input are exactly zero on ``inputs`` once the
+    out-member masks so far are applied (on a copy of ``plain``)."""
+    work = copy.deepcopy(plain)
+    with torch.no_grad():
+        for (module_name, name), mask in masks.items():
+            getattr(work.get_submodule(module_name), name).mul_(mask)
+    seen: dict[str, torch.Tensor] = {}
+
+    def recorder(name: str) -> Any:
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+            x = args[0].detach()
+            x = x.movedim(-1, 0) if isinstance(module, nn.Linear) else x.movedim(1, 0)
+            nonzero = (x != 0).reshape(x.shape[0], -1).any(dim=1)
+            seen[name] = nonzero | seen[name] if name in seen else nonzero
+        return hook
+
+    handles = [work.get_submodule(name).register_forward_pre_hook(recorder(name))
+               for name in {name for name, _, _ in readers}]
+    try:
+        _outputs(work, inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [name in seen and not bool(seen[name][channels].any())
+            for name, channels, _ in readers]
 
 
 def fold(gated: GatedNetwork, s: torch.Tensor) -> nn.Sequential:
