@@ -228,8 +228,8 @@ def _torch_prune_traced(gated: TracedGatedNetwork, plain: nn.Module, keep: torch
     zero = _zero_inputs(plain, masks, readers, gated.example_inputs)
     for (module_name, channels, dim), is_zero in zip(readers, zero, strict=True):
         if is_zero:
-            masks[(module_name, "weight")].index_fill_(dim, torch.tensor(channels,
-                                                                        dtype=torch.long), 0)
+            mask = masks[(module_name, "weight")]
+            mask.index_fill_(dim, torch.tensor(channels, dtype=torch.long, device=mask.device), 0)
     for (module_name, name), mask in masks.items():
         prune.custom_from_mask(plain.get_submodule(module_name), name, mask)
     expected = _outputs(_with_participation(gated, masked), gated.example_inputs)
