@@ -10,8 +10,12 @@ several starts, off by default) and write to ``--out``:
 - ``summary.json``: the configuration, per-epoch history, final participation, accuracy with
   soft gates and after removal, sizes, the certificate, and the seconds of training and of
   the certificate (``seconds``: wall clock; ``cpu_seconds``: this process's CPU time);
-- ``pruned_model.pt``: the physically smaller ``nn.Sequential``, written by `nets.save_model`
-  (read it with `nets.load_model`; it also loads with ``torch.load(path, weights_only=True)``);
+- ``pruned_model.pt``: the physically smaller network, written by `nets.save_model` (it loads
+  with ``torch.load(path, weights_only=True)``): an ``nn.Sequential`` for ``mlp`` and
+  ``lenet5``, read with ``nets.load_model(path)``; for a traced model (``resnet_cifar``,
+  ``resnet18_like``, ``vit``, ``mlp_mixer``) its shapes and state, read into a fresh instance
+  with ``nets.load_model(path, model=nets.models.NAME(...))``. The command prints the exact
+  call, and ``summary.json`` holds it under ``pruned_model``;
 - ``training_dynamics.png`` and ``participation_histogram.png``;
 - ``checkpoint/``: written after every epoch, with ``run_config.json``, the whole run
   configuration (data, root, limit, model, widths, every option); rerunning the same command
@@ -62,8 +66,8 @@ from equilibria.plain import to_plain
 from nets.presets import DEMO_WIDTHS, PAPER_WIDTHS, PRESETS
 from nets.training import PruningConfig
 
-__all__ = ["CERTIFICATE_BUDGET", "CONFIG_NAMES", "RUN_RECORD", "main", "named_config", "parser",
-           "run_differences"]
+__all__ = ["CERTIFICATE_BUDGET", "CONFIG_NAMES", "RUN_RECORD", "load_call", "main", "named_config",
+           "parser", "run_differences"]
 
 #: The file in ``--out/checkpoint`` that records the run the checkpoint belongs to.
 RUN_RECORD = "run_config.json"
@@ -337,6 +341,23 @@ def _certificate_line(certificate: dict[str, Any]) -> str:
     return line + f"; {certificate['seconds']:.1f} s"
 
 
+def load_call(config: RunConfig, input_shape: tuple[int, ...], n_classes: int,
+              path: Path | str) -> str:
+    """The Python call that loads the ``pruned_model.pt`` of a run of `config`.
+
+    ``nets.load_model(path)`` for the flat models, whose file describes its layers; for a
+    traced model, ``nets.load_model(path, model=nets.models.NAME(...))`` with the builder's
+    arguments of `analysis.runner.build_model` (a fresh unpruned instance that the saved
+    shapes and state are loaded into).
+    """
+    if config.model not in TRACED_MODELS:
+        return f"nets.load_model({str(path)!r})"
+    arguments = {"in_channels": input_shape[0], "num_classes": n_classes,
+                 "input_size": input_shape[1], **dict(config.model_options)}
+    shown = ", ".join(f"{name}={value!r}" for name, value in arguments.items())
+    return f"nets.load_model({str(path)!r}, model=nets.models.{config.model}({shown}))"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``pruning-game train``; returns the exit status."""
     from nets import EquilibriumPruning, apply_participation, evaluate, save_model
@@ -395,12 +416,16 @@ def main(argv: list[str] | None = None) -> int:
         summary["cpu_seconds"]["certificate"] = certificate["cpu_seconds"]
         print(_certificate_line(certificate))
     save_model(removed, out / "pruned_model.pt")
+    summary["pruned_model"] = {"file": "pruned_model.pt",
+                               "load": load_call(config, bundle.input_shape, bundle.n_classes,
+                                                 out / "pruned_model.pt")}
     training_dynamics({pruning.name: summary["history"]}, out / "training_dynamics.png")
     participation_histogram({pruning.name: s}, pruning.epsilon,
                             out / "participation_histogram.png")
     write_json(summary, out / "summary.json")
     print(f"wrote {out}/summary.json, pruned_model.pt, training_dynamics.png, "
           f"participation_histogram.png")
+    print(f"load the pruned model with: {summary['pruned_model']['load']}")
     return 0
 
 

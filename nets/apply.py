@@ -10,16 +10,14 @@ turns a `GatedNetwork` and a profile s into:
 - ``"remove"``: a smaller plain ``nn.Sequential`` without the pruned units whose outputs equal
   the mask model's (in eval mode);
 
-plus `to_torch_prune` (masks through ``torch.nn.utils.prune``) and `save_model` / `load_model`
-for plain models.
+plus `to_torch_prune` (masks through ``torch.nn.utils.prune``); `save_model` / `load_model`
+(defined in `nets.saving`) are re-exported here.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,8 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-from equilibria.atomic import atomic_write
-from nets.device import resolve_device
 from nets.gates import (
     ELEMENTWISE,
     GatedNetwork,
@@ -38,7 +34,8 @@ from nets.gates import (
     columns_per_unit,
     strip_gates,
 )
-from nets.structure import remove_players
+from nets.saving import load_model, save_model
+from nets.structure import eval_mode, remove_players
 
 __all__ = [
     "MODES",
@@ -54,11 +51,6 @@ MODES = ("soft", "mask", "fold", "remove")
 
 #: Policies when a threshold would remove every unit of a layer.
 ON_EMPTY = ("raise", "keep_strongest")
-
-#: Tag stored in files written by `save_model`.
-FILE_FORMAT = "pruning-game/sequential"
-FILE_VERSION = 1
-
 
 def apply_participation(gated: GatedNetwork, s: Any = None, mode: str = "soft",
                         threshold: float = 0.01, *, on_empty: str = "raise") -> nn.Module:
@@ -136,7 +128,7 @@ def apply_participation(gated: GatedNetwork, s: Any = None, mode: str = "soft",
 
 
 def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, *,
-                   on_empty: str = "raise") -> nn.Sequential:
+                   on_empty: str = "raise") -> nn.Module:
     """The folded plain model with pruning masks from ``torch.nn.utils.prune``.
 
     Folds the masked profile (as in `apply_participation` mode "mask") into the weights, then
@@ -145,6 +137,19 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
     BatchNorm, to that BatchNorm's ``weight`` and ``bias``. Outputs equal the mask model's, and
     the result works with torch's pruning tools (``prune.remove``, further ``prune`` calls;
     see https://pytorch.org/docs/stable/generated/torch.nn.utils.prune.custom_from_mask.html).
+
+    On a `TracedGatedNetwork` every member of each player group is masked
+    (`nets.structure.Member`): the out-members' pruned rows / output channels (the ``weight``
+    and ``bias`` of each Linear and convolution writing to the group, the affine ``weight``
+    and ``bias`` of its BatchNorms and PReLUs; for heads, their rows of ``q_proj``,
+    ``k_proj`` and ``v_proj``), and the in-members' pruned input columns / channels (the
+    Linear and convolution layers that read the group) where, with the out-members masked,
+    those inputs are exactly zero on the traced example input: there masking them changes
+    nothing, and the kept entries are then those that removal keeps. Where a removed channel
+    reaches its reader as a non-zero constant (e.g. sigmoid(0) = 0.5) its columns are left
+    unmasked, since the mask model still reads that constant. A grouped or depthwise
+    convolution's input channels are its output channels (masked as an out-member). The
+    outputs are checked against the mask model's on the traced example input.
 
     Parameters
     ----------
@@ -158,18 +163,25 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
 
     Returns
     -------
-    nn.Sequential
+    nn.Module
+        An ``nn.Sequential`` for a flat network; for a traced one a plain copy of the user's
+        module, of its class.
+
+    Raises
+    ------
+    NotImplementedError
+        On a traced network, when the masked model's outputs differ from the mask model's on
+        the traced example input (a group member the gate sites do not cover).
     """
     _check_gated(gated)
-    if isinstance(gated, TracedGatedNetwork):
-        raise NotImplementedError("to_torch_prune supports flat nn.Sequential networks only; "
-                                  "for a traced model use apply_participation(mode='mask') "
-                                  "or mode='remove'")
     threshold = _check_threshold(threshold)
     _check_on_empty(on_empty)
     values = _resolve(gated, s)
     keep = keep_mask(gated, values, threshold, on_empty)
     plain = fold(gated, torch.where(keep, values, torch.zeros_like(values)))
+    if isinstance(gated, TracedGatedNetwork):
+        return _torch_prune_traced(gated, plain, keep,
+                                   torch.where(keep, values, torch.zeros_like(values)))
     for info in gated.layers:
         unit_keep = keep[info.players]
         targets = [plain[plain_index(gated, info.layer_index)]]
@@ -184,6 +196,86 @@ def to_torch_prune(gated: GatedNetwork, s: Any = None, threshold: float = 0.01, 
                 mask = unit_keep.view(shape).expand_as(tensor).to(tensor).clone()
                 prune.custom_from_mask(module, name, mask)
     return plain
+
+
+def _torch_prune_traced(gated: TracedGatedNetwork, plain: nn.Module, keep: torch.Tensor,
+                        masked: torch.Tensor) -> nn.Module:
+    """`to_torch_prune` of a traced network: masks on every member of each group."""
+    masks: dict[tuple[str, str], torch.Tensor] = {}
+
+    def mask_of(module_name: str, name: str) -> torch.Tensor | None:
+        tensor = getattr(plain.get_submodule(module_name), name, None)
+        if not isinstance(tensor, nn.Parameter):
+            return None
+        return masks.setdefault((module_name, name), torch.ones_like(tensor))
+
+    readers: list[tuple[str, list[int], int]] = []
+    for layer in gated.layers:
+        gone = [i for i in range(layer.n_units) if not bool(keep[layer.offset + i])]
+        for member in layer.members:
+            channels = sorted({c for i in gone for c in member.indices[i]})
+            module = plain.get_submodule(member.module)
+            if member.role == "out":
+                for name in ("weight", "bias"):
+                    mask = mask_of(member.module, name)
+                    if mask is not None and not (isinstance(module, nn.PReLU)
+                                                 and mask.numel() == 1):
+                        mask[channels] = 0
+            elif isinstance(module, nn.Linear) or (
+                    isinstance(module, nn.Conv1d | nn.Conv2d) and module.groups == 1):
+                mask_of(member.module, "weight")
+                readers.append((member.module, channels, 1))
+    zero = _zero_inputs(plain, masks, readers, gated.example_inputs)
+    for (module_name, channels, dim), is_zero in zip(readers, zero, strict=True):
+        if is_zero:
+            mask = masks[(module_name, "weight")]
+            mask.index_fill_(dim, torch.tensor(channels, dtype=torch.long, device=mask.device), 0)
+    for (module_name, name), mask in masks.items():
+        prune.custom_from_mask(plain.get_submodule(module_name), name, mask)
+    expected = _outputs(_with_participation(gated, masked), gated.example_inputs)
+    got = _outputs(plain, gated.example_inputs)
+    if float((expected - got).abs().max()) > _REMOVE_RTOL * (1.0 + float(expected.abs().max())):
+        raise NotImplementedError(
+            "the torch.nn.utils.prune masks change this model's outputs on the traced example "
+            "input (a member of a player group that no gate site covers); use "
+            "apply_participation(mode='mask') or mode='remove'")
+    return plain
+
+
+def _outputs(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """``model(inputs)`` in eval mode, the training flags restored."""
+    with eval_mode(model), torch.no_grad():
+        return model(inputs)
+
+
+def _zero_inputs(plain: nn.Module, masks: dict[tuple[str, str], torch.Tensor],
+                 readers: list[tuple[str, list[int], int]],
+                 inputs: torch.Tensor) -> list[bool]:
+    """Whether each reader's ``channels`` of its input are exactly zero on ``inputs`` once the
+    out-member masks so far are applied (on a copy of ``plain``)."""
+    work = copy.deepcopy(plain)
+    with torch.no_grad():
+        for (module_name, name), mask in masks.items():
+            getattr(work.get_submodule(module_name), name).mul_(mask)
+    seen: dict[str, torch.Tensor] = {}
+
+    def recorder(name: str) -> Any:
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+            x = args[0].detach()
+            x = x.movedim(-1, 0) if isinstance(module, nn.Linear) else x.movedim(1, 0)
+            nonzero = (x != 0).reshape(x.shape[0], -1).any(dim=1)
+            seen[name] = nonzero | seen[name] if name in seen else nonzero
+        return hook
+
+    handles = [work.get_submodule(name).register_forward_pre_hook(recorder(name))
+               for name in {name for name, _, _ in readers}]
+    try:
+        _outputs(work, inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [name in seen and not bool(seen[name][channels].any())
+            for name, channels, _ in readers]
 
 
 def fold(gated: GatedNetwork, s: torch.Tensor) -> nn.Sequential:
@@ -325,89 +417,6 @@ def dead_values(gated: GatedNetwork, info: PlayerLayer) -> torch.Tensor:
                     module, nn.Dropout | nn.Dropout1d | nn.Dropout2d):
                 x = module(x)
     return x.reshape(info.n_units)
-
-
-def save_model(model: nn.Sequential, path: str | os.PathLike[str]) -> None:
-    """Save a plain ``nn.Sequential`` (architecture and state) to one ``torch.save`` file.
-
-    The file holds plain dicts, lists, strings, numbers and tensors, so `load_model` reads it
-    with ``torch.load(weights_only=True)`` (see https://pytorch.org/docs/stable/generated/
-    torch.load.html). It is written to a temporary file in the same folder, then moved into
-    place with ``os.replace``, so an interruption never leaves a partial file.
-
-    Parameters
-    ----------
-    model : nn.Sequential
-        Made of Linear, Conv2d, BatchNorm1d/2d, ReLU, Tanh, Sigmoid, GELU, LeakyReLU, ELU, SiLU,
-        MaxPool2d, AvgPool2d, Flatten, Dropout, Dropout2d and Identity modules.
-    path : str or os.PathLike
-        Destination file; its folder must exist.
-
-    Raises
-    ------
-    TypeError
-        When ``model`` is not an ``nn.Sequential``, holds an unsupported module, or still
-        carries ``torch.nn.utils.prune`` reparametrizations.
-    """
-    if isinstance(model, GatedNetwork):
-        raise TypeError("model is a GatedNetwork; save apply_participation(model, "
-                        "mode='fold') or mode='remove' instead, or its state_dict")
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(f"model must be a torch.nn.Sequential; got {type(model).__name__}")
-    if prune.is_pruned(model):
-        raise TypeError("model carries torch.nn.utils.prune masks; call "
-                        "torch.nn.utils.prune.remove(module, name) on each pruned tensor first")
-    specs = [_module_spec(index, module) for index, module in enumerate(model)]
-    payload = {"format": FILE_FORMAT, "version": FILE_VERSION, "modules": specs,
-               "state_dict": dict(model.state_dict())}
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise ValueError(f"path {str(target)!r}: folder {str(target.parent)!r} does not exist; "
-                         "create it first")
-    with atomic_write(target, "wb") as handle:
-        torch.save(payload, handle)
-
-
-def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu"
-               ) -> nn.Sequential:
-    """Load a model written by `save_model` (``torch.load(weights_only=True)``).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    device : {"cpu", "cuda", "mps", "auto"} or torch.device, default "cpu"
-        Where the tensors go (``map_location``, `nets.device.resolve_device`), whatever
-        device they were saved from: a model saved on a GPU loads on a CPU-only machine.
-
-    Returns
-    -------
-    nn.Sequential
-        The model, with the saved tensors (dtype included), in training mode. Loading does not
-        draw from torch's global random number generator.
-
-    Raises
-    ------
-    ValueError
-        When the file was not written by `save_model`, or `device` is unknown or not
-        available here (`nets.checks.PruningError`).
-    """
-    payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-        raise ValueError(f"path {str(path)!r} is not a model file written by save_model "
-                         f"(format tag {FILE_FORMAT!r} missing)")
-    if payload.get("version") != FILE_VERSION:
-        raise ValueError(f"path {str(path)!r} has format version {payload.get('version')!r}; "
-                         f"this code reads version {FILE_VERSION}")
-    modules = []
-    for index, spec in enumerate(payload["modules"]):
-        name = spec["type"]
-        if name not in _SPECS:
-            raise ValueError(f"path {str(path)!r}: module {index} has unsupported type {name!r}")
-        args = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["args"].items()}
-        modules.append(_build_module(name, args))
-    model = nn.Sequential(*modules)
-    model.load_state_dict(payload["state_dict"], strict=True, assign=True)
-    return model
 
 
 # --------------------------------------------------------------------------- internals
@@ -612,69 +621,3 @@ def _remove_traced(gated: TracedGatedNetwork, masked: torch.Tensor,
             "input (a removed channel's zero does not stay zero after its gate, e.g. "
             "sigmoid(0) = 0.5 or a bias added after it); use mode='mask' or mode='fold'")
     return removed
-
-
-def _build_module(name: str, args: dict[str, Any]) -> nn.Module:
-    """Construct a module, restoring the global RNG its initializer draws from.
-
-    The initial values are overwritten by the saved state right after.
-    """
-    with torch.random.fork_rng(devices=[]):
-        return getattr(nn, name)(**args)
-
-
-def _module_spec(index: int, module: nn.Module) -> dict[str, Any]:
-    name = type(module).__name__
-    if name not in _SPECS or type(module) is not getattr(nn, name):
-        raise TypeError(f"model[{index}] is a {name}, which save_model does not support; "
-                        f"supported: {', '.join(sorted(_SPECS))}")
-    args = {key: list(value) if isinstance(value, tuple) else value
-            for key, value in _SPECS[name](module).items()}
-    return {"type": name, "args": args}
-
-
-def _conv_args(m: nn.Conv2d) -> dict[str, Any]:
-    return {"in_channels": m.in_channels, "out_channels": m.out_channels,
-            "kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
-            "dilation": m.dilation, "groups": m.groups, "bias": m.bias is not None,
-            "padding_mode": m.padding_mode}
-
-
-def _batchnorm_args(m: nn.Module) -> dict[str, Any]:
-    return {"num_features": m.num_features, "eps": m.eps, "momentum": m.momentum,
-            "affine": m.affine, "track_running_stats": m.track_running_stats}
-
-
-def _maxpool_args(m: nn.MaxPool2d) -> dict[str, Any]:
-    if m.return_indices:
-        raise TypeError("MaxPool2d with return_indices=True is not supported by save_model")
-    return {"kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
-            "dilation": m.dilation, "ceil_mode": m.ceil_mode}
-
-
-def _avgpool_args(m: nn.AvgPool2d) -> dict[str, Any]:
-    return {"kernel_size": m.kernel_size, "stride": m.stride, "padding": m.padding,
-            "ceil_mode": m.ceil_mode, "count_include_pad": m.count_include_pad,
-            "divisor_override": m.divisor_override}
-
-
-_SPECS: dict[str, Any] = {
-    "Linear": lambda m: {"in_features": m.in_features, "out_features": m.out_features,
-                         "bias": m.bias is not None},
-    "Conv2d": _conv_args,
-    "BatchNorm1d": _batchnorm_args,
-    "BatchNorm2d": _batchnorm_args,
-    "ReLU": lambda m: {"inplace": m.inplace},
-    "Tanh": lambda m: {},
-    "Sigmoid": lambda m: {},
-    "GELU": lambda m: {"approximate": m.approximate},
-    "LeakyReLU": lambda m: {"negative_slope": m.negative_slope, "inplace": m.inplace},
-    "ELU": lambda m: {"alpha": m.alpha, "inplace": m.inplace},
-    "SiLU": lambda m: {"inplace": m.inplace},
-    "MaxPool2d": _maxpool_args,
-    "AvgPool2d": _avgpool_args,
-    "Flatten": lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim},
-    "Dropout": lambda m: {"p": m.p, "inplace": m.inplace},
-    "Dropout2d": lambda m: {"p": m.p, "inplace": m.inplace},
-    "Identity": lambda m: {},
-}

@@ -276,7 +276,11 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
     a head): ``taylor`` and the per-example gate gradients of ``curvature`` sum over the sites
     (``sum_sites sum_spatial a_i dL/da_i``, still ``s_i dL/ds_i`` per example), and the
     activation overlap is read on the gate outputs (before any activation), a player's vector
-    holding all its channels at all its sites. ``reconstruction`` is not implemented there.
+    holding all its channels at all its sites. ``reconstruction`` is read where a group has
+    one gate site and one reading layer (`_single_reader`: MLP and Transformer hidden units,
+    attention heads, a BasicBlock's inner ``conv1`` filters), by forward-mode AD through the
+    model; a group tied across a residual stage has no single next layer and raises
+    NotImplementedError naming it and the fix (``ignored_layers``).
 
     Per-player statistics and activation overlaps are the unweighted means over the batches
     used (each batch counts once, whatever its size; correlations are per batch, centered on
@@ -330,6 +334,11 @@ def collect(gated: GatedNetwork, loader: Iterable[Any], loss_fn: LossFn | None =
         ``curvature`` is not one of the accepted values, ``damping`` is negative, a curvature
         is asked of a network with BatchNorm in training mode, or ``"gauss_newton"`` of a
         loss other than the default cross-entropy.
+    NotImplementedError
+        With ``reconstruction=True`` on a `TracedGatedNetwork` with a player group that is not
+        read by exactly one Linear or ungrouped convolution (a residual stage's channels; see
+        `_single_reader` for why the reading is not defined there), naming the group and the
+        ``ignored_layers`` that makes it a non-player.
     """
     options = _check_options(gated, loss_fn, parameter_gram, activation_overlap,
                              include_outgoing, taylor_mode, overlap_measure)
@@ -818,9 +827,8 @@ def _check_second_order(gated: GatedNetwork, loss_fn: Any, curvature: Any, dampi
     if not isinstance(reconstruction, bool):
         raise TypeError(f"reconstruction must be a bool; got {reconstruction!r}")
     if reconstruction and isinstance(gated, TracedGatedNetwork):
-        raise NotImplementedError("reconstruction=True needs the layer that reads each player "
-                                  "(a flat nn.Sequential); a traced group may be read by many "
-                                  "layers across residual adds, which is not implemented")
+        for layer in gated.layers:
+            _single_reader(gated, layer)
     if curvature is None:
         return
     if curvature == "gauss_newton" and loss_fn not in (None, F.cross_entropy):
@@ -891,6 +899,8 @@ _RECONSTRUCTION_CHUNK = 32
 def _reconstruction_grams(gated: GatedNetwork, recorder: _Recorder,
                           inputs: torch.Tensor) -> tuple[np.ndarray, ...]:
     """Per layer ``M = mean_e V_e V_e^T`` with ``V_e[i] = d z_e / d s_i`` (see `collect`)."""
+    if isinstance(gated, TracedGatedNetwork):
+        return _traced_reconstruction_grams(gated, recorder, inputs)
     recorder.reset()
     device, dtype = _model_tensor_kind(gated)
     inputs = inputs.to(device=device, dtype=dtype if inputs.is_floating_point() else None)
@@ -937,3 +947,105 @@ def _contributions(following: nn.Module, weight: torch.Tensor, tangent: torch.Te
     maps = F.conv2d(tangent, grouped, stride=following.stride, padding=following.padding,
                     dilation=following.dilation, groups=n_units)
     return maps.reshape(batch, n_units, -1)
+
+
+def _single_reader(gated: TracedGatedNetwork, layer: Any) -> nn.Module:
+    """The one layer that reads a traced player group, where the reconstruction reading is
+    defined; a NotImplementedError saying why otherwise.
+
+    The reading (``v_ei = d z_e / d s_i``, z the next layer's output, bias excluded) needs one
+    next layer reached through channel-wise operations only: a group with one gate site and
+    one input member that is a Linear or an ungrouped, zero-padded convolution (an MLP's or a
+    Transformer block's hidden units, a BasicBlock's inner ``conv1`` filters, attention heads
+    read by ``out_proj``). A group tied by residual adds has a gate at every block writing to
+    it and is read by every block after: the players' contributions reach several layers,
+    through later gates of the same group, so z is neither one layer's output nor linear in
+    the group's gates, and no single "next layer" exists to reconstruct.
+    """
+    readers = [m for m in layer.members if m.role == "in"]
+    fix = (f"pass ignored_layers=[{layer.name!r}] (or another layer writing to that group) to "
+           "attach_gates to make it a non-player, or use a payoff other than reconstruction")
+    if len(layer.sites) != 1 or len(readers) != 1:
+        raise NotImplementedError(
+            f"reconstruction=True is defined for a player group read by one layer (a hidden "
+            f"layer, a block's inner conv, attention heads); layer {layer.name!r} has "
+            f"{len(layer.sites)} gate sites and {len(readers)} reading layers (channels tied "
+            f"across a residual stage or a concatenation), so it has no single next layer; "
+            f"{fix}")
+    reader = gated.model.get_submodule(readers[0].module)
+    if not (isinstance(reader, nn.Linear) or (
+            isinstance(reader, nn.Conv1d | nn.Conv2d) and reader.groups == 1
+            and reader.padding_mode == "zeros")):
+        raise NotImplementedError(
+            f"reconstruction=True needs the layer reading player group {layer.name!r} to be a "
+            f"Linear or an ungrouped, zero-padded Conv1d/Conv2d; {readers[0].module!r} is a "
+            f"{type(reader).__name__}; {fix}")
+    return reader
+
+
+def _traced_reconstruction_grams(gated: TracedGatedNetwork, recorder: _Recorder,
+                                 inputs: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """`_reconstruction_grams` of a traced network: per group, one forward pass in forward-mode
+    AD (``torch.autograd.forward_ad``) with the tangent 1 on every participation of the group.
+
+    Gate k computes ``a = s_k[index] * y``, so the tangent at its site is y on the group's
+    channels; the operations up to the group's one reader are channel-wise (`_single_reader`),
+    so the tangent of the reader's input at player i's channels is ``d x / d s_i`` there and 0
+    elsewhere, and player i's contribution is the reader's weight applied to it alone.
+    """
+    from torch.autograd import forward_ad
+
+    recorder.reset()
+    device, dtype = _model_tensor_kind(gated)
+    inputs = inputs.to(device=device, dtype=dtype if inputs.is_floating_point() else None)
+    grams = []
+    for k, layer in enumerate(gated.layers):
+        reader = _single_reader(gated, layer)
+        member = next(m for m in layer.members if m.role == "in")
+        gate = gated.gate_module(k)
+        seen: list[torch.Tensor] = []
+
+        def capture(module: nn.Module, args: tuple[Any, ...], seen: list = seen) -> None:
+            tangent = forward_ad.unpack_dual(args[0]).tangent
+            seen.append(torch.zeros_like(args[0]) if tangent is None else tangent.detach())
+
+        handle = reader.register_forward_pre_hook(capture)  # after the gates' own pre-hooks
+        saved = gate._buffers["participation"]
+        try:
+            with forward_ad.dual_level(), torch.no_grad():
+                primal = saved.detach()
+                gate._buffers["participation"] = forward_ad.make_dual(primal,
+                                                                      torch.ones_like(primal))
+                gated(inputs)
+        finally:
+            gate._buffers["participation"] = saved
+            handle.remove()
+        tangent = seen[0].to(torch.float64)
+        weight = reader.weight.detach().to(torch.float64)
+        gram = torch.zeros(layer.n_units, layer.n_units, dtype=torch.float64,
+                           device=tangent.device)
+        for start in range(0, tangent.shape[0], _RECONSTRUCTION_CHUNK):
+            part = _reader_contributions(reader, weight, tangent[start:start
+                                                                 + _RECONSTRUCTION_CHUNK],
+                                         member.indices)
+            gram += torch.einsum("bip,bjp->ij", part, part)
+        grams.append((gram / tangent.shape[0]).cpu().numpy())
+    recorder.reset()
+    return tuple(grams)
+
+
+def _reader_contributions(reader: nn.Module, weight: torch.Tensor, tangent: torch.Tensor,
+                          indices: tuple[tuple[int, ...], ...]) -> torch.Tensor:
+    """Each player's contribution to ``reader``'s output (bias excluded): its weight applied
+    to the tangent restricted to the player's input channels; shape (B, n_players, outputs)."""
+    parts = []
+    for channels in indices:
+        index = torch.tensor(channels, dtype=torch.long, device=tangent.device)
+        if isinstance(reader, nn.Linear):
+            part = tangent.index_select(-1, index) @ weight.index_select(1, index).T
+        else:
+            conv = F.conv2d if isinstance(reader, nn.Conv2d) else F.conv1d
+            part = conv(tangent.index_select(1, index), weight.index_select(1, index),
+                        stride=reader.stride, padding=reader.padding, dilation=reader.dilation)
+        parts.append(part.reshape(tangent.shape[0], -1))
+    return torch.stack(parts, dim=1)

@@ -48,6 +48,53 @@ def test_train_writes_a_certified_smaller_model_and_resumes(tmp_path, capsys):
     assert len(json.loads((out / "summary.json").read_text())["history"]) == 2
 
 
+def test_train_saves_a_pruned_traced_model_that_loads_into_a_fresh_instance(tmp_path, capsys):
+    from nets import data, evaluate, models
+
+    out = tmp_path / "resnet"
+    argv = ["train", "--model", "resnet_cifar", "--model-options", "depth=8,width=4",
+            "--level", "filter", "--data", "digits", "--limit", "200", "--epochs", "2",
+            "--participation-lr", "0.5", "--beta", "1.0", "--no-certify", "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    call = summary["pruned_model"]["load"]
+    assert f"load the pruned model with: {call}" in printed
+    assert "model=nets.models.resnet_cifar(in_channels=1, num_classes=10, input_size=8, " \
+           "depth=8, width=4)" in call
+    assert torch.load(out / "pruned_model.pt", weights_only=True)["format"] == \
+        "pruning-game/module"
+    fresh = models.resnet_cifar(depth=8, width=4, in_channels=1, num_classes=10, input_size=8)
+    loaded = load_model(out / "pruned_model.pt", model=fresh)
+    params = sum(p.numel() for p in loaded.parameters())
+    assert params == summary["removed"]["params_total"] < summary["original"]["params"]
+    bundle = data.load("digits", limit=200)
+    test = torch.utils.data.DataLoader(bundle.test, batch_size=512)
+    assert evaluate(loaded, test, latency_repeats=0).accuracy == summary["accuracy_removed"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--model", "resnet_cifar"], ("level", "filter")),
+    (["--model", "resnet18_like", "--hidden", "8"], ("hidden",)),
+    (["--model", "vit"], ("patch",)),
+    (["--model", "mlp_mixer", "--model-options", "width=3"], ("width", "mlp_mixer")),
+    (["--model", "mlp", "--model-options", "depth=8"], ("model_options",)),
+])
+def test_train_refuses_a_model_it_cannot_run_in_one_line(tmp_path, capsys, flags, words):
+    """Every --model choice runs (the test above, and the flat ones in the first test) or is
+    refused before any training, in one line naming what to change."""
+    try:
+        status = cli.main(["train", *flags, "--data", "digits", "--limit", "50", "--epochs",
+                           "1", "--out", str(tmp_path / "x")])
+    except SystemExit as exit_:  # refused by the parser
+        status = exit_.code
+    assert status == 2
+    captured = capsys.readouterr()
+    assert "epoch" not in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert all(word in line for word in words), line
+
+
 def test_train_rejects_bad_input_with_one_line(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["train", "--data", "nosuch"])
