@@ -5,7 +5,8 @@ Commands:
 - ``demo``: the main job (`analysis.demo`).
 - ``train``: one equilibrium-pruning run from a named configuration and flags (`analysis.train`).
 - ``reproduce``: the paper (``reproduce paper``, `papers.pruning_as_a_game.reproduce`) and the
-  studies beyond it (``reproduce pareto|phase|certificates|overlap|filters|winning|resnet``, `papers.beyond`).
+  studies beyond it (``reproduce pareto|phase|certificates|overlap|filters|winning|resnet``,
+  `papers.beyond`).
 - ``compare``: equilibrium pruning against baselines on one dataset (`nets.compare`).
 - ``sweep``: many `analysis.RunConfig` s from a JSON file (a list, or a base and a grid), run
   resumably into one result store (`analysis.sweep`), locally or on a Dask cluster.
