@@ -197,6 +197,26 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
     return largest, moved, curvature
 
 
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH)
+def dual_gain(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, a: np.ndarray,
+              q: np.ndarray, row_sq: np.ndarray, scale: float, lo: float, hi: float) -> float:
+    """``max_i gain_i`` at `s_gap` given ``x_gap = F^T s_gap``, as `dual_pass` with `with_gap`,
+    without the step's products: one dot product per row (the last gap check of a solve)."""
+    n, d = factors.shape
+    largest = 0.0
+    for i in range(n):
+        dot_gap = 0.0
+        for k in range(d):
+            dot_gap += factors[i, k] * x_gap[k]
+        current = s_gap[i]
+        numerator = a[i] - scale * (dot_gap - row_sq[i] * current)
+        t = _respond(numerator, q[i], lo, hi)
+        gain = numerator * (t - current) - q[i] * (t * t - current * current)
+        if gain > largest:
+            largest = gain
+    return largest
+
+
 @numba.njit(cache=True, fastmath=_FASTMATH)
 def dual_step_profile(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
                       inverse: np.ndarray, scale: float, lo: float, hi: float,
