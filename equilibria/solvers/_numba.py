@@ -130,8 +130,9 @@ _PASS_FASTMATH = {"reassoc", "contract"}
 def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.ndarray,
               z: np.ndarray, a: np.ndarray, q: np.ndarray, inverse: np.ndarray,
               row_sq: np.ndarray, scale: float, lo: float, hi: float, with_gap: bool,
-              w: np.ndarray, s: np.ndarray, free: np.ndarray, acc: np.ndarray,
-              bent: np.ndarray) -> tuple[float, float, float]:
+              base_s: np.ndarray, base_acc: np.ndarray, w: np.ndarray, s: np.ndarray,
+              free: np.ndarray, acc: np.ndarray, bent: np.ndarray
+              ) -> tuple[float, float, float]:
     """One read of the factors for `equilibria.solvers.newton.DualNewton`, into the outputs.
 
     Row by row: ``w = F dx``; the primal profile of the unit step ``s = clip((a - scale (z +
@@ -139,13 +140,15 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
     (free * w / D)`` (D = 1 / `inverse`). With `with_gap`, also ``r = scale (F x_gap -
     ||F_i||^2 s_gap)``, the competition product at `s_gap` when ``x_gap = F^T s_gap``, and the
     first return value ``max_i gain_i``: what player i gains by its best response to r
-    (`ParticipationGame.deviation_gains`), else 0. The other two are `dual_line_slope` at the
-    unit step, ``sum_i w_i s_i`` and ``sum_{i free} w_i^2 / D_i``, the line search's first
-    trial. numpy needs two reads of F for the same (``F [x_gap, dx]``, then ``F^T [s, w /
-    D]``), since ``s`` depends on ``w``.
+    (`ParticipationGame.deviation_gains`), else 0. ``acc`` is summed as ``base_acc + F^T (s -
+    base_s)`` given ``base_acc = F^T base_s``: only the rows of players that moved from
+    `base_s` are added (most players at the same bound as before cost no sum). The other two
+    returns are `dual_line_slope` at the unit step, ``sum_i w_i s_i`` and ``sum_{i free} w_i^2
+    / D_i``, the line search's first trial. numpy needs two reads of F for the same (``F
+    [x_gap, dx]``, then ``F^T [s, w / D]``), since ``s`` depends on ``w``.
     """
     n, d = factors.shape
-    acc[:] = 0.0
+    acc[:] = base_acc
     bent[:] = 0.0
     block_acc = np.zeros(d)
     block_bent = np.zeros(d)
@@ -188,9 +191,10 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
                     block_bent[k] += weight * factors[i, k]
             s[i] = value
             moved += dot_step * value
-            if value != 0.0:
+            delta = value - base_s[i]
+            if delta != 0.0:
                 for k in range(d):
-                    block_acc[k] += value * factors[i, k]
+                    block_acc[k] += delta * factors[i, k]
         for k in range(d):
             acc[k] += block_acc[k]
             bent[k] += block_bent[k]

@@ -289,10 +289,11 @@ class DualNewton:
     def _primal(self, z: np.ndarray) -> np.ndarray:
         return np.clip((self.a - self.scale * z) * self.inverse, self.lo, self.hi)
 
-    def _pass(self, dy: np.ndarray, z: np.ndarray, x_gap: np.ndarray | None = None,
-              s_gap: np.ndarray | None = None) -> _Pass:
+    def _pass(self, dy: np.ndarray, z: np.ndarray, base: tuple[np.ndarray, np.ndarray],
+              x_gap: np.ndarray | None = None, s_gap: np.ndarray | None = None) -> _Pass:
         """``F dy`` and the unit step ``s(z + F dy)`` with its sums (`_Pass`); given ``x_gap =
-        F^T s_gap``, in the same read the largest deviation gain at `s_gap`."""
+        F^T s_gap``, in the same read the largest deviation gain at `s_gap`. `base` is a
+        profile with its ``F^T`` product (the compiled pass adds only the rows that moved)."""
         n, d = self.factors.shape
         game = self.game
         with_gap = x_gap is not None and s_gap is not None
@@ -304,7 +305,8 @@ class DualNewton:
             gain, moved, curvature = _numba.dual_pass(
                 self.factors, dy if x_gap is None else x_gap, z if s_gap is None else s_gap,
                 dy, z, self.a, self.q, self.inverse, self.row_sq, self.scale, self.lo,
-                self.hi, with_gap, out.w, out.s, out.free, out.acc, out.bent)
+                self.hi, with_gap, base[0], base[1], out.w, out.s, out.free, out.acc,
+                out.bent)
             out.gain = gain if with_gap else None
             out.unit_slope = (moved, curvature)
             return out
@@ -339,7 +341,8 @@ class DualNewton:
     def _dual_start(self, s: np.ndarray) -> tuple[float, _DualState]:
         """The largest deviation gain at profile `s` and the dual state at ``y = F^T s``."""
         y = self.factors.T @ s
-        first = self._pass(y, np.zeros(s.shape[0]), y, s)  # w = F y = F F^T s: z of the state
+        # w = F y = F F^T s: z of the state
+        first = self._pass(y, np.zeros(s.shape[0]), (s, y), y, s)
         state = _DualState(y=y, z=first.w, s=first.s, acc=first.acc, free=first.free)
         assert first.gain is not None
         return first.gain, state
@@ -364,7 +367,8 @@ class DualNewton:
                     self.factors, state.acc, s, self.a, self.q, self.row_sq, self.scale,
                     self.lo, self.hi)
             else:
-                state.pending = self._pass(self._direction(state), state.z, state.acc, s)
+                state.pending = self._pass(self._direction(state), state.z,
+                                           (state.s, state.acc), state.acc, s)
                 gain = state.pending.gain
         else:
             gain, start = self._dual_start(s)
@@ -396,7 +400,7 @@ class DualNewton:
             state = start[1]
             self._start = None
         if state.pending is None:
-            state.pending = self._pass(self._direction(state), state.z)
+            state.pending = self._pass(self._direction(state), state.z, (state.s, state.acc))
         ahead = state.pending
         dy, w = ahead.dy, ahead.w
         initial = self.scale * float((state.y - state.acc) @ dy)
