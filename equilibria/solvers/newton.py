@@ -161,23 +161,29 @@ def _rows_transpose_product(factors: np.ndarray, rows: np.ndarray,
 
 
 def _weighted_gram(factors: np.ndarray, rows: np.ndarray, weights: np.ndarray,
-                   start_from: np.ndarray) -> np.ndarray:
+                   start_from: np.ndarray, compiled: bool = False) -> np.ndarray:
     """``start_from + F[rows]^T diag(weights) F[rows]`` (weights of either sign), symmetric.
 
     Rows of positive and of negative weight are scaled by ``sqrt(|w|)`` and multiplied as
     ``X^T X``, which numpy runs as BLAS syrk; `_GRAM_CHUNK_ROWS` rows at a time are gathered
-    (``numpy.take``) into one reused buffer that stays in the L2 cache and scaled there in place.
+    into one reused buffer that stays in the L2 cache and scaled there (``numpy.take`` and an
+    in-place product, or with `compiled` numba's `_numba.gather_scaled`: the same numbers).
     """
     gram = start_from.copy()
     buffer = np.empty((min(_GRAM_CHUNK_ROWS, rows.size), factors.shape[1]))
+    if compiled:
+        from equilibria.solvers import _numba
     for sign in (1.0, -1.0):
         chosen = np.flatnonzero(sign * weights > 0.0)
         roots = np.sqrt(sign * weights[chosen])
         for start in range(0, chosen.size, _GRAM_CHUNK_ROWS):
             pick = rows[chosen[start:start + _GRAM_CHUNK_ROWS]]
             block = buffer[:pick.size]
-            np.take(factors, pick, axis=0, out=block)
-            block *= roots[start:start + _GRAM_CHUNK_ROWS, None]
+            if compiled:
+                _numba.gather_scaled(factors, pick, roots[start:start + _GRAM_CHUNK_ROWS], block)
+            else:
+                np.take(factors, pick, axis=0, out=block)
+                block *= roots[start:start + _GRAM_CHUNK_ROWS, None]
             gram += sign * (block.T @ block)
     return 0.5 * (gram + gram.T)
 
@@ -329,7 +335,7 @@ class DualNewton:
     def _direction(self, state: _DualState) -> np.ndarray:
         """The Newton direction ``dy = -(I + scale core)^{-1} (y - F^T s)`` at `state`."""
         self._core = _updated_core(self.factors, self.inverse, self._core, self._core_free,
-                                   state.free)
+                                   state.free, self.compiled)
         self._core_free = state.free
         residual = state.y - state.acc
         hessian = np.eye(residual.shape[0]) + self.scale * self._core
@@ -490,7 +496,7 @@ class DualNewton:
 
 
 def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
-                  current: np.ndarray, free: np.ndarray) -> np.ndarray:
+                  current: np.ndarray, free: np.ndarray, compiled: bool = False) -> np.ndarray:
     """``F_A^T diag(1/D_A) F_A`` for the free set `free`, from the core of the set `current`.
 
     Only the rows of players that entered or left the set are read (``core += F_C^T diag(+-1/D_C)
@@ -502,9 +508,10 @@ def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
         return core
     members = np.flatnonzero(free)
     if changed.size >= members.size:
-        return _weighted_gram(factors, members, inverse[members], np.zeros_like(core))
+        return _weighted_gram(factors, members, inverse[members], np.zeros_like(core),
+                              compiled)
     weights = np.where(free[changed], inverse[changed], -inverse[changed])
-    return _weighted_gram(factors, changed, weights, core)
+    return _weighted_gram(factors, changed, weights, core, compiled)
 
 
 def active_set_step(game: ParticipationGame) -> Step:
