@@ -221,6 +221,27 @@ def dual_gain(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, a: np.n
     return largest
 
 
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH)
+def moved_transpose_product(factors: np.ndarray, s: np.ndarray, base_s: np.ndarray,
+                            base_acc: np.ndarray, acc: np.ndarray) -> None:
+    """``acc = base_acc + F^T (s - base_s)`` (given ``base_acc = F^T base_s``), reading only the
+    rows of players whose value differs: ``F^T s`` after a line-search step of
+    `equilibria.solvers.newton.DualNewton` from the profile of the step before, when many
+    players changed bound between the step and the unit step (blocked sums as `dual_pass`)."""
+    n, d = factors.shape
+    acc[:] = base_acc
+    block = np.zeros(d)
+    for start in range(0, n, _PASS_BLOCK):
+        block[:] = 0.0
+        for i in range(start, min(start + _PASS_BLOCK, n)):
+            delta = s[i] - base_s[i]
+            if delta != 0.0:
+                for k in range(d):
+                    block[k] += delta * factors[i, k]
+        for k in range(d):
+            acc[k] += block[k]
+
+
 @numba.njit(cache=True)
 def gather_scaled(factors: np.ndarray, rows: np.ndarray, roots: np.ndarray,
                   out: np.ndarray) -> None:

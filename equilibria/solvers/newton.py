@@ -66,6 +66,9 @@ _CHUNK_ROWS = 1 << 13
 #: A line-search step reads the rows of the players whose bound changed between t and the unit
 #: step to correct ``F^T s``, unless more than 1 / `_CORRECTED_SHARE` of them changed.
 _CORRECTED_SHARE = 8
+#: Otherwise, compiled, it reads the rows of the players that moved from the step's start,
+#: unless more than 1 / `_MOVED_SHARE` of them moved (then one BLAS read of F is faster).
+_MOVED_SHARE = 2
 #: Rows gathered at a time into the d x d core's buffer (1024 x 64 float64 = 512 KiB, in L2).
 _GRAM_CHUNK_ROWS = 1 << 10
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
@@ -420,15 +423,18 @@ class DualNewton:
         if t == 1.0:
             z, s_new, acc, free = state.z + w, ahead.s, ahead.acc, ahead.free
         else:
-            z, s_new, free, acc = self._moved_profile(ahead, state.z, t)
+            z, s_new, free, acc = self._moved_profile(ahead, state.z, t, (state.s, state.acc))
         self._state = _DualState(y=y, z=z, s=s_new, acc=acc, free=free)
         return s_new
 
-    def _moved_profile(self, ahead: _Pass, z: np.ndarray, t: float
+    def _moved_profile(self, ahead: _Pass, z: np.ndarray, t: float,
+                       base: tuple[np.ndarray, np.ndarray]
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``z + t w``, the profile ``s(t)``, its free set and ``F^T s(t)`` from the unit step's
         ``F^T s(1)``: players free at both t and 1 moved by ``-scale (t - 1) w_i / D_i`` (that
-        is ``bent``); only the rows of the others are read."""
+        is ``bent``); only the rows of the others are read. When too many of them changed,
+        compiled: ``F^T s(t)`` from `base` (the profile before the step and its ``F^T``
+        product) by the rows of the players that moved from it; numpy: one BLAS read."""
         shift = self.scale * (t - 1.0)
         n = z.shape[0]
         if self.compiled:
@@ -439,7 +445,13 @@ class DualNewton:
             count = _numba.dual_step_profile(t, z, ahead.w, self.a, self.inverse, self.scale,
                                              self.lo, self.hi, ahead.s, ahead.free, z_new,
                                              s_new, free, change)
-            others = np.flatnonzero(change) if count <= n // _CORRECTED_SHARE else None
+            if count > n // _CORRECTED_SHARE:
+                if np.count_nonzero(s_new != base[0]) > n // _MOVED_SHARE:
+                    return z_new, s_new, free, self.factors.T @ s_new
+                acc = np.empty(self.factors.shape[1])
+                _numba.moved_transpose_product(self.factors, s_new, base[0], base[1], acc)
+                return z_new, s_new, free, acc
+            others = np.flatnonzero(change)
         else:
             z_new = z + t * ahead.w
             s_new = self._primal(z_new)

@@ -192,6 +192,24 @@ def test_a_compiled_solve_ends_on_the_gap_only_check_with_the_same_profile():
     np.testing.assert_allclose(runs[True].profile, runs[False].profile, rtol=0, atol=1e-12)
 
 
+def test_a_line_search_step_sums_f_t_s_from_the_rows_that_moved():
+    from equilibria.solvers import _numba
+
+    with mock.patch.object(_numba, "moved_transpose_product",
+                           wraps=_numba.moved_transpose_product) as moved:
+        for seed in range(12):
+            n = 30 + seed
+            low, _, _ = low_rank_game(seed, n, 4, 2.0)
+            step = DualNewton(low, compiled=True)
+            s = np.random.default_rng(seed).uniform(0.0, 1.0, n)
+            for k in range(6):
+                step.gap(s)
+                s = step(s, k)
+                np.testing.assert_allclose(step._state.acc, low.competition.factors.T @ s,
+                                           rtol=0, atol=1e-12 * max(1.0, np.abs(s).sum()))
+    assert moved.called  # the path these games take: many players changed bound
+
+
 def test_small_games_never_import_numba():
     code = ("import sys; import numpy as np; from equilibria import LowRank, ParticipationGame, "
             "solve; from equilibria.certify import certify; rng = np.random.default_rng(0); "
