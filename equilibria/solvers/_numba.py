@@ -21,9 +21,11 @@ fuses. numba is a dependency of the package; it is imported only when a kernel r
 for a solve's first `equilibria.solvers.best_response.PYTHON_SWEEP_MOVES` player moves, the
 dual Newton passes below `equilibria.solvers.newton.COMPILED_MIN_PLAYERS` players in numpy).
 
-`dual_pass`, `dual_step_profile` and `dual_line_slope` serve
-`equilibria.solvers.newton.DualNewton`: one read of the factors per Newton step for the step
-and the Nash-gap check together.
+`dual_pass`, `dual_gain`, `moved_transpose_product`, `gather_scaled`, `dual_step_profile` and
+`dual_line_slope` serve `equilibria.solvers.newton.DualNewton`: one read of the factors per
+Newton step for the step and the Nash-gap check together. The three that read the factors run
+on every core (numba ``parallel``, ``prange`` over blocks of `_PASS_BLOCK` rows) with partial
+sums per block joined in block order, so their results do not depend on the thread count.
 
 The kernels are compiled on first use and cached on disk (``cache=True``); sums may be
 reassociated (vectorized), so a sweep agrees with the sequential Python loop to rounding.
@@ -126,7 +128,7 @@ _PASS_BLOCK = 256
 _PASS_FASTMATH = {"reassoc", "contract"}
 
 
-@numba.njit(cache=True, fastmath=_PASS_FASTMATH)
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH, parallel=True)
 def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.ndarray,
               z: np.ndarray, a: np.ndarray, q: np.ndarray, inverse: np.ndarray,
               row_sq: np.ndarray, scale: float, lo: float, hi: float, with_gap: bool,
@@ -148,17 +150,18 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
     [x_gap, dx]``, then ``F^T [s, w / D]``), since ``s`` depends on ``w``.
     """
     n, d = factors.shape
-    acc[:] = base_acc
-    bent[:] = 0.0
-    block_acc = np.zeros(d)
-    block_bent = np.zeros(d)
-    largest = 0.0
-    moved = 0.0
-    curvature = 0.0
-    for start in range(0, n, _PASS_BLOCK):
-        block_acc[:] = 0.0
-        block_bent[:] = 0.0
-        for i in range(start, min(start + _PASS_BLOCK, n)):
+    blocks = (n + _PASS_BLOCK - 1) // _PASS_BLOCK
+    # per-block partial sums, joined in block order: the same result for any thread count
+    part_acc = np.zeros((blocks, d))
+    part_bent = np.zeros((blocks, d))
+    part_scalars = np.zeros((blocks, 3))  # largest gain, moved, curvature
+    for block in numba.prange(blocks):
+        block_acc = part_acc[block]
+        block_bent = part_bent[block]
+        largest = 0.0
+        moved = 0.0
+        curvature = 0.0
+        for i in range(block * _PASS_BLOCK, min((block + 1) * _PASS_BLOCK, n)):
             dot_gap = 0.0
             dot_step = 0.0
             if with_gap:
@@ -195,33 +198,49 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
             if delta != 0.0:
                 for k in range(d):
                     block_acc[k] += delta * factors[i, k]
+        part_scalars[block, 0] = largest
+        part_scalars[block, 1] = moved
+        part_scalars[block, 2] = curvature
+    acc[:] = base_acc
+    bent[:] = 0.0
+    largest = 0.0
+    moved = 0.0
+    curvature = 0.0
+    for block in range(blocks):
         for k in range(d):
-            acc[k] += block_acc[k]
-            bent[k] += block_bent[k]
+            acc[k] += part_acc[block, k]
+            bent[k] += part_bent[block, k]
+        largest = max(largest, part_scalars[block, 0])
+        moved += part_scalars[block, 1]
+        curvature += part_scalars[block, 2]
     return largest, moved, curvature
 
 
-@numba.njit(cache=True, fastmath=_PASS_FASTMATH)
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH, parallel=True)
 def dual_gain(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, a: np.ndarray,
               q: np.ndarray, row_sq: np.ndarray, scale: float, lo: float, hi: float) -> float:
     """``max_i gain_i`` at `s_gap` given ``x_gap = F^T s_gap``, as `dual_pass` with `with_gap`,
     without the step's products: one dot product per row (the last gap check of a solve)."""
     n, d = factors.shape
-    largest = 0.0
-    for i in range(n):
-        dot_gap = 0.0
-        for k in range(d):
-            dot_gap += factors[i, k] * x_gap[k]
-        current = s_gap[i]
-        numerator = a[i] - scale * (dot_gap - row_sq[i] * current)
-        t = _respond(numerator, q[i], lo, hi)
-        gain = numerator * (t - current) - q[i] * (t * t - current * current)
-        if gain > largest:
-            largest = gain
-    return largest
+    blocks = (n + _PASS_BLOCK - 1) // _PASS_BLOCK
+    part = np.zeros(blocks)
+    for block in numba.prange(blocks):
+        largest = 0.0
+        for i in range(block * _PASS_BLOCK, min((block + 1) * _PASS_BLOCK, n)):
+            dot_gap = 0.0
+            for k in range(d):
+                dot_gap += factors[i, k] * x_gap[k]
+            current = s_gap[i]
+            numerator = a[i] - scale * (dot_gap - row_sq[i] * current)
+            t = _respond(numerator, q[i], lo, hi)
+            gain = numerator * (t - current) - q[i] * (t * t - current * current)
+            if gain > largest:
+                largest = gain
+        part[block] = largest
+    return max(0.0, part.max())
 
 
-@numba.njit(cache=True, fastmath=_PASS_FASTMATH)
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH, parallel=True)
 def moved_transpose_product(factors: np.ndarray, s: np.ndarray, base_s: np.ndarray,
                             base_acc: np.ndarray, acc: np.ndarray) -> None:
     """``acc = base_acc + F^T (s - base_s)`` (given ``base_acc = F^T base_s``), reading only the
@@ -229,17 +248,19 @@ def moved_transpose_product(factors: np.ndarray, s: np.ndarray, base_s: np.ndarr
     `equilibria.solvers.newton.DualNewton` from the profile of the step before, when many
     players changed bound between the step and the unit step (blocked sums as `dual_pass`)."""
     n, d = factors.shape
-    acc[:] = base_acc
-    block = np.zeros(d)
-    for start in range(0, n, _PASS_BLOCK):
-        block[:] = 0.0
-        for i in range(start, min(start + _PASS_BLOCK, n)):
+    blocks = (n + _PASS_BLOCK - 1) // _PASS_BLOCK
+    part = np.zeros((blocks, d))
+    for block in numba.prange(blocks):
+        partial = part[block]
+        for i in range(block * _PASS_BLOCK, min((block + 1) * _PASS_BLOCK, n)):
             delta = s[i] - base_s[i]
             if delta != 0.0:
                 for k in range(d):
-                    block[k] += delta * factors[i, k]
+                    partial[k] += delta * factors[i, k]
+    acc[:] = base_acc
+    for block in range(blocks):
         for k in range(d):
-            acc[k] += block[k]
+            acc[k] += part[block, k]
 
 
 @numba.njit(cache=True)

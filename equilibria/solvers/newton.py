@@ -44,8 +44,10 @@ Other games (scale <= 0, a ``D_i <= 0``, dense or sparse R) take the active-set 
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -66,9 +68,7 @@ _CHUNK_ROWS = 1 << 13
 #: A line-search step reads the rows of the players whose bound changed between t and the unit
 #: step to correct ``F^T s``, unless more than 1 / `_CORRECTED_SHARE` of them changed.
 _CORRECTED_SHARE = 8
-#: Otherwise, compiled, it reads the rows of the players that moved from the step's start,
-#: unless more than 1 / `_MOVED_SHARE` of them moved (then one BLAS read of F is faster).
-_MOVED_SHARE = 2
+#: Otherwise, compiled, it reads the rows of the players that moved from the step's start.
 #: Rows gathered at a time into the d x d core's buffer (1024 x 64 float64 = 512 KiB, in L2).
 _GRAM_CHUNK_ROWS = 1 << 10
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
@@ -78,6 +78,8 @@ _LINE_SEARCH_STEPS = 60
 #: its import and the load of its cached kernels cost about 0.4 s once per process, more than
 #: a whole solve of games this size takes with numpy (bench/solvers.py part (f) measures both).
 COMPILED_MIN_PLAYERS = 100_000
+#: threadpoolctl's controller of the BLAS libraries, made on the first compiled step.
+_BLAS: Any = None
 
 
 def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -352,12 +354,32 @@ class DualNewton:
 
     def _dual_start(self, s: np.ndarray) -> tuple[float, _DualState]:
         """The largest deviation gain at profile `s` and the dual state at ``y = F^T s``."""
-        y = self.factors.T @ s
+        if self.compiled:  # F^T s on every core (moved from the profile 0)
+            from equilibria.solvers import _numba
+
+            y = np.empty(self.factors.shape[1])
+            _numba.moved_transpose_product(self.factors, np.ascontiguousarray(s, np.float64),
+                                           np.zeros(s.shape[0]), np.zeros_like(y), y)
+        else:
+            y = self.factors.T @ s
         # w = F y = F F^T s: z of the state
         first = self._pass(y, np.zeros(s.shape[0]), (s, y), y, s)
         state = _DualState(y=y, z=first.w, s=first.s, acc=first.acc, free=first.free)
         assert first.gain is not None
         return first.gain, state
+
+    def _threads(self) -> contextlib.AbstractContextManager:
+        """One BLAS thread while the compiled kernels run on every core (numba ``parallel``):
+        OpenBLAS threads that spin after a call would take the cores the kernels' threads
+        need (threadpoolctl; numpy has nothing to set it). A no-op for the numpy passes."""
+        if not self.compiled:
+            return contextlib.nullcontext()
+        global _BLAS
+        if _BLAS is None:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController()
+        return _BLAS.limit(limits=1, user_api="blas")
 
     def gap(self, s: np.ndarray, tol: float | None = None) -> float:
         """The relative Nash gap of `s` (`equilibria.nash_gap`), from the shared passes.
@@ -366,6 +388,10 @@ class DualNewton:
         when the gap is sure to be at most `tol` (`_surely_within`): the last check of a
         solve then reads only ``F (F^T s)``, and the core is not updated for a step never
         taken."""
+        with self._threads():
+            return self._gap(s, tol)
+
+    def _gap(self, s: np.ndarray, tol: float | None) -> float:
         state = self._state
         if state is not None and (state.s is s or np.array_equal(state.s, s)):
             if state.pending is not None and state.pending.gain is not None:
@@ -404,6 +430,10 @@ class DualNewton:
 
     # ------------------------------------------------------------------ the step
     def __call__(self, s: np.ndarray, k: int) -> np.ndarray:
+        with self._threads():
+            return self._step(s)
+
+    def _step(self, s: np.ndarray) -> np.ndarray:
         state = self._state
         if state is None or not (state.s is s or np.array_equal(state.s, s)):
             start = self._start
@@ -446,8 +476,6 @@ class DualNewton:
                                              self.lo, self.hi, ahead.s, ahead.free, z_new,
                                              s_new, free, change)
             if count > n // _CORRECTED_SHARE:
-                if np.count_nonzero(s_new != base[0]) > n // _MOVED_SHARE:
-                    return z_new, s_new, free, self.factors.T @ s_new
                 acc = np.empty(self.factors.shape[1])
                 _numba.moved_transpose_product(self.factors, s_new, base[0], base[1], acc)
                 return z_new, s_new, free, acc

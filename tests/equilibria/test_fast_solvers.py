@@ -210,6 +210,41 @@ def test_a_line_search_step_sums_f_t_s_from_the_rows_that_moved():
     assert moved.called  # the path these games take: many players changed bound
 
 
+def test_the_parallel_dual_kernels_do_not_depend_on_the_thread_count():
+    import numba
+
+    from equilibria.solvers import _numba
+
+    rng = np.random.default_rng(5)
+    n, d = 3000, 7  # several blocks of _PASS_BLOCK rows
+    factors = rng.normal(0.0, 0.3, (n, d))
+    a, q = rng.uniform(-1, 2, n), rng.uniform(0.5, 1, n)
+    row_sq = np.einsum("ij,ij->i", factors, factors)
+    inverse = 1.0 / (2.0 * q - 0.5 * row_sq)
+    x, dx, s = rng.normal(size=d), rng.normal(size=d), rng.uniform(0, 1, n)
+    z = factors @ x
+    runs = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            out = [np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(d), np.empty(d)]
+            scalars = _numba.dual_pass(factors, x, s, dx, z, a, q, inverse, row_sq, 0.5, 0.0,
+                                       1.0, True, s, factors.T @ s, *out)
+            moved = np.empty(d)
+            _numba.moved_transpose_product(factors, out[1], s, factors.T @ s, moved)
+            gain = _numba.dual_gain(factors, x, s, a, q, row_sq, 0.5, 0.0, 1.0)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        runs.append((scalars, out, moved, gain))
+    (first, out1, moved1, gain1), (second, out2, moved2, gain2) = runs
+    assert first == second and gain1 == gain2
+    assert gain1 == pytest.approx(first[0], rel=1e-12)  # the gain alone, as in the full pass
+    for u, v in zip(out1, out2, strict=True):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(moved1, moved2)
+    np.testing.assert_allclose(moved1, factors.T @ out1[1], rtol=0, atol=1e-12 * n)
+
+
 def test_small_games_never_import_numba():
     code = ("import sys; import numpy as np; from equilibria import LowRank, ParticipationGame, "
             "solve; from equilibria.certify import certify; rng = np.random.default_rng(0); "
