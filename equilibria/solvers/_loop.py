@@ -25,13 +25,19 @@ def iterate(game: ContinuousGame, step: Step, s0: np.ndarray, *, method: str, to
     so in ``converged``, ``stop_reason`` and ``message`` (`budget_note` is appended to the
     message when the time budget ran out, e.g. to say it was a default).
 
-    A step with a ``gap`` method (``step.gap(s) -> float``, e.g.
+    A step with a ``gap`` method (``step.gap(s, tol) -> float``, e.g.
     `equilibria.solvers.newton.DualNewton`) computes `equilibria.nash_gap` itself, from the
-    products its steps share; every other step is certified by `equilibria.nash_gap`.
+    products its steps share (`tol` lets it skip the next step's work when the gap is sure
+    to be at most `tol`); every other step is certified by `equilibria.nash_gap`.
     """
     start = time.perf_counter()
-    certify: Callable[[np.ndarray], float] = getattr(
-        step, "gap", lambda profile: float(nash_gap(game, profile)))
+    own_gap: Callable[[np.ndarray, float], float] | None = getattr(step, "gap", None)
+    if own_gap is None:
+        def certify(profile: np.ndarray) -> float:
+            return float(nash_gap(game, profile))
+    else:
+        def certify(profile: np.ndarray) -> float:
+            return own_gap(profile, tol)
     s = s0
     gap = certify(s)
     history = [gap]

@@ -21,9 +21,11 @@ fuses. numba is a dependency of the package; it is imported only when a kernel r
 for a solve's first `equilibria.solvers.best_response.PYTHON_SWEEP_MOVES` player moves, the
 dual Newton passes below `equilibria.solvers.newton.COMPILED_MIN_PLAYERS` players in numpy).
 
-`dual_pass`, `dual_step_profile` and `dual_line_slope` serve
-`equilibria.solvers.newton.DualNewton`: one read of the factors per Newton step for the step
-and the Nash-gap check together.
+`dual_pass`, `dual_gain`, `moved_transpose_product`, `gather_scaled`, `dual_step_profile` and
+`dual_line_slope` serve `equilibria.solvers.newton.DualNewton`: one read of the factors per
+Newton step for the step and the Nash-gap check together. The three that read the factors run
+on every core (numba ``parallel``, ``prange`` over blocks of `_PASS_BLOCK` rows) with partial
+sums per block joined in block order, so their results do not depend on the thread count.
 
 The kernels are compiled on first use and cached on disk (``cache=True``); sums may be
 reassociated (vectorized), so a sweep agrees with the sequential Python loop to rounding.
@@ -126,12 +128,13 @@ _PASS_BLOCK = 256
 _PASS_FASTMATH = {"reassoc", "contract"}
 
 
-@numba.njit(cache=True, fastmath=_PASS_FASTMATH)
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH, parallel=True)
 def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.ndarray,
               z: np.ndarray, a: np.ndarray, q: np.ndarray, inverse: np.ndarray,
               row_sq: np.ndarray, scale: float, lo: float, hi: float, with_gap: bool,
-              w: np.ndarray, s: np.ndarray, free: np.ndarray, acc: np.ndarray,
-              bent: np.ndarray) -> tuple[float, float, float]:
+              base_s: np.ndarray, base_acc: np.ndarray, w: np.ndarray, s: np.ndarray,
+              free: np.ndarray, acc: np.ndarray, bent: np.ndarray
+              ) -> tuple[float, float, float]:
     """One read of the factors for `equilibria.solvers.newton.DualNewton`, into the outputs.
 
     Row by row: ``w = F dx``; the primal profile of the unit step ``s = clip((a - scale (z +
@@ -139,23 +142,26 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
     (free * w / D)`` (D = 1 / `inverse`). With `with_gap`, also ``r = scale (F x_gap -
     ||F_i||^2 s_gap)``, the competition product at `s_gap` when ``x_gap = F^T s_gap``, and the
     first return value ``max_i gain_i``: what player i gains by its best response to r
-    (`ParticipationGame.deviation_gains`), else 0. The other two are `dual_line_slope` at the
-    unit step, ``sum_i w_i s_i`` and ``sum_{i free} w_i^2 / D_i``, the line search's first
-    trial. numpy needs two reads of F for the same (``F [x_gap, dx]``, then ``F^T [s, w /
-    D]``), since ``s`` depends on ``w``.
+    (`ParticipationGame.deviation_gains`), else 0. ``acc`` is summed as ``base_acc + F^T (s -
+    base_s)`` given ``base_acc = F^T base_s``: only the rows of players that moved from
+    `base_s` are added (most players at the same bound as before cost no sum). The other two
+    returns are `dual_line_slope` at the unit step, ``sum_i w_i s_i`` and ``sum_{i free} w_i^2
+    / D_i``, the line search's first trial. numpy needs two reads of F for the same (``F
+    [x_gap, dx]``, then ``F^T [s, w / D]``), since ``s`` depends on ``w``.
     """
     n, d = factors.shape
-    acc[:] = 0.0
-    bent[:] = 0.0
-    block_acc = np.zeros(d)
-    block_bent = np.zeros(d)
-    largest = 0.0
-    moved = 0.0
-    curvature = 0.0
-    for start in range(0, n, _PASS_BLOCK):
-        block_acc[:] = 0.0
-        block_bent[:] = 0.0
-        for i in range(start, min(start + _PASS_BLOCK, n)):
+    blocks = (n + _PASS_BLOCK - 1) // _PASS_BLOCK
+    # per-block partial sums, joined in block order: the same result for any thread count
+    part_acc = np.zeros((blocks, d))
+    part_bent = np.zeros((blocks, d))
+    part_scalars = np.zeros((blocks, 3))  # largest gain, moved, curvature
+    for block in numba.prange(blocks):
+        block_acc = part_acc[block]
+        block_bent = part_bent[block]
+        largest = 0.0
+        moved = 0.0
+        curvature = 0.0
+        for i in range(block * _PASS_BLOCK, min((block + 1) * _PASS_BLOCK, n)):
             dot_gap = 0.0
             dot_step = 0.0
             if with_gap:
@@ -188,13 +194,87 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
                     block_bent[k] += weight * factors[i, k]
             s[i] = value
             moved += dot_step * value
-            if value != 0.0:
+            delta = value - base_s[i]
+            if delta != 0.0:
                 for k in range(d):
-                    block_acc[k] += value * factors[i, k]
+                    block_acc[k] += delta * factors[i, k]
+        part_scalars[block, 0] = largest
+        part_scalars[block, 1] = moved
+        part_scalars[block, 2] = curvature
+    acc[:] = base_acc
+    bent[:] = 0.0
+    largest = 0.0
+    moved = 0.0
+    curvature = 0.0
+    for block in range(blocks):
         for k in range(d):
-            acc[k] += block_acc[k]
-            bent[k] += block_bent[k]
+            acc[k] += part_acc[block, k]
+            bent[k] += part_bent[block, k]
+        largest = max(largest, part_scalars[block, 0])
+        moved += part_scalars[block, 1]
+        curvature += part_scalars[block, 2]
     return largest, moved, curvature
+
+
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH, parallel=True)
+def dual_gain(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, a: np.ndarray,
+              q: np.ndarray, row_sq: np.ndarray, scale: float, lo: float, hi: float) -> float:
+    """``max_i gain_i`` at `s_gap` given ``x_gap = F^T s_gap``, as `dual_pass` with `with_gap`,
+    without the step's products: one dot product per row (the last gap check of a solve)."""
+    n, d = factors.shape
+    blocks = (n + _PASS_BLOCK - 1) // _PASS_BLOCK
+    part = np.zeros(blocks)
+    for block in numba.prange(blocks):
+        largest = 0.0
+        for i in range(block * _PASS_BLOCK, min((block + 1) * _PASS_BLOCK, n)):
+            dot_gap = 0.0
+            for k in range(d):
+                dot_gap += factors[i, k] * x_gap[k]
+            current = s_gap[i]
+            numerator = a[i] - scale * (dot_gap - row_sq[i] * current)
+            t = _respond(numerator, q[i], lo, hi)
+            gain = numerator * (t - current) - q[i] * (t * t - current * current)
+            if gain > largest:
+                largest = gain
+        part[block] = largest
+    return max(0.0, part.max())
+
+
+@numba.njit(cache=True, fastmath=_PASS_FASTMATH, parallel=True)
+def moved_transpose_product(factors: np.ndarray, s: np.ndarray, base_s: np.ndarray,
+                            base_acc: np.ndarray, acc: np.ndarray) -> None:
+    """``acc = base_acc + F^T (s - base_s)`` (given ``base_acc = F^T base_s``), reading only the
+    rows of players whose value differs: ``F^T s`` after a line-search step of
+    `equilibria.solvers.newton.DualNewton` from the profile of the step before, when many
+    players changed bound between the step and the unit step (blocked sums as `dual_pass`)."""
+    n, d = factors.shape
+    blocks = (n + _PASS_BLOCK - 1) // _PASS_BLOCK
+    part = np.zeros((blocks, d))
+    for block in numba.prange(blocks):
+        partial = part[block]
+        for i in range(block * _PASS_BLOCK, min((block + 1) * _PASS_BLOCK, n)):
+            delta = s[i] - base_s[i]
+            if delta != 0.0:
+                for k in range(d):
+                    partial[k] += delta * factors[i, k]
+    acc[:] = base_acc
+    for block in range(blocks):
+        for k in range(d):
+            acc[k] += part[block, k]
+
+
+@numba.njit(cache=True)
+def gather_scaled(factors: np.ndarray, rows: np.ndarray, roots: np.ndarray,
+                  out: np.ndarray) -> None:
+    """``out[j] = roots[j] * factors[rows[j]]``: the scaled rows of a chunk of the dual Newton
+    core (`equilibria.solvers.newton._weighted_gram`) gathered in one loop, the same numbers
+    as ``numpy.take`` and an in-place product at about twice their speed."""
+    d = factors.shape[1]
+    for j in range(rows.shape[0]):
+        row = rows[j]
+        root = roots[j]
+        for k in range(d):
+            out[j, k] = root * factors[row, k]
 
 
 @numba.njit(cache=True, fastmath=_FASTMATH)

@@ -33,7 +33,10 @@ O(N) per trial because ``F (y + t dy) = F y + t F dy``. The step and the loop's 
 share their passes over the factors (`DualNewton`): one read of F per step gives ``F (F^T s)``
 for the gap, ``F dy`` and the next ``F^T s``, half the one-pass floor ``F (F^T s)``; the d x d
 core ``F_A^T diag(1/D_A) F_A`` is kept from the previous step and updated by the rows of the
-players that entered or left A only (gathered into one small buffer, never a copy of F). The
+players that entered or left A only (gathered into one small buffer, never a copy of F); the
+compiled pass adds to ``F^T s`` only the rows of players that moved, and the last gap check
+of a solve, once a bound on the gains from the dual residual puts the gap below tol
+(`DualNewton._surely_within`), reads only ``F (F^T s)`` and takes no next direction. The
 passes are numba kernels from `COMPILED_MIN_PLAYERS` players and numpy below (two reads a
 pass, same results to rounding). On the benchmark games it certifies in 3-6 steps from s = 1.
 Other games (scale <= 0, a ``D_i <= 0``, dense or sparse R) take the active-set steps above.
@@ -41,8 +44,10 @@ Other games (scale <= 0, a ``D_i <= 0``, dense or sparse R) take the active-set 
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -63,6 +68,7 @@ _CHUNK_ROWS = 1 << 13
 #: A line-search step reads the rows of the players whose bound changed between t and the unit
 #: step to correct ``F^T s``, unless more than 1 / `_CORRECTED_SHARE` of them changed.
 _CORRECTED_SHARE = 8
+#: Otherwise, compiled, it reads the rows of the players that moved from the step's start.
 #: Rows gathered at a time into the d x d core's buffer (1024 x 64 float64 = 512 KiB, in L2).
 _GRAM_CHUNK_ROWS = 1 << 10
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
@@ -72,6 +78,8 @@ _LINE_SEARCH_STEPS = 60
 #: its import and the load of its cached kernels cost about 0.4 s once per process, more than
 #: a whole solve of games this size takes with numpy (bench/solvers.py part (f) measures both).
 COMPILED_MIN_PLAYERS = 100_000
+#: threadpoolctl's controller of the BLAS libraries, made on the first compiled step.
+_BLAS: Any = None
 
 
 def solve_free_block(game: ParticipationGame, free: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -161,23 +169,29 @@ def _rows_transpose_product(factors: np.ndarray, rows: np.ndarray,
 
 
 def _weighted_gram(factors: np.ndarray, rows: np.ndarray, weights: np.ndarray,
-                   start_from: np.ndarray) -> np.ndarray:
+                   start_from: np.ndarray, compiled: bool = False) -> np.ndarray:
     """``start_from + F[rows]^T diag(weights) F[rows]`` (weights of either sign), symmetric.
 
     Rows of positive and of negative weight are scaled by ``sqrt(|w|)`` and multiplied as
     ``X^T X``, which numpy runs as BLAS syrk; `_GRAM_CHUNK_ROWS` rows at a time are gathered
-    (``numpy.take``) into one reused buffer that stays in the L2 cache and scaled there in place.
+    into one reused buffer that stays in the L2 cache and scaled there (``numpy.take`` and an
+    in-place product, or with `compiled` numba's `_numba.gather_scaled`: the same numbers).
     """
     gram = start_from.copy()
     buffer = np.empty((min(_GRAM_CHUNK_ROWS, rows.size), factors.shape[1]))
+    if compiled:
+        from equilibria.solvers import _numba
     for sign in (1.0, -1.0):
         chosen = np.flatnonzero(sign * weights > 0.0)
         roots = np.sqrt(sign * weights[chosen])
         for start in range(0, chosen.size, _GRAM_CHUNK_ROWS):
             pick = rows[chosen[start:start + _GRAM_CHUNK_ROWS]]
             block = buffer[:pick.size]
-            np.take(factors, pick, axis=0, out=block)
-            block *= roots[start:start + _GRAM_CHUNK_ROWS, None]
+            if compiled:
+                _numba.gather_scaled(factors, pick, roots[start:start + _GRAM_CHUNK_ROWS], block)
+            else:
+                np.take(factors, pick, axis=0, out=block)
+                block *= roots[start:start + _GRAM_CHUNK_ROWS, None]
             gram += sign * (block.T @ block)
     return 0.5 * (gram + gram.T)
 
@@ -225,7 +239,8 @@ class _Pass:
 @dataclass
 class _DualState:
     """The dual iterate y with ``z = F y``, its profile ``s = s(y)``, ``acc = F^T s`` and the
-    free set of s; `pending` is the pass already taken along the next step's direction."""
+    free set of s; `pending` is the pass already taken along the next step's direction;
+    `gain`, the largest deviation gain at s when it was measured without that pass."""
 
     y: np.ndarray
     z: np.ndarray
@@ -233,6 +248,7 @@ class _DualState:
     acc: np.ndarray
     free: np.ndarray
     pending: _Pass | None = None
+    gain: float | None = None
 
 
 class DualNewton:
@@ -278,6 +294,7 @@ class DualNewton:
         self._core = np.zeros((d, d))
         self._core_free = np.zeros(game.n_players, dtype=bool)
         self._state: _DualState | None = None
+        self._gain_bound: float | None = None  # scale^2 max_i ||F_i||^2 / (4 q_i) / payoff
         # the profile a gap was last computed for, with the dual start it made (a profile
         # that is no s(y) of the last step: the first one, or a restart)
         self._start: tuple[np.ndarray, _DualState] | None = None
@@ -286,10 +303,11 @@ class DualNewton:
     def _primal(self, z: np.ndarray) -> np.ndarray:
         return np.clip((self.a - self.scale * z) * self.inverse, self.lo, self.hi)
 
-    def _pass(self, dy: np.ndarray, z: np.ndarray, x_gap: np.ndarray | None = None,
-              s_gap: np.ndarray | None = None) -> _Pass:
+    def _pass(self, dy: np.ndarray, z: np.ndarray, base: tuple[np.ndarray, np.ndarray],
+              x_gap: np.ndarray | None = None, s_gap: np.ndarray | None = None) -> _Pass:
         """``F dy`` and the unit step ``s(z + F dy)`` with its sums (`_Pass`); given ``x_gap =
-        F^T s_gap``, in the same read the largest deviation gain at `s_gap`."""
+        F^T s_gap``, in the same read the largest deviation gain at `s_gap`. `base` is a
+        profile with its ``F^T`` product (the compiled pass adds only the rows that moved)."""
         n, d = self.factors.shape
         game = self.game
         with_gap = x_gap is not None and s_gap is not None
@@ -301,7 +319,8 @@ class DualNewton:
             gain, moved, curvature = _numba.dual_pass(
                 self.factors, dy if x_gap is None else x_gap, z if s_gap is None else s_gap,
                 dy, z, self.a, self.q, self.inverse, self.row_sq, self.scale, self.lo,
-                self.hi, with_gap, out.w, out.s, out.free, out.acc, out.bent)
+                self.hi, with_gap, base[0], base[1], out.w, out.s, out.free, out.acc,
+                out.bent)
             out.gain = gain if with_gap else None
             out.unit_slope = (moved, curvature)
             return out
@@ -324,7 +343,7 @@ class DualNewton:
     def _direction(self, state: _DualState) -> np.ndarray:
         """The Newton direction ``dy = -(I + scale core)^{-1} (y - F^T s)`` at `state`."""
         self._core = _updated_core(self.factors, self.inverse, self._core, self._core_free,
-                                   state.free)
+                                   state.free, self.compiled)
         self._core_free = state.free
         residual = state.y - state.acc
         hessian = np.eye(residual.shape[0]) + self.scale * self._core
@@ -335,27 +354,86 @@ class DualNewton:
 
     def _dual_start(self, s: np.ndarray) -> tuple[float, _DualState]:
         """The largest deviation gain at profile `s` and the dual state at ``y = F^T s``."""
-        y = self.factors.T @ s
-        first = self._pass(y, np.zeros(s.shape[0]), y, s)  # w = F y = F F^T s: z of the state
+        if self.compiled:  # F^T s on every core (moved from the profile 0)
+            from equilibria.solvers import _numba
+
+            y = np.empty(self.factors.shape[1])
+            _numba.moved_transpose_product(self.factors, np.ascontiguousarray(s, np.float64),
+                                           np.zeros(s.shape[0]), np.zeros_like(y), y)
+        else:
+            y = self.factors.T @ s
+        # w = F y = F F^T s: z of the state
+        first = self._pass(y, np.zeros(s.shape[0]), (s, y), y, s)
         state = _DualState(y=y, z=first.w, s=first.s, acc=first.acc, free=first.free)
         assert first.gain is not None
         return first.gain, state
 
-    def gap(self, s: np.ndarray) -> float:
-        """The relative Nash gap of `s` (`equilibria.nash_gap`), from the shared passes."""
+    def _threads(self) -> contextlib.AbstractContextManager:
+        """One BLAS thread while the compiled kernels run on every core (numba ``parallel``):
+        OpenBLAS threads that spin after a call would take the cores the kernels' threads
+        need (threadpoolctl; numpy has nothing to set it). A no-op for the numpy passes."""
+        if not self.compiled:
+            return contextlib.nullcontext()
+        global _BLAS
+        if _BLAS is None:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController()
+        return _BLAS.limit(limits=1, user_api="blas")
+
+    def gap(self, s: np.ndarray, tol: float | None = None) -> float:
+        """The relative Nash gap of `s` (`equilibria.nash_gap`), from the shared passes.
+
+        Given the loop's `tol`, a compiled pass skips the next step's direction and products
+        when the gap is sure to be at most `tol` (`_surely_within`): the last check of a
+        solve then reads only ``F (F^T s)``, and the core is not updated for a step never
+        taken."""
+        with self._threads():
+            return self._gap(s, tol)
+
+    def _gap(self, s: np.ndarray, tol: float | None) -> float:
         state = self._state
         if state is not None and (state.s is s or np.array_equal(state.s, s)):
-            if state.pending is None or state.pending.gain is None:
-                state.pending = self._pass(self._direction(state), state.z, state.acc, s)
-            gain = state.pending.gain
+            if state.pending is not None and state.pending.gain is not None:
+                gain = state.pending.gain
+            elif state.gain is not None:
+                gain = state.gain
+            elif self.compiled and tol is not None and self._surely_within(state, tol):
+                from equilibria.solvers import _numba
+
+                gain = state.gain = _numba.dual_gain(
+                    self.factors, state.acc, s, self.a, self.q, self.row_sq, self.scale,
+                    self.lo, self.hi)
+            else:
+                state.pending = self._pass(self._direction(state), state.z,
+                                           (state.s, state.acc), state.acc, s)
+                gain = state.pending.gain
         else:
             gain, start = self._dual_start(s)
             self._start = (s, start)
         assert gain is not None
         return max(gain, 0.0) / self.game.payoff_scale()
 
+    def _surely_within(self, state: _DualState, tol: float) -> bool:
+        """Whether the relative gap of ``s(y)`` is at most `tol` by the bound ``gain_i <=
+        (scale F_i.(y - F^T s))^2 / (4 q_i) <= scale^2 ||F_i||^2 ||y - F^T s||^2 / (4 q_i)``.
+
+        Player i's utility is concave in its own strategy with curvature ``2 q_i``, so its gain
+        is at most ``u_i'(s_i)^2 / (4 q_i)``; at ``s_i = s_i(y)`` that slope is ``scale F_i.(y -
+        F^T s)`` for a free player and at most that (towards the box) for a bounded one. Only a
+        prediction: the gap is measured all the same."""
+        if self._gain_bound is None:
+            self._gain_bound = (self.scale ** 2 * float(np.max(self.row_sq / self.q)) / 4.0
+                                / self.game.payoff_scale())
+        residual = state.y - state.acc
+        return self._gain_bound * float(residual @ residual) <= tol
+
     # ------------------------------------------------------------------ the step
     def __call__(self, s: np.ndarray, k: int) -> np.ndarray:
+        with self._threads():
+            return self._step(s)
+
+    def _step(self, s: np.ndarray) -> np.ndarray:
         state = self._state
         if state is None or not (state.s is s or np.array_equal(state.s, s)):
             start = self._start
@@ -364,7 +442,7 @@ class DualNewton:
             state = start[1]
             self._start = None
         if state.pending is None:
-            state.pending = self._pass(self._direction(state), state.z)
+            state.pending = self._pass(self._direction(state), state.z, (state.s, state.acc))
         ahead = state.pending
         dy, w = ahead.dy, ahead.w
         initial = self.scale * float((state.y - state.acc) @ dy)
@@ -375,15 +453,18 @@ class DualNewton:
         if t == 1.0:
             z, s_new, acc, free = state.z + w, ahead.s, ahead.acc, ahead.free
         else:
-            z, s_new, free, acc = self._moved_profile(ahead, state.z, t)
+            z, s_new, free, acc = self._moved_profile(ahead, state.z, t, (state.s, state.acc))
         self._state = _DualState(y=y, z=z, s=s_new, acc=acc, free=free)
         return s_new
 
-    def _moved_profile(self, ahead: _Pass, z: np.ndarray, t: float
+    def _moved_profile(self, ahead: _Pass, z: np.ndarray, t: float,
+                       base: tuple[np.ndarray, np.ndarray]
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``z + t w``, the profile ``s(t)``, its free set and ``F^T s(t)`` from the unit step's
         ``F^T s(1)``: players free at both t and 1 moved by ``-scale (t - 1) w_i / D_i`` (that
-        is ``bent``); only the rows of the others are read."""
+        is ``bent``); only the rows of the others are read. When too many of them changed,
+        compiled: ``F^T s(t)`` from `base` (the profile before the step and its ``F^T``
+        product) by the rows of the players that moved from it; numpy: one BLAS read."""
         shift = self.scale * (t - 1.0)
         n = z.shape[0]
         if self.compiled:
@@ -394,7 +475,11 @@ class DualNewton:
             count = _numba.dual_step_profile(t, z, ahead.w, self.a, self.inverse, self.scale,
                                              self.lo, self.hi, ahead.s, ahead.free, z_new,
                                              s_new, free, change)
-            others = np.flatnonzero(change) if count <= n // _CORRECTED_SHARE else None
+            if count > n // _CORRECTED_SHARE:
+                acc = np.empty(self.factors.shape[1])
+                _numba.moved_transpose_product(self.factors, s_new, base[0], base[1], acc)
+                return z_new, s_new, free, acc
+            others = np.flatnonzero(change)
         else:
             z_new = z + t * ahead.w
             s_new = self._primal(z_new)
@@ -454,7 +539,7 @@ class DualNewton:
 
 
 def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
-                  current: np.ndarray, free: np.ndarray) -> np.ndarray:
+                  current: np.ndarray, free: np.ndarray, compiled: bool = False) -> np.ndarray:
     """``F_A^T diag(1/D_A) F_A`` for the free set `free`, from the core of the set `current`.
 
     Only the rows of players that entered or left the set are read (``core += F_C^T diag(+-1/D_C)
@@ -466,9 +551,10 @@ def _updated_core(factors: np.ndarray, inverse: np.ndarray, core: np.ndarray,
         return core
     members = np.flatnonzero(free)
     if changed.size >= members.size:
-        return _weighted_gram(factors, members, inverse[members], np.zeros_like(core))
+        return _weighted_gram(factors, members, inverse[members], np.zeros_like(core),
+                              compiled)
     weights = np.where(free[changed], inverse[changed], -inverse[changed])
-    return _weighted_gram(factors, changed, weights, core)
+    return _weighted_gram(factors, changed, weights, core, compiled)
 
 
 def active_set_step(game: ParticipationGame) -> Step:

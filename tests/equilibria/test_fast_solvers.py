@@ -153,6 +153,98 @@ def test_the_loop_certifies_with_the_steps_own_gap_and_restarts_from_any_profile
                                atol=1e-9)
 
 
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 60), d=st.integers(1, 6),
+       scale=st.sampled_from([0.05, 0.5, 2.0]), lower=st.sampled_from([0.0, 0.1]))
+def test_the_gain_bound_of_a_dual_iterate_bounds_its_nash_gap(seed, n, d, scale, lower):
+    # gain_i <= scale^2 ||F_i||^2 ||y - F^T s(y)||^2 / (4 q_i) at s = s(y), for any dual y
+    low, _, _ = low_rank_game(seed, n, d, scale)
+    low = ParticipationGame(low.benefit, low.quadratic_cost, low.linear_cost, low.competition,
+                            bounds=(lower, 1.0))
+    step = DualNewton(low, compiled=False)
+    factors = low.competition.factors
+    y = np.random.default_rng(seed).normal(0.0, 1.0, d)
+    s = step._primal(factors @ y)
+    residual = y - factors.T @ s
+    bound = (scale ** 2 * np.max(np.einsum("ij,ij->i", factors, factors)
+                                 / low.quadratic_cost) / 4.0 * float(residual @ residual))
+    gap = nash_gap(low, s) * low.payoff_scale()
+    assert gap <= bound * (1.0 + 1e-9) + 1e-13
+    state = step._dual_start(s)[1]  # y' = F^T s, with s(y') and its F^T s(y')
+    relative = nash_gap(low, state.s)
+    assert not step._surely_within(state, relative * (1.0 - 1e-6) - 1e-15)
+
+
+def test_a_compiled_solve_ends_on_the_gap_only_check_with_the_same_profile():
+    low, dense, _ = low_rank_game(3, 120, 5, 0.5)
+    runs = {}
+    for compiled in (False, True):
+        step = DualNewton(low, compiled=compiled)
+        runs[compiled] = iterate(low, step, np.ones(120), method="newton", tol=1e-10,
+                                 max_iter=50, record=True)
+        assert runs[compiled].converged
+        for s, gap in zip(runs[compiled].trajectory, runs[compiled].history, strict=True):
+            assert gap == pytest.approx(nash_gap(low, s), rel=1e-9, abs=1e-14)
+        # compiled: the last check measured the gap alone, no direction for a step never taken
+        assert (step._state.pending is None) == compiled
+        assert (step._state.gain is not None) == compiled
+    assert runs[True].iterations == runs[False].iterations
+    np.testing.assert_allclose(runs[True].profile, runs[False].profile, rtol=0, atol=1e-12)
+
+
+def test_a_line_search_step_sums_f_t_s_from_the_rows_that_moved():
+    from equilibria.solvers import _numba
+
+    with mock.patch.object(_numba, "moved_transpose_product",
+                           wraps=_numba.moved_transpose_product) as moved:
+        for seed in range(12):
+            n = 30 + seed
+            low, _, _ = low_rank_game(seed, n, 4, 2.0)
+            step = DualNewton(low, compiled=True)
+            s = np.random.default_rng(seed).uniform(0.0, 1.0, n)
+            for k in range(6):
+                step.gap(s)
+                s = step(s, k)
+                np.testing.assert_allclose(step._state.acc, low.competition.factors.T @ s,
+                                           rtol=0, atol=1e-12 * max(1.0, np.abs(s).sum()))
+    assert moved.called  # the path these games take: many players changed bound
+
+
+def test_the_parallel_dual_kernels_do_not_depend_on_the_thread_count():
+    import numba
+
+    from equilibria.solvers import _numba
+
+    rng = np.random.default_rng(5)
+    n, d = 3000, 7  # several blocks of _PASS_BLOCK rows
+    factors = rng.normal(0.0, 0.3, (n, d))
+    a, q = rng.uniform(-1, 2, n), rng.uniform(0.5, 1, n)
+    row_sq = np.einsum("ij,ij->i", factors, factors)
+    inverse = 1.0 / (2.0 * q - 0.5 * row_sq)
+    x, dx, s = rng.normal(size=d), rng.normal(size=d), rng.uniform(0, 1, n)
+    z = factors @ x
+    runs = []
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            out = [np.empty(n), np.empty(n), np.empty(n, dtype=bool), np.empty(d), np.empty(d)]
+            scalars = _numba.dual_pass(factors, x, s, dx, z, a, q, inverse, row_sq, 0.5, 0.0,
+                                       1.0, True, s, factors.T @ s, *out)
+            moved = np.empty(d)
+            _numba.moved_transpose_product(factors, out[1], s, factors.T @ s, moved)
+            gain = _numba.dual_gain(factors, x, s, a, q, row_sq, 0.5, 0.0, 1.0)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        runs.append((scalars, out, moved, gain))
+    (first, out1, moved1, gain1), (second, out2, moved2, gain2) = runs
+    assert first == second and gain1 == gain2
+    assert gain1 == pytest.approx(first[0], rel=1e-12)  # the gain alone, as in the full pass
+    for u, v in zip(out1, out2, strict=True):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(moved1, moved2)
+    np.testing.assert_allclose(moved1, factors.T @ out1[1], rtol=0, atol=1e-12 * n)
+
+
 def test_small_games_never_import_numba():
     code = ("import sys; import numpy as np; from equilibria import LowRank, ParticipationGame, "
             "solve; from equilibria.certify import certify; rng = np.random.default_rng(0); "
