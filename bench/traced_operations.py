@@ -5,7 +5,8 @@ Operations, each run on a fresh seeded model (small sizes, so the table takes a 
 
 - ``attach_gates`` (``level="all"``: every traced group of Linear and conv roots);
 - ``collect``: `nets.stats.collect` with the overlap Grams and the Gauss-Newton curvature (in
-  eval mode where the model has BatchNorm, as the second-order solve does);
+  eval mode: the statistics of the deployed network, as the second-order solve takes them on
+  BatchNorm networks);
 - ``algorithm_1``: `nets.EquilibriumPruning` fit for one epoch (the paper's loop);
 - ``solve_apply``: the ``equilibrium_solve`` pruner at 30% (Taylor game), and
   ``solve_second_order`` (second-order game, iterative);
@@ -23,7 +24,6 @@ baselines).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -75,10 +75,6 @@ STRUCTURED = sorted(name for name, cls in baselines.REGISTRY.items()
                     if "structured" in cls.granularities)
 
 
-def _has_norms(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 def operations(data: datasets.DataBundle, methods: list[str]
                ) -> dict[str, Callable[[nn.Module, torch.Tensor], None]]:
     """Name -> a function of (fresh model, example batch) that raises on failure."""
@@ -90,7 +86,7 @@ def operations(data: datasets.DataBundle, methods: list[str]
 
     def statistics(model: nn.Module, x: torch.Tensor) -> None:
         gated = attach_gates(model, "all", example_inputs=x[:1])
-        with eval_mode(gated) if _has_norms(gated) else contextlib.nullcontext():
+        with eval_mode(gated):  # the curvature needs examples that do not interact
             stats = collect(gated, batches, parameter_gram=True, activation_overlap=True,
                             curvature="gauss_newton")
         assert stats.curvature_factors.shape[0] == gated.n_players

@@ -75,6 +75,7 @@ table is printed. Results: papers/beyond/README.md, section (h).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -174,15 +175,15 @@ def configs(data: str = "fashion-mnist", root: str | None = DEFAULT_ROOT, *,
 
 
 # ---------------------------------------------------------------------------- latency
-def _pruned_pair(dense: Any, kept: Sequence[int], example: Any) -> tuple[Any, Any]:
-    """The dense ResNet with the first ``kept[g]`` channels of each group g kept, removed by
-    us and by Torch-Pruning directly (same groups, same channels)."""
+def _pruned_pair(gated: Any, dense: Any, kept: Sequence[int], example: Any
+                 ) -> tuple[Any, Any]:
+    """``dense`` (traced once into ``gated``) with the first ``kept[g]`` channels of each group
+    g kept, removed by us and by Torch-Pruning directly (same groups, same channels)."""
     import torch
 
-    from nets import apply_participation, attach_gates
+    from nets import apply_participation
     from nets.structure import torch_pruning_reference
 
-    gated = attach_gates(dense, "filter", example_inputs=example).eval()
     if len(kept) != len(gated.layers):
         raise ValueError(f"kept has {len(kept)} widths; the dense network has "
                          f"{len(gated.layers)} player layers")
@@ -192,6 +193,11 @@ def _pruned_pair(dense: Any, kept: Sequence[int], example: Any) -> tuple[Any, An
     ours = apply_participation(gated, keep.double(), mode="remove").eval()
     reference = torch_pruning_reference(dense, gated.structure, keep, example)
     return ours, reference
+
+
+def _label(kept: Iterable[int]) -> str:
+    """An architecture's key in ``latency.csv``: its kept widths joined by ``-``."""
+    return "-".join(str(int(k)) for k in kept)
 
 
 def latency_rows(architectures: Iterable[Sequence[int]], input_shape: Sequence[int],
@@ -212,15 +218,17 @@ def latency_rows(architectures: Iterable[Sequence[int]], input_shape: Sequence[i
     """
     import torch
 
+    from nets import attach_gates
     from nets.evaluate import measure_latency
     from nets.models import resnet_cifar
 
     dense = resnet_cifar(in_channels=input_shape[0], num_classes=n_classes,
                          input_size=input_shape[1], seed=seed, **dict(model_options)).eval()
     inputs = torch.rand((batch, *input_shape), generator=torch.Generator().manual_seed(seed))
+    gated = attach_gates(dense, "filter", example_inputs=inputs[:1]).eval()  # traced once
     rows = []
     for kept in dict.fromkeys(tuple(int(k) for k in a) for a in architectures):
-        ours, reference = _pruned_pair(dense, kept, inputs[:1])
+        ours, reference = _pruned_pair(gated, dense, kept, inputs[:1])
         with torch.inference_mode():
             difference = float((ours(inputs) - reference(inputs)).abs().max())
         if difference > 1e-4:
@@ -228,7 +236,7 @@ def latency_rows(architectures: Iterable[Sequence[int]], input_shape: Sequence[i
                                f"kept widths {kept}")
         dense_s, ours_s, reference_s = measure_latency([dense, ours, reference], inputs,
                                                        repeats=repeats, threads=1)
-        rows.append({"kept": "-".join(map(str, kept)),
+        rows.append({"kept": _label(kept),
                      "params_ours": sum(p.numel() for p in ours.parameters()),
                      "params_reference": sum(p.numel() for p in reference.parameters()),
                      "dense_ms": 1e3 * dense_s, "ours_ms": 1e3 * ours_s,
@@ -266,7 +274,7 @@ def with_latency(flat: Sequence[Mapping[str, Any]], latency: Sequence[Mapping[st
     by_kept = {row["kept"]: row for row in latency}
     out = []
     for row in flat:
-        kept = "-".join(str(k) for k in _kept(row))
+        kept = _label(_kept(row))
         match = by_kept.get(kept) if row["point"] != "dense" else None
         out.append({**row, "kept": kept,
                     "measured_speedup": None if match is None else match["measured_speedup"],
@@ -277,8 +285,8 @@ def with_latency(flat: Sequence[Mapping[str, Any]], latency: Sequence[Mapping[st
 
 def _kept(flat_row: Mapping[str, Any]) -> list[int]:
     value = flat_row["kept_per_layer"]
-    if isinstance(value, str):  # flattened to text by analysis.tables.flatten
-        return [int(v) for v in value.strip("[]").replace(",", " ").split()]
+    if isinstance(value, str):  # a list flattened to JSON text by analysis.tables.flatten
+        value = json.loads(value)
     return [int(v) for v in value]
 
 
@@ -411,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         measured_already = {row["kept"] for row in latency}
         architectures = [kept for kept in dict.fromkeys(tuple(_kept(r)) for r in flat
                                                         if r["point"] != "dense")
-                         if "-".join(map(str, kept)) not in measured_already]
+                         if _label(kept) not in measured_already]
         print(f"timing {len(architectures)} architectures ({args.latency_repeats} rounds "
               f"each; {len(measured_already)} reused from latency.csv) ...", flush=True)
         latency += latency_rows(architectures, bundle.input_shape, bundle.n_classes,
