@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from analysis.arguments import OneLineParser, out_dir, positive_int
-from analysis.tables import to_csv
+from analysis.tables import to_csv, to_markdown
 from equilibria import ParticipationGame, all_equilibria, analyze_stability, basins, nash_gap
 from equilibria import competition as comp
 from equilibria.atomic import atomic_write_text
@@ -228,18 +228,9 @@ def subgame_basins(game: ParticipationGame, s: np.ndarray, star: np.ndarray, *, 
 
 
 # ---------------------------------------------------------------------------- report
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
 def markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """A Markdown table of `rows` (same keys), `columns` in order (default all)."""
-    columns = list(columns or rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(r[c]) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
+    """`analysis.tables.to_markdown` with three significant digits."""
+    return to_markdown(rows, columns, floatfmt=".3g")
 
 
 def basin_summary(game_rows: Sequence[Mapping[str, Any]],
