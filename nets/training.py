@@ -509,46 +509,15 @@ class EquilibriumPruning:
     def _compiled_gradients(self, units: tuple[_Unit, ...],
                             lr: float | None = None) -> list[torch.Tensor] | None:
         """`_closed_form_gradients` by `nets._fused.pseudo_gradient`, one compiled loop per
-        layer; None when a participation, its gradient or a layer's weights are not CPU
-        tensors of one dtype, float32 or float64 (the torch operations then run). With `lr`
-        the same loop also takes the projected step of `_s_step_layers` (in place, bit for bit
-        the same: `nets._fused.pseudo_gradient_and_step`).
-
-        Lean on purpose (no ``torch.no_grad`` block, every check a C attribute): it runs on
-        every training step right after the backward pass, when the interpreter's own memory
-        is cold, and each line of Python costs microseconds there.
-        """
-        dtype = units[0].gate.participation.dtype
-        constants = self._fused_constants.get(dtype)
-        if constants is None:
+        layer (`_FusedStep`); None when a participation, its gradient or a layer's weights are
+        not CPU tensors of one dtype, float32 or float64 (the torch operations then run). With
+        `lr` the same loop also takes the projected step of `_s_step_layers` (in place, bit
+        for bit the same: `nets._fused.pseudo_gradient_and_step`)."""
+        fused = _FusedStep.build(self._fused_constants, units)
+        if fused is None:
             return None
-        kernels = _kernels()
-        parts = []
-        for unit in units:
-            s, layer = unit.gate.participation, unit.layer
-            ds, weight, bias = s.grad, layer.weight, layer.bias
-            if ds is None or ds.requires_grad or not (
-                    s.dtype == ds.dtype == weight.dtype == dtype and s.is_cpu and ds.is_cpu
-                    and weight.is_cpu and (bias is None or (bias.dtype == dtype and bias.is_cpu))):
-                return None
-            weight = weight.detach()  # ||w_i|| as `_squared_row_norms` takes it, no graph
-            rows = torch.linalg.vector_norm(
-                weight if weight.dim() == 2 else weight.reshape(weight.shape[0], -1), dim=1)
-            parts.append((s, ds, rows, bias))
-        step = None if lr is None else constants[-1](lr)
-        gradients = []
-        for s, ds, rows, bias in parts:
-            out = torch.empty_like(ds)
-            arrays = (s.detach().numpy(), ds.numpy(), rows.numpy(),
-                      kernels.NO_BIAS[dtype == torch.float64] if bias is None
-                      else bias.detach().numpy(), out.numpy())
-            if step is None:
-                kernels.pseudo_gradient(*arrays, *constants[:-1])
-            else:
-                kernels.pseudo_gradient_and_step(*arrays, *constants[:-1], step)
-                torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
-            gradients.append(out)
-        return gradients
+        fused.take_norms()
+        return fused.run(lr)
 
     @property
     def _fused_constants(self) -> dict[torch.dtype, tuple[Any, ...]]:
@@ -1007,6 +976,154 @@ def _copy_network(gated: GatedNetwork) -> GatedNetwork:
     return apply_participation(gated, mode="soft")
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _FusedLayer:
+    """One layer of `_FusedStep`: its tensors and the numpy arrays that view them (the
+    data pointers of the weight and bias they were made at, to tell when ``.data`` was
+    replaced); ``matrix`` is the weight's rows as a view, None when the weight is not
+    contiguous (its rows are then read afresh)."""
+
+    gate: Any
+    s: torch.Tensor
+    s_array: np.ndarray
+    layer: nn.Module
+    weight: torch.Tensor
+    weight_pointer: int
+    matrix: torch.Tensor | None
+    bias: torch.Tensor | None
+    bias_pointer: int
+    bias_array: np.ndarray
+    rows: torch.Tensor
+    rows_array: np.ndarray
+    out: torch.Tensor
+    out_array: np.ndarray
+
+
+class _FusedStep:
+    """The compiled s-step (`nets._fused`) on one network's layers, on arrays made once.
+
+    Each layer's participation s, bias, norms ``||w_i||`` and output buffer are viewed as
+    numpy arrays when it is built, and reused on every step while `ready` finds them still
+    viewing the network's tensors. `_StepHooks` keeps one per network because every line of
+    Python costs microseconds right after the backward pass, where the s-step runs (the
+    interpreter's own memory has left the cache by then); per step it calls `ready`, `start`
+    and `run`, nothing else.
+
+    `start` takes the norms (``torch.linalg.vector_norm`` of the incoming rows, as
+    `_squared_row_norms` takes them) before the forward pass rather than after the backward
+    pass: the weights do not change in between, so the bits are the same, and the forward
+    pass then finds the weights in the cache the norms read them into, while after the
+    backward pass they have left it (measured on `bench/training.py`'s MLP in one
+    interleaved run: about 45 us a step against 110 us). They are not kept from one step
+    to the next: a change of the weights through ``.data`` moves no version counter, so
+    nothing cheap could tell that they went stale.
+
+    Parameters
+    ----------
+    layers : list of _FusedLayer
+    constants : tuple
+        The scalars of `nets._fused.pseudo_gradient` after its arrays, then the rounding
+        of a Python scalar to the dtype (`EquilibriumPruning._fused_constants`).
+    """
+
+    def __init__(self, layers: list[_FusedLayer], constants: tuple[Any, ...]) -> None:
+        self.layers = layers
+        self.constants = constants[:-1]
+        self.rounding = constants[-1]
+        self.lr: tuple[float, Any] = (float("nan"), None)  # the last lr, and it rounded
+
+    @classmethod
+    def build(cls, constants: Mapping[torch.dtype, tuple[Any, ...]],
+              units: tuple[_Unit, ...]) -> _FusedStep | None:
+        """The fused step of `units`, or None when a participation or a layer's weights are
+        not CPU tensors of one dtype that `constants` holds (float32, float64)."""
+        dtype = units[0].gate.participation.dtype
+        if dtype not in constants:
+            return None
+        layers = []
+        for unit in units:
+            s, layer = unit.gate.participation, unit.layer
+            weight, bias = layer.weight, layer.bias
+            parameters = layer._parameters
+            if not (s.dtype == weight.dtype == dtype and s.is_cpu and weight.is_cpu and (
+                    bias is None or (bias.dtype == dtype and bias.is_cpu))) or \
+                    parameters.get("weight") is not weight or parameters.get("bias") is not bias:
+                return None  # (a weight computed at each forward, e.g. parametrized or
+                # pruned by torch.nn.utils.prune, is read after the pass by the torch path)
+            matrix = weight.detach()  # (no graph)
+            matrix = matrix if matrix.dim() == 2 else matrix.reshape(matrix.shape[0], -1)
+            rows = torch.empty(weight.shape[0], dtype=dtype)
+            out = torch.empty_like(s, requires_grad=False)
+            layers.append(_FusedLayer(
+                unit.gate, s, s.detach().numpy(), layer, weight, weight.data_ptr(),
+                matrix if matrix.data_ptr() == weight.data_ptr() else None, bias,
+                0 if bias is None else bias.data_ptr(),
+                _kernels().NO_BIAS[dtype == torch.float64] if bias is None
+                else bias.detach().numpy(), rows, rows.numpy(), out, out.numpy()))
+        return cls(layers, constants[dtype])
+
+    def ready(self) -> bool:
+        """Whether the arrays still view the network's participations, weights and biases
+        (not after a conversion such as ``.double()``, which replaces them or their data).
+
+        Reads the modules' ``_buffers`` and ``_parameters``, the dicts that
+        ``nn.Module.__getattr__`` looks in, without its Python-level search."""
+        for layer in self.layers:
+            parameters = layer.layer._parameters
+            weight, bias = parameters.get("weight"), parameters.get("bias")
+            if layer.gate._buffers["participation"] is not layer.s or \
+                    weight is not layer.weight or weight.data_ptr() != layer.weight_pointer \
+                    or bias is not layer.bias or \
+                    (bias is not None and bias.data_ptr() != layer.bias_pointer):
+                return False
+        return True
+
+    def start(self) -> None:
+        """Before the forward pass: the participations require gradients (none yet), and
+        `take_norms`."""
+        for layer in self.layers:  # (requires_grad_ on a leaf is a flag flip)
+            layer.s.requires_grad_(True)
+            layer.s.grad = None
+        self.take_norms()
+
+    def take_norms(self) -> None:
+        """``||w_i||`` of every layer's weights as they are now, into the rows arrays."""
+        for layer in self.layers:
+            matrix = layer.matrix
+            if matrix is None:
+                matrix = layer.weight.detach().reshape(layer.weight.shape[0], -1)
+            torch.linalg.vector_norm(matrix, dim=1, out=layer.rows)
+
+    def run(self, lr: float | None = None) -> list[torch.Tensor] | None:
+        """The pseudo-gradient of every layer (in the output buffers, overwritten by the
+        next call) from the gradients dL/ds in the participations' ``.grad``; with `lr` also
+        the projected step of s by it, in place, after which the participations stop
+        requiring gradients and their ``.grad`` is cleared. None, with nothing changed, when
+        a gradient is missing or not a CPU tensor of the participation's dtype."""
+        try:  # (autograd gives a leaf's gradient its dtype; numpy() refuses the rest)
+            grads = [layer.s.grad.numpy() for layer in self.layers]
+        except (AttributeError, RuntimeError, TypeError):  # None, requires grad, not CPU
+            return None
+        kernels = _kernels()
+        if lr is None:
+            for layer, ds in zip(self.layers, grads, strict=True):
+                kernels.pseudo_gradient(layer.s_array, ds, layer.rows_array, layer.bias_array,
+                                        layer.out_array, *self.constants)
+            return [layer.out for layer in self.layers]
+        if self.lr[0] != lr:
+            self.lr = (lr, self.rounding(lr))
+        step = self.lr[1]
+        for layer, ds in zip(self.layers, grads, strict=True):
+            kernels.pseudo_gradient_and_step(layer.s_array, ds, layer.rows_array,
+                                             layer.bias_array, layer.out_array,
+                                             *self.constants, step)
+            s = layer.s
+            torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
+            s.requires_grad_(False)
+            s.grad = None
+        return [layer.out for layer in self.layers]
+
+
 class _StepHooks(Hooks):
     """Algorithm 1's actions inside one step of `nets.loop.train_step`.
 
@@ -1037,9 +1154,13 @@ class _StepHooks(Hooks):
         self.closed_form = (c.s_update == "simultaneous" and not trainer._needs_second_pass()
                             and trainer._closed_form(self.units))
         #: The s-step's step: lr_s, or k lr_s on every k-th step.
-        self.lr = c.participation_lr if c.participation_every == 1 else \
-            c.participation_every * c.participation_lr
+        self.every = c.participation_every
+        self.lr = c.participation_lr if self.every == 1 else self.every * c.participation_lr
         self.stepped = False  # whether `after_backward` already took this step's s-step
+        #: Whether `after_backward` takes the s-step itself by `_FusedStep` (the closed form,
+        #: except with scale "effective", whose cost is read at s before the s-step).
+        self.fused = self.closed_form and c.scale != "effective"
+        self.fused_step: _FusedStep | None = None  # made on the first step, kept while ready
 
     @property
     def gradient(self) -> torch.Tensor | None:
@@ -1048,30 +1169,36 @@ class _StepHooks(Hooks):
         return None if self.gradients is None else torch.cat(self.gradients)
 
     def before_batch(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
-        every = self.trainer.config.participation_every
+        every = self.every
         self.s_now = every == 1 or (self.steps + 1) % every == 0
         if not self.s_now:
             return
+        if self.fused:
+            fused = self.fused_step
+            if fused is None or not fused.ready():
+                fused = self.fused_step = _FusedStep.build(self.trainer._fused_constants,
+                                                           self.units)
+            if fused is not None:
+                fused.start()
+                return
         for gate in self.gates:  # (requires_grad_ on a leaf is a flag flip)
             gate.participation.requires_grad_(True)
             gate.participation.grad = None
 
     def after_backward(self, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        fused = self.fused_step
+        if self.s_now and fused is not None:
+            # The s-step itself, in the same compiled loop: the theta step does not read s,
+            # so taking it before the optimizer step gives the same bits.
+            self.gradients = fused.run(self.lr)
+            if self.gradients is not None:
+                self.stepped = True
+                return  # (`fused` excludes scale "effective": no cost term below)
         trainer = self.trainer
         c = trainer.config
         self.gradients = None
         if self.s_now and self.closed_form:  # the s-step sees the weights before the step
-            if c.scale != "effective":  # (whose cost below reads s before the s-step)
-                # The s-step itself in the same compiled loop: the theta step does not read
-                # s, so taking it before the optimizer step gives the same bits.
-                self.gradients = trainer._compiled_gradients(self.units, self.lr)
-                self.stepped = self.gradients is not None
-                if self.stepped:
-                    for gate in self.gates:
-                        gate.participation.requires_grad_(False)
-                        gate.participation.grad = None
-            if self.gradients is None:
-                self.gradients = trainer._closed_form_gradients(self.units)
+            self.gradients = trainer._closed_form_gradients(self.units)
         elif self.s_now and c.s_update == "simultaneous":
             if trainer._needs_second_pass():
                 self.gradients = list(self._split(

@@ -257,3 +257,33 @@ def test_fit_trains_to_the_same_bits_with_the_compiled_and_the_torch_s_step(digi
     assert not torch.equal(compiled[0], torch.ones_like(compiled[0]))
     for a, b in zip(compiled, reference, strict=True):
         assert torch.equal(a, b)
+
+
+def test_the_fused_step_follows_weights_changed_between_steps():
+    """`_FusedStep` keeps numpy views of the network's tensors from step to step: a change of
+    the weights in place (through ``.data`` too, which moves no version counter) or a
+    replacement of their data between two steps still gives the step of `reference_step`,
+    bit for bit, and a replaced tensor is seen (the views are made again)."""
+    config = PruningConfig(participation_lr=0.05, lr=0.01, beta=0.05, gamma=0.02)
+    trainer = EquilibriumPruning(config)
+    fused, batches = _network()
+    reference = copy.deepcopy(fused)
+    fused_optimizer = make_optimizer(config, fused.parameters())
+    reference_optimizer = make_optimizer(config, reference.parameters())
+    changes = [lambda layer: None,
+               lambda layer: layer.weight.data.mul_(1.5),  # in place, no version moved
+               lambda layer: setattr(layer.weight, "data", layer.weight.data * 0.5),  # new data
+               lambda layer: layer.bias.data.add_(0.25),
+               lambda layer: None]
+    first = [info.layer_index for info in fused.layers][0]
+    for change, (inputs, labels) in zip(changes, batches, strict=True):
+        for network in (fused, reference):
+            change(network.model[first])
+        trainer.step(fused, fused_optimizer, inputs, labels)
+        reference_step(trainer, reference, reference_optimizer, inputs, labels)
+        for a, b in zip(_state(fused), _state(reference), strict=True):
+            assert torch.equal(a, b)
+    hooks = trainer._hooks
+    assert hooks.fused_step is not None and hooks.fused_step.ready()
+    fused.model[first].weight.data = fused.model[first].weight.data.clone()
+    assert not hooks.fused_step.ready()
