@@ -17,9 +17,10 @@ The choices the paper leaves open are options of `PruningConfig`: the benefit re
 source, whether the s-step uses the gradients of the same forward/backward pass as the theta
 step (``s_update="simultaneous"``, one pass per batch) or recomputes them after the theta step
 (``"sequential"``), and how accuracy is measured (``eval_mode``: soft gates, hard mask or
-physical removal). The s-step is fused into the theta step's pass (`_StepHooks`: dL/ds from the
-same backward, the pseudo-gradient in closed form and the projected step one compiled loop per
-layer, `nets._fused`; the same bits as the unfused step);
+physical removal). The s-step is fused into the theta step's pass (`_StepHooks`: the benefit from
+the same backward pass, for payoff "paper" the weights' gradients (Eq. 9 literally) and for
+"loss_descent" dL/ds; the pseudo-gradient in closed form and the projected step one compiled
+loop per layer, `nets._fused`);
 ``participation_every = K`` takes it only every K steps, with step K lr_s (an approximation
 for speed; 1, the default, is the paper's every batch).
 
@@ -387,9 +388,13 @@ class EquilibriumPruning:
 
         Equals ``self.batch_game(gated, inputs, labels).pseudo_gradient(s)`` for every payoff
         and overlap (tests/nets/test_participation_gradient.py). For ``payoff`` "paper" or
-        "loss_descent" without activation overlap it is computed in torch from the gradients
-        just computed, so that the s-step costs no second pass: ``loss.backward()`` must have
-        filled the weights' ``.grad`` and the gates' ``participation.grad`` on that batch.
+        "loss_descent" without activation overlap it is computed from the gradients just
+        computed, so that the s-step costs no second pass: ``loss.backward()`` must have
+        filled, on that batch, the weights' ``.grad`` (payoff "paper": the benefit is
+        ``alpha <dL/dtheta_i, theta_i>``, Eq. 9 literally) or the gates'
+        ``participation.grad`` (payoff "loss_descent", ``-alpha dL/ds_i``; and "paper" on a
+        layer without BatchNorm whose weights do not require gradients, read as
+        ``alpha s_i dL/ds_i``, equal by the chain rule).
         ``payoff="taylor"`` and ``overlap="activations"`` (with eta != 0) need the batch's
         activations, which the gradients do not hold: they are computed from `batch_game` on
         ``(inputs, labels)``, which are then required.
@@ -430,36 +435,21 @@ class EquilibriumPruning:
             return self._closed_form_gradients(units)
         parts = []
         traced = isinstance(gated, TracedGatedNetwork)
-        for unit in units:
-            info, gate, layer = unit.info, unit.gate, unit.layer
-            s = gate.participation.detach()
-            if traced or c.include_outgoing or c.eta != 0.0:
-                theta = gated.unit_parameters(unit.index, c.include_outgoing).detach()
-                sq_norms = (theta * theta).sum(dim=1)
-            else:  # incoming row + bias: the same sums without concatenating copies
-                theta = None
-                sq_norms = _squared_row_norms(layer.weight, layer.bias)
+        for unit in units:  # (traced groups, outgoing weights or competition: theta_i built)
+            layer, s = unit.layer, unit.gate.participation.detach()
+            theta = gated.unit_parameters(unit.index, c.include_outgoing).detach()
+            sq_norms = (theta * theta).sum(dim=1)
             if c.payoff == "paper":
-                if theta is None and info.batchnorm_index is None:
-                    # Chain rule: the gate scales the layer's output, so for the incoming
-                    # group <dL/dtheta_i, theta_i> = s_i dL/ds_i exactly (checked against
-                    # autograd on the weights in tests/nets/test_stats.py). (alpha = 1 skips
-                    # a multiplication by 1, which is exact.)
-                    benefit = (s if c.alpha == 1.0 else c.alpha * s) * _grad(gate.participation)
-                elif theta is None:
-                    benefit = c.alpha * _per_unit_sum(_grad(layer.weight) * layer.weight.detach(),
-                                                      _grad_or_none(layer.bias), layer.bias)
-                elif traced:  # <dL/dtheta_i, theta_i> over the traced group's rows
-                    benefit = c.alpha * (gated.unit_gradients(unit.index, c.include_outgoing)
-                                         * theta).sum(dim=1)
+                if traced:  # <dL/dtheta_i, theta_i> over the traced group's rows
+                    grads = gated.unit_gradients(unit.index, c.include_outgoing)
                 else:
                     grads = group_by_unit(gated, unit.index, _grad(layer.weight),
                                           _grad_or_none(layer.bias),
                                           _grad(unit.following.weight) if c.include_outgoing
                                           else None)
-                    benefit = c.alpha * (grads * theta).sum(dim=1)
+                benefit = c.alpha * (grads * theta).sum(dim=1)
             elif c.payoff == "loss_descent":
-                benefit = -c.alpha * _grad(gate.participation)
+                benefit = -c.alpha * _grad(unit.gate.participation)
             else:  # pragma: no cover - taylor is routed to the game in participation_gradient
                 raise NotImplementedError(f"payoff {c.payoff!r} needs activations")
             gradient = benefit - 2.0 * c.beta * sq_norms * s - c.gamma
@@ -470,41 +460,37 @@ class EquilibriumPruning:
 
     def _closed_form(self, units: tuple[_Unit, ...]) -> bool:
         """Whether the pseudo-gradient is ``benefit - 2 beta ||theta_i||^2 s_i - gamma`` with
-        the benefit read from dL/ds alone: payoff "loss_descent", or "paper" on layers
-        without BatchNorm; incoming groups, no competition."""
+        theta_i a layer's incoming row and bias (no traced groups, no outgoing weights, no
+        competition) and a payoff read from the gradients: "paper" or "loss_descent"."""
         c = self.config
         if any(unit.layer is None for unit in units):  # traced groups: the general formula
             return False
-        return not c.include_outgoing and c.eta == 0.0 and (
-            c.payoff == "loss_descent" or (c.payoff == "paper" and all(
-                unit.info.batchnorm_index is None for unit in units)))
+        return not c.include_outgoing and c.eta == 0.0 and c.payoff in ("paper",
+                                                                         "loss_descent")
 
     def _closed_form_gradients(self, units: tuple[_Unit, ...]) -> list[torch.Tensor]:
-        """The `_closed_form` pseudo-gradient of every layer, in the order of the per-layer
-        formula of `_layer_gradients`, so with the same bits: one compiled loop per layer
-        (`nets._fused.pseudo_gradient`) when every tensor is a CPU float32/float64 one, else
-        each element-wise operation once over all layers (``torch._foreach_*``)."""
+        """The `_closed_form` pseudo-gradient of every layer: one compiled loop per layer
+        (`_FusedStep`, `nets._fused`) when every tensor is a CPU float32/float64 one, else
+        the torch operations of the same formula (`_reads_weights` says where the benefit
+        is read from; the two differ by rounding only, as the sums run in other orders)."""
         compiled = self._compiled_gradients(units)
         if compiled is not None:
             return compiled
         c = self.config
+        parts = []
         with torch.no_grad():  # (no graph is recorded: no .detach() needed)
-            s = [unit.gate.participation for unit in units]
-            ds = [_grad(participation) for participation in s]
-            sq_norms = []
-            for unit in units:  # ||theta_i||^2 as `_squared_row_norms` computes it
-                weight, bias = unit.layer.weight, unit.layer.bias
-                rows = torch.linalg.vector_norm(
-                    weight if weight.dim() == 2 else weight.reshape(weight.shape[0], -1), dim=1)
-                squared = rows * rows
-                sq_norms.append(squared if bias is None else squared + bias * bias)
-            if c.payoff == "paper":  # s_i dL/ds_i = <dL/dtheta_i, theta_i> (chain rule)
-                benefit = torch._foreach_mul(s if c.alpha == 1.0 else
-                                             torch._foreach_mul(s, c.alpha), ds)
-            else:
-                benefit = torch._foreach_mul(ds, -c.alpha)
-            cost = torch._foreach_mul(torch._foreach_mul(sq_norms, 2.0 * c.beta), s)
-            return torch._foreach_sub(torch._foreach_sub(benefit, cost), c.gamma)
+            for unit in units:
+                s, weight, bias = unit.gate.participation, unit.layer.weight, unit.layer.bias
+                if _reads_weights(unit, c.payoff):  # alpha <dL/dtheta_i, theta_i> (Eq. 9)
+                    benefit = _per_unit_sum(_grad(weight) * weight, _grad_or_none(bias), bias)
+                    benefit = benefit if c.alpha == 1.0 else c.alpha * benefit
+                elif c.payoff == "paper":  # = alpha s_i dL/ds_i (the chain rule)
+                    benefit = (s if c.alpha == 1.0 else c.alpha * s) * _grad(s)
+                else:
+                    benefit = -c.alpha * _grad(s)
+                parts.append(benefit - 2.0 * c.beta * _squared_row_norms(weight, bias) * s
+                             - c.gamma)
+        return parts
 
     def _compiled_gradients(self, units: tuple[_Unit, ...],
                             lr: float | None = None) -> list[torch.Tensor] | None:
@@ -513,7 +499,7 @@ class EquilibriumPruning:
         not CPU tensors of one dtype, float32 or float64 (the torch operations then run). With
         `lr` the same loop also takes the projected step of `_s_step_layers` (in place, bit
         for bit the same: `nets._fused.pseudo_gradient_and_step`)."""
-        fused = _FusedStep.build(self._fused_constants, units)
+        fused = _FusedStep.build(self._fused_constants, units, self.config.payoff)
         if fused is None:
             return None
         fused.take_norms()
@@ -862,6 +848,22 @@ def _units(gated: GatedNetwork) -> tuple[_Unit, ...]:
                  for k, (info, gate) in enumerate(zip(gated.layers, gated.gates(), strict=True)))
 
 
+def _reads_weights(unit: _Unit, payoff: str) -> bool:
+    """Whether the benefit of `unit` is read from its weights' gradients: payoff "paper",
+    ``alpha <dL/dtheta_i, theta_i>`` (Eq. 9 literally), except on a layer without BatchNorm
+    whose weight or bias does not require gradients (the backward pass computes none), where
+    it is read as ``alpha s_i dL/ds_i``, equal by the chain rule (the gate scales the layer's
+    output; checked against autograd on the weights in tests/nets/test_stats.py)."""
+    if payoff != "paper":
+        return False
+    return unit.info.batchnorm_index is not None or _trains(unit.layer.weight, unit.layer.bias)
+
+
+def _trains(weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
+    """Whether the backward pass computes the gradients of `weight` and `bias`."""
+    return weight.requires_grad and (bias is None or bias.requires_grad)
+
+
 def _grad(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.grad if tensor.grad is not None else torch.zeros_like(tensor)
 
@@ -978,10 +980,16 @@ def _copy_network(gated: GatedNetwork) -> GatedNetwork:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _FusedLayer:
-    """One layer of `_FusedStep`: its tensors and the numpy arrays that view them (the
-    data pointers of the weight and bias they were made at, to tell when ``.data`` was
-    replaced); ``matrix`` is the weight's rows as a view, None when the weight is not
-    contiguous (its rows are then read afresh)."""
+    """One layer of `_FusedStep`: its tensors and the numpy arrays that view them, with the
+    data pointers of the weight and bias they were made at (to tell when ``.data`` was
+    replaced).
+
+    ``weights`` says where the benefit is read from (`_reads_weights`): the weights'
+    gradients, with ``weight_array`` the weights as a (units, fan-in) matrix and the norms
+    summed in the same pass; or dL/ds, with ``matrix`` the weights' rows for
+    ``torch.linalg.vector_norm`` into ``rows``. ``trains`` is whether the weight and bias
+    required gradients when it was made (`_reads_weights` depends on it); ``conv`` whether
+    the weights' gradient must be seen as a matrix too."""
 
     gate: Any
     s: torch.Tensor
@@ -989,12 +997,16 @@ class _FusedLayer:
     layer: nn.Module
     weight: torch.Tensor
     weight_pointer: int
+    weights: bool
+    trains: bool
+    conv: bool
+    weight_array: np.ndarray | None
     matrix: torch.Tensor | None
     bias: torch.Tensor | None
     bias_pointer: int
     bias_array: np.ndarray
-    rows: torch.Tensor
-    rows_array: np.ndarray
+    rows: torch.Tensor | None
+    rows_array: np.ndarray | None
     out: torch.Tensor
     out_array: np.ndarray
 
@@ -1002,21 +1014,23 @@ class _FusedLayer:
 class _FusedStep:
     """The compiled s-step (`nets._fused`) on one network's layers, on arrays made once.
 
-    Each layer's participation s, bias, norms ``||w_i||`` and output buffer are viewed as
-    numpy arrays when it is built, and reused on every step while `ready` finds them still
-    viewing the network's tensors. `_StepHooks` keeps one per network because every line of
-    Python costs microseconds right after the backward pass, where the s-step runs (the
-    interpreter's own memory has left the cache by then); per step it calls `ready`, `start`
-    and `run`, nothing else.
+    Each layer's participation s, weights, bias and output buffer are viewed as numpy arrays
+    when it is built, and reused on every step while `ready` finds them still viewing the
+    network's tensors. `_StepHooks` keeps one per network because every line of Python costs
+    microseconds right after the backward pass, where the s-step runs (the interpreter's own
+    memory has left the cache by then); per step it calls `ready`, `start` and `run`,
+    nothing else.
 
-    `start` takes the norms (``torch.linalg.vector_norm`` of the incoming rows, as
-    `_squared_row_norms` takes them) before the forward pass rather than after the backward
-    pass: the weights do not change in between, so the bits are the same, and the forward
-    pass then finds the weights in the cache the norms read them into, while after the
-    backward pass they have left it (measured on `bench/training.py`'s MLP in one
-    interleaved run: about 45 us a step against 110 us). They are not kept from one step
-    to the next: a change of the weights through ``.data`` moves no version counter, so
-    nothing cheap could tell that they went stale.
+    Payoff "paper" reads its benefit ``alpha <dL/dtheta_i, theta_i>`` from the weights'
+    gradients (`nets._fused.weights_pseudo_gradient`: one pass over the weights gives the
+    benefit and the cost's ``||theta_i||^2``), so the gates need no gradient and the
+    backward pass no product for dL/ds. Payoff "loss_descent" (and "paper" on a layer whose
+    weights are frozen) reads dL/ds (`nets._fused.pseudo_gradient`); its norms are taken by
+    `start`, before the forward pass rather than after the backward pass: the weights do not
+    change in between, and the forward pass then finds them in the cache the norms read
+    them into, while after the backward pass they have left it. Nothing is kept from one
+    step to the next but the views: a change of the weights through ``.data`` moves no
+    version counter, so nothing cheap could tell that kept norms went stale.
 
     Parameters
     ----------
@@ -1028,18 +1042,24 @@ class _FusedStep:
 
     def __init__(self, layers: list[_FusedLayer], constants: tuple[Any, ...]) -> None:
         self.layers = layers
+        self.gate_layers = [layer for layer in layers if not layer.weights]  # read dL/ds
         self.constants = constants[:-1]
+        self.weights_constants = constants[1:-1]  # (no payoff flag: "paper")
         self.rounding = constants[-1]
         self.lr: tuple[float, Any] = (float("nan"), None)  # the last lr, and it rounded
 
     @classmethod
-    def build(cls, constants: Mapping[torch.dtype, tuple[Any, ...]],
-              units: tuple[_Unit, ...]) -> _FusedStep | None:
-        """The fused step of `units`, or None when a participation or a layer's weights are
-        not CPU tensors of one dtype that `constants` holds (float32, float64)."""
+    def build(cls, constants: Mapping[torch.dtype, tuple[Any, ...]], units: tuple[_Unit, ...],
+              payoff: str) -> _FusedStep | None:
+        """The fused step of `units` under `payoff`, or None when a participation or a
+        layer's weights are not CPU tensors of one dtype that `constants` holds (float32,
+        float64), or a layer's weight or bias is not its module's parameter (e.g. computed at
+        each forward, by a parametrization or torch.nn.utils.prune: the torch operations,
+        which read it after the pass, then run)."""
         dtype = units[0].gate.participation.dtype
         if dtype not in constants:
             return None
+        kernels = _kernels()
         layers = []
         for unit in units:
             s, layer = unit.gate.participation, unit.layer
@@ -1048,23 +1068,28 @@ class _FusedStep:
             if not (s.dtype == weight.dtype == dtype and s.is_cpu and weight.is_cpu and (
                     bias is None or (bias.dtype == dtype and bias.is_cpu))) or \
                     parameters.get("weight") is not weight or parameters.get("bias") is not bias:
-                return None  # (a weight computed at each forward, e.g. parametrized or
-                # pruned by torch.nn.utils.prune, is read after the pass by the torch path)
+                return None
+            weights = _reads_weights(unit, payoff)
+            if weights and not weight.is_contiguous():
+                return None
             matrix = weight.detach()  # (no graph)
             matrix = matrix if matrix.dim() == 2 else matrix.reshape(matrix.shape[0], -1)
-            rows = torch.empty(weight.shape[0], dtype=dtype)
+            rows = None if weights else torch.empty(weight.shape[0], dtype=dtype)
             out = torch.empty_like(s, requires_grad=False)
             layers.append(_FusedLayer(
-                unit.gate, s, s.detach().numpy(), layer, weight, weight.data_ptr(),
-                matrix if matrix.data_ptr() == weight.data_ptr() else None, bias,
+                unit.gate, s, s.detach().numpy(), layer, weight, weight.data_ptr(), weights,
+                _trains(weight, bias), weight.dim() != 2, matrix.numpy() if weights else None,
+                None if weights or matrix.data_ptr() != weight.data_ptr() else matrix, bias,
                 0 if bias is None else bias.data_ptr(),
-                _kernels().NO_BIAS[dtype == torch.float64] if bias is None
-                else bias.detach().numpy(), rows, rows.numpy(), out, out.numpy()))
+                kernels.NO_BIAS[dtype == torch.float64] if bias is None
+                else bias.detach().numpy(), rows, None if rows is None else rows.numpy(),
+                out, out.numpy()))
         return cls(layers, constants[dtype])
 
     def ready(self) -> bool:
         """Whether the arrays still view the network's participations, weights and biases
-        (not after a conversion such as ``.double()``, which replaces them or their data).
+        (not after a conversion such as ``.double()``, which replaces them or their data),
+        and the weights still require gradients as they did (which decides the route).
 
         Reads the modules' ``_buffers`` and ``_parameters``, the dicts that
         ``nn.Module.__getattr__`` looks in, without its Python-level search."""
@@ -1074,49 +1099,62 @@ class _FusedStep:
             if layer.gate._buffers["participation"] is not layer.s or \
                     weight is not layer.weight or weight.data_ptr() != layer.weight_pointer \
                     or bias is not layer.bias or \
-                    (bias is not None and bias.data_ptr() != layer.bias_pointer):
+                    (bias is not None and bias.data_ptr() != layer.bias_pointer) or \
+                    _trains(weight, bias) != layer.trains:
                 return False
         return True
 
     def start(self) -> None:
-        """Before the forward pass: the participations require gradients (none yet), and
-        `take_norms`."""
-        for layer in self.layers:  # (requires_grad_ on a leaf is a flag flip)
+        """Before the forward pass, on the layers that read dL/ds: their participations
+        require gradients (none yet), and `take_norms`."""
+        for layer in self.gate_layers:  # (requires_grad_ on a leaf is a flag flip)
             layer.s.requires_grad_(True)
             layer.s.grad = None
         self.take_norms()
 
     def take_norms(self) -> None:
-        """``||w_i||`` of every layer's weights as they are now, into the rows arrays."""
-        for layer in self.layers:
+        """``||w_i||`` of the layers that read dL/ds (``torch.linalg.vector_norm`` of the
+        incoming rows, as `_squared_row_norms` takes them), into their rows arrays."""
+        for layer in self.gate_layers:
             matrix = layer.matrix
-            if matrix is None:
+            if matrix is None:  # (a weight that is not contiguous: its rows read afresh)
                 matrix = layer.weight.detach().reshape(layer.weight.shape[0], -1)
             torch.linalg.vector_norm(matrix, dim=1, out=layer.rows)
 
     def run(self, lr: float | None = None) -> list[torch.Tensor] | None:
         """The pseudo-gradient of every layer (in the output buffers, overwritten by the
-        next call) from the gradients dL/ds in the participations' ``.grad``; with `lr` also
-        the projected step of s by it, in place, after which the participations stop
-        requiring gradients and their ``.grad`` is cleared. None, with nothing changed, when
-        a gradient is missing or not a CPU tensor of the participation's dtype."""
+        next call) from the gradients of the backward pass just run (the weights', or dL/ds
+        in the participations' ``.grad`` after `start`); with `lr` also the projected step
+        of s by it, in place, after which the participations stop requiring gradients and
+        their ``.grad`` is cleared. None, with nothing changed, when a gradient is missing."""
         try:  # (autograd gives a leaf's gradient its dtype; numpy() refuses the rest)
-            grads = [layer.s.grad.numpy() for layer in self.layers]
+            grads = [_fused_gradients(layer) for layer in self.layers]
         except (AttributeError, RuntimeError, TypeError):  # None, requires grad, not CPU
             return None
         kernels = _kernels()
+        constants, weights_constants = self.constants, self.weights_constants
         if lr is None:
-            for layer, ds in zip(self.layers, grads, strict=True):
-                kernels.pseudo_gradient(layer.s_array, ds, layer.rows_array, layer.bias_array,
-                                        layer.out_array, *self.constants)
+            for layer, (grad, bias_grad) in zip(self.layers, grads, strict=True):
+                if layer.weights:
+                    kernels.weights_pseudo_gradient(
+                        layer.s_array, layer.weight_array, grad, layer.bias_array, bias_grad,
+                        layer.out_array, *weights_constants)
+                else:
+                    kernels.pseudo_gradient(layer.s_array, grad, layer.rows_array,
+                                            layer.bias_array, layer.out_array, *constants)
             return [layer.out for layer in self.layers]
         if self.lr[0] != lr:
             self.lr = (lr, self.rounding(lr))
         step = self.lr[1]
-        for layer, ds in zip(self.layers, grads, strict=True):
-            kernels.pseudo_gradient_and_step(layer.s_array, ds, layer.rows_array,
-                                             layer.bias_array, layer.out_array,
-                                             *self.constants, step)
+        for layer, (grad, bias_grad) in zip(self.layers, grads, strict=True):
+            if layer.weights:
+                kernels.weights_pseudo_gradient_and_step(
+                    layer.s_array, layer.weight_array, grad, layer.bias_array, bias_grad,
+                    layer.out_array, *weights_constants, step)
+            else:
+                kernels.pseudo_gradient_and_step(layer.s_array, grad, layer.rows_array,
+                                                 layer.bias_array, layer.out_array,
+                                                 *constants, step)
             s = layer.s
             torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
             s.requires_grad_(False)
@@ -1124,19 +1162,34 @@ class _FusedStep:
         return [layer.out for layer in self.layers]
 
 
+def _fused_gradients(layer: _FusedLayer) -> tuple[np.ndarray, np.ndarray | None]:
+    """What `_FusedStep.run` reads of `layer`'s backward pass, as arrays: the weights'
+    gradient (as a matrix) and the bias's, or dL/ds (and None). Raises AttributeError when a
+    gradient is missing."""
+    if not layer.weights:
+        return layer.s.grad.numpy(), None
+    grad = layer.weight.grad.numpy()
+    if layer.conv:
+        grad = grad.reshape(grad.shape[0], -1)
+    bias = layer.bias
+    return grad, layer.bias_array if bias is None else bias.grad.numpy()
+
+
 class _StepHooks(Hooks):
     """Algorithm 1's actions inside one step of `nets.loop.train_step`.
 
     The s-step is fused into the theta step's pass: the backward pass of the task loss fills
-    the gates' ``participation.grad`` (dL/ds) beside the weights' gradients, `after_backward`
-    turns them into the pseudo-gradient layer by layer (the game's b - 2 q s - c - R s in
-    closed form: no game object, no second forward/backward, no host synchronization), and
-    `after_step` takes the projected step on each gate in place. On the CPU both are one
-    compiled loop per layer (`nets._fused`), run in `after_backward`: the theta step does not
-    read s, so the order gives the same bits (except with ``scale="effective"``, whose cost is
-    read at the s before the step; its step stays in `after_step`). With
-    ``participation_every = k > 1`` the gates require gradients only on the steps that take
-    an s-step (the k-th, 2k-th, ... of the run), and that step is k lr_s.
+    the weights' gradients (and, where the benefit reads dL/ds, the gates'
+    ``participation.grad``), `after_backward` turns them into the pseudo-gradient layer by
+    layer (the game's b - 2 q s - c - R s in closed form: no game object, no second
+    forward/backward, no host synchronization) and takes the projected step on each gate in
+    place. On the CPU both are one compiled loop per layer (`_FusedStep`, `nets._fused`),
+    before the optimizer step, which does not read s (so the order changes nothing); else
+    the torch operations run and the step waits for `after_step`, as it does with
+    ``scale="effective"``, whose cost is read at the s before the step. With
+    ``participation_every = k > 1`` only the k-th, 2k-th, ... steps of the run take an
+    s-step (where dL/ds is read, the gates require gradients on those only), and that
+    step is k lr_s.
     """
 
     def __init__(self, trainer: EquilibriumPruning, gated: GatedNetwork) -> None:
@@ -1176,8 +1229,8 @@ class _StepHooks(Hooks):
         if self.fused:
             fused = self.fused_step
             if fused is None or not fused.ready():
-                fused = self.fused_step = _FusedStep.build(self.trainer._fused_constants,
-                                                           self.units)
+                fused = self.fused_step = _FusedStep.build(
+                    self.trainer._fused_constants, self.units, self.trainer.config.payoff)
             if fused is not None:
                 fused.start()
                 return

@@ -143,11 +143,13 @@ def test_participation_every_counts_steps_across_epochs_in_fit(digits):
 
 def _backward_at_random_participation(kind: str, seed: int,
                                       dtype: torch.dtype) -> GatedNetwork:
-    """A tiny gated net at a random s with dL/ds filled by one backward pass."""
+    """A tiny gated net at a random s with dL/ds and the weights' gradients filled by one
+    backward pass ("frozen": an MLP whose first layer's weights require no gradient;
+    "lenet_bn": a LeNet with BatchNorm)."""
     generator = torch.Generator().manual_seed(seed)
-    if kind == "lenet":
+    if kind in ("lenet", "lenet_bn"):
         gated = attach_gates(models.lenet5(1, 4, input_size=8, channels=(3, 4), hidden=(6,),
-                                           seed=seed), "all")
+                                           batch_norm=kind == "lenet_bn", seed=seed), "all")
         inputs = torch.randn(16, 1, 8, 8, generator=generator)
     else:
         model = models.mlp(12, (9, 7), 4, seed=seed)
@@ -155,6 +157,8 @@ def _backward_at_random_participation(kind: str, seed: int,
             model = torch.nn.Sequential(torch.nn.Linear(12, 9, bias=False), torch.nn.ReLU(),
                                         torch.nn.Linear(9, 4))
         gated = attach_gates(model)
+        if kind == "frozen":
+            gated.model[gated.layers[0].layer_index].weight.requires_grad_(False)
         inputs = torch.randn(16, 12, generator=generator)
     gated = gated.to(dtype)
     s = torch.rand(gated.n_players, generator=generator)
@@ -167,38 +171,110 @@ def _backward_at_random_participation(kind: str, seed: int,
     return gated
 
 
+def _torch_formula(trainer: EquilibriumPruning, units, monkeypatch) -> list[torch.Tensor]:
+    """`_closed_form_gradients` by the torch operations alone."""
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "_compiled_gradients", lambda units: None)
+        return trainer._closed_form_gradients(units)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(("kind", "options"), [
-    ("mlp", dict(beta=0.05, gamma=0.02)),
-    ("mlp", dict(alpha=0.7, beta=0.3, gamma=0.01)),
     ("mlp", dict(payoff="loss_descent", alpha=1.3, beta=0.1, gamma=0.05)),
-    ("no_bias", dict(beta=0.2, gamma=0.0)),
+    ("no_bias", dict(payoff="loss_descent", beta=0.2, gamma=0.0)),
     ("lenet", dict(payoff="loss_descent", beta=0.05, gamma=0.02)),
+    ("frozen", dict(beta=0.05, gamma=0.02)),
+    ("frozen", dict(alpha=0.7, beta=0.3, gamma=0.01)),
 ])
-def test_the_compiled_pseudo_gradient_is_the_torch_formula_bit_for_bit(kind, options, dtype,
-                                                                     monkeypatch):
-    """`nets._fused.pseudo_gradient` (and `pseudo_gradient_and_step`) against the
-    ``torch._foreach_*`` formula it replaces, on real dL/ds at random participations (with
-    s = 0, 1 and a tiny one), three seeds each."""
-    from nets.training import _units
+def test_the_compiled_pseudo_gradient_from_ds_is_the_torch_formula_bit_for_bit(
+        kind, options, dtype, monkeypatch):
+    """`nets._fused.pseudo_gradient` (and `pseudo_gradient_and_step`), which reads dL/ds
+    (payoff "loss_descent", and "paper" on a layer whose weights are frozen), against the
+    torch formula, on real dL/ds at random participations (with s = 0, 1 and a tiny one),
+    three seeds each."""
+    from nets.training import _reads_weights, _units
 
     trainer = EquilibriumPruning(PruningConfig(**options))
     for seed in range(3):
         gated = _backward_at_random_participation(kind, seed, dtype)
         units = _units(gated)
         assert trainer._closed_form(units)
+        assert (kind == "frozen") == any(_reads_weights(u, trainer.config.payoff)
+                                         for u in units)
         compiled = trainer._compiled_gradients(units)
         assert compiled is not None
-        with monkeypatch.context() as patch:  # the torch operations alone
-            patch.setattr(trainer, "_compiled_gradients", lambda units: None)
-            reference = trainer._closed_form_gradients(units)
-        for ours, theirs in zip(compiled, reference, strict=True):
-            assert ours.dtype == dtype and torch.equal(ours, theirs)
+        reference = _torch_formula(trainer, units, monkeypatch)
+        for unit, ours, theirs in zip(units, compiled, reference, strict=True):
+            assert ours.dtype == dtype
+            if not _reads_weights(unit, trainer.config.payoff):
+                assert torch.equal(ours, theirs)
         lr = 0.3  # and with the step in the same loop: s moves as add_ then clamp_ move it
         expected = [unit.gate.participation.detach().clone().add_(lr * part).clamp_(0.0, 1.0)
-                    for unit, part in zip(units, reference, strict=True)]
+                    for unit, part in zip(units, compiled, strict=True)]
         stepped = trainer._compiled_gradients(units, lr)
-        for unit, ours, theirs, want in zip(units, stepped, reference, expected, strict=True):
+        for unit, ours, theirs, want in zip(units, stepped, compiled, expected, strict=True):
+            assert torch.equal(ours, theirs)
+            assert torch.equal(unit.gate.participation.detach(), want)
+
+
+def _exact_pseudo_gradient(unit, config) -> tuple[torch.Tensor, torch.Tensor]:
+    """Payoff "paper" from the weights in float64 (Eq. 9), and a bound on the rounding error
+    of any summation order in the layer's dtype: ``2 (m + 2) u`` times the sum of the
+    magnitudes of the terms (m the fan-in, u the unit roundoff; Higham 2002, Eq. 3.5)."""
+    layer, s = unit.layer, unit.gate.participation.detach().double()
+    weight = layer.weight.detach().double().reshape(layer.weight.shape[0], -1)
+    grad = layer.weight.grad.double().reshape(weight.shape)
+    products, squares = grad * weight, weight * weight
+    if layer.bias is not None:
+        bias, bias_grad = layer.bias.detach().double(), layer.bias.grad.double()
+        products = torch.cat([products, (bias_grad * bias)[:, None]], dim=1)
+        squares = torch.cat([squares, (bias * bias)[:, None]], dim=1)
+    benefit = config.alpha * products.sum(dim=1)
+    cost = 2.0 * config.beta * squares.sum(dim=1) * s
+    exact = benefit - cost - config.gamma
+    unit_roundoff = torch.finfo(layer.weight.dtype).eps / 2
+    bound = 2 * (products.shape[1] + 2) * unit_roundoff * (
+        config.alpha * products.abs().sum(dim=1) + cost + config.gamma)
+    return exact, bound
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("kind", "options"), [
+    ("mlp", dict(beta=0.05, gamma=0.02)),
+    ("mlp", dict(alpha=0.7, beta=0.3, gamma=0.01)),
+    ("no_bias", dict(beta=0.2, gamma=0.0)),
+    ("lenet", dict(beta=0.05, gamma=0.02)),
+    ("lenet_bn", dict(beta=0.05, gamma=0.02)),
+])
+def test_the_compiled_pseudo_gradient_from_the_weights_is_eq_9_to_rounding(
+        kind, options, dtype, monkeypatch):
+    """`nets._fused.weights_pseudo_gradient` (payoff "paper": ``alpha <dL/dtheta_i,
+    theta_i>`` read from the weights' gradients, its norm in the same pass) and the torch
+    formula both equal the float64 value within the rounding bound of their sums, the
+    compiled one gives the same bits on every call, and its step moves s as add_ then clamp_
+    move it, three seeds each."""
+    from nets.training import _reads_weights, _units
+
+    trainer = EquilibriumPruning(PruningConfig(**options))
+    for seed in range(3):
+        gated = _backward_at_random_participation(kind, seed, dtype)
+        units = _units(gated)
+        assert trainer._closed_form(units)
+        assert all(_reads_weights(unit, "paper") for unit in units)
+        compiled = trainer._compiled_gradients(units)
+        assert compiled is not None
+        again = trainer._compiled_gradients(units)
+        reference = _torch_formula(trainer, units, monkeypatch)
+        for unit, ours, same, theirs in zip(units, compiled, again, reference, strict=True):
+            assert ours.dtype == dtype and torch.equal(ours, same)
+            exact, bound = _exact_pseudo_gradient(unit, trainer.config)
+            assert torch.all((ours.double() - exact).abs() <= bound)
+            assert torch.all((theirs.double() - exact).abs() <= bound)
+        lr = 0.3
+        expected = [unit.gate.participation.detach().clone().add_(lr * part).clamp_(0.0, 1.0)
+                    for unit, part in zip(units, compiled, strict=True)]
+        stepped = trainer._compiled_gradients(units, lr)
+        for unit, ours, theirs, want in zip(units, stepped, compiled, expected, strict=True):
             assert torch.equal(ours, theirs)
             assert torch.equal(unit.gate.participation.detach(), want)
 
@@ -287,3 +363,31 @@ def test_the_fused_step_follows_weights_changed_between_steps():
     assert hooks.fused_step is not None and hooks.fused_step.ready()
     fused.model[first].weight.data = fused.model[first].weight.data.clone()
     assert not hooks.fused_step.ready()
+
+
+def test_the_fused_step_reads_ds_on_a_layer_frozen_between_steps():
+    """Payoff "paper" reads the benefit from the weights' gradients; once a layer's weights
+    stop requiring gradients it is read from dL/ds instead (`_reads_weights`), the fused step
+    is made again, and the steps still move s (the benefit is not read as zero)."""
+    config = PruningConfig(participation_lr=0.05, lr=0.01, beta=0.05, gamma=0.02)
+    trainer = EquilibriumPruning(config)
+    gated, batches = _network()
+    optimizer = make_optimizer(config, gated.parameters())
+    trainer.step(gated, optimizer, *batches[0])
+    fused = trainer._hooks.fused_step
+    assert [layer.weights for layer in fused.layers] == [True, True]
+    first = gated.model[gated.layers[0].layer_index]
+    first.weight.requires_grad_(False)
+    assert not fused.ready()
+    reference = copy.deepcopy(gated)
+    reference_optimizer = make_optimizer(config, reference.parameters())
+    reference_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))  # (not shared)
+    start = gated.get_participation()
+    for inputs, labels in batches[1:]:
+        trainer.step(gated, optimizer, inputs, labels)
+        reference_step(trainer, reference, reference_optimizer, inputs, labels)
+        for a, b in zip(_state(gated), _state(reference), strict=True):
+            assert torch.equal(a, b)
+    assert [layer.weights for layer in trainer._hooks.fused_step.layers] == [False, True]
+    moved = gated.get_participation() != start
+    assert moved[gated.layers[0].players].any() and moved[gated.layers[1].players].any()
