@@ -74,9 +74,15 @@ _GRAM_CHUNK_ROWS = 1 << 10
 #: Safeguarded Newton iterations of the exact line search along a dual Newton step.
 _LINE_SEARCH_STEPS = 60
 #: Players from which `DualNewton` takes its passes with the numba kernels (one read of the
-#: factors per pass instead of two). Below it numpy runs them and numba is never imported:
-#: its import and the load of its cached kernels cost about 0.4 s once per process, more than
-#: a whole solve of games this size takes with numpy (bench/solvers.py part (f) measures both).
+#: factors per pass instead of two, on every core). Below it numpy runs them and numba is never
+#: imported: its import and the load of the cached kernels cost about 0.3 s (wall) once per
+#: process. Measured by bench/solvers.py part (f) on the 2-core machine (fresh processes, first
+#: solve against later ones): the compiled passes solve 3-4x faster at every size, and the load
+#: is repaid after 52 solves at 10^4 players, 5.8 at 10^5, 2.3 at 3 10^5 and at once at 10^6.
+#: The threshold favours a process that solves several games (certificates from several starts,
+#: basins, sweeps); a single solve between 10^5 and about 5 10^5 players pays up to 0.3 s once.
+#: (No "compiled once numba is loaded" rule: a solve's last bits would then depend on what the
+#: process ran before.)
 COMPILED_MIN_PLAYERS = 100_000
 #: threadpoolctl's controller of the BLAS libraries, made on the first compiled step.
 _BLAS: Any = None
