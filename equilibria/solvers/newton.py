@@ -10,8 +10,15 @@ fixes the bounded ones, and solves the linear first-order conditions ``g_F(s) = 
 players exactly: this is a semismooth Newton step on the natural map, equivalently the primal-
 dual active-set method (Hintermueller, Ito & Kunisch 2002, SIAM J. Optim. 13(3)). It converges
 in a handful of steps when the active set settles. A backtracking line search on the natural
-residual globalizes it; when no backtracked step decreases the residual the solver takes a
-projected gradient step instead, so it never stalls.
+residual globalizes it: a step is accepted when it brings the residual below the best one so
+far, not only below the current one (a fallback step may raise it, and a Newton step straight
+back would close a cycle: seen on the demo's non-monotone game, tests/equilibria/
+test_newton_cycles.py). When no backtracked step does, the solver takes an adaptive projected
+gradient step (`equilibria.solvers.projected_gradient.adaptive_projected_gradient_step`, whose
+step is kept from one fallback to the next), so it never stalls. On the demo's trained game
+(192 players, many equilibria) this converges from 61 of the basins study's 67 starts in 200
+iterations, against 4 with a Newton step accepted below the current residual and a fixed
+fallback step 1 / L.
 
 The free-player solve uses the competition's structure: dense LU, sparse LU
 (``scipy.sparse.linalg.spsolve``), or for ``R = scale (F F^T - diag)`` the Woodbury identity
@@ -59,7 +66,7 @@ from equilibria.competition import LowRank
 from equilibria.errors import SingularSystemWarning
 from equilibria.game import ParticipationGame
 from equilibria.solvers._loop import Step
-from equilibria.solvers.projected_gradient import lipschitz_constant
+from equilibria.solvers.projected_gradient import adaptive_projected_gradient_step
 
 #: Backtracking halvings tried before falling back to a projected gradient step.
 _MAX_BACKTRACKS = 8
@@ -571,9 +578,9 @@ def active_set_step(game: ParticipationGame) -> Step:
     # A q_i so small that g_i / q_i overflows behaves like q_i = 0 (a linear utility): the
     # scaled step only decides which bound the player goes to, so use 1 there as for 0.
     diag_scale = np.where(q2 > 1e-150, q2, 1.0)
-    fallback_step: list[float] = []
+    fallback = adaptive_projected_gradient_step(game)  # (its step persists across calls)
     # the pseudo-gradient at the profile the last step returned (its line search computed it)
-    accepted: dict[str, np.ndarray] = {}
+    accepted: dict[str, Any] = {}
 
     def natural_residual(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         g = a - q2 * s - game.competition_product(s)
@@ -587,6 +594,10 @@ def active_set_step(game: ParticipationGame) -> Step:
         else:
             residual, g = natural_residual(s)
         merit = float(np.linalg.norm(residual))
+        if k == 0 or "best" not in accepted:
+            accepted["best"] = np.inf
+        # Below the best residual so far, not only the current one (module docstring).
+        reference = min(merit, float(accepted["best"]))
         predicted = s + g / diag_scale
         free = np.flatnonzero((predicted > lo) & (predicted < hi))
         target = np.where(predicted <= lo, lo, hi)
@@ -600,12 +611,11 @@ def active_set_step(game: ParticipationGame) -> Step:
         for _ in range(_MAX_BACKTRACKS + 1):
             trial = s + t * (candidate - s)
             trial_residual, trial_g = natural_residual(trial)
-            if np.linalg.norm(trial_residual) <= (1.0 - 1e-4 * t) * merit:
-                accepted.update(s=trial.copy(), g=trial_g)
+            trial_merit = float(np.linalg.norm(trial_residual))
+            if trial_merit <= (1.0 - 1e-4 * t) * reference:
+                accepted.update(s=trial.copy(), g=trial_g, best=trial_merit)
                 return trial
             t *= 0.5
-        if not fallback_step:
-            fallback_step.append(1.0 / max(lipschitz_constant(game), 1e-300))
-        return np.clip(s + fallback_step[0] * g, lo, hi)
+        return fallback(s, k)
 
     return step
