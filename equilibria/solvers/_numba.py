@@ -51,6 +51,16 @@ def _respond(numerator: float, q: float, lo: float, hi: float) -> float:
     return hi if numerator > 0.0 else lo
 
 
+@numba.njit(cache=True, inline="always")
+def _in_box(value: float, lo: float, hi: float) -> tuple[float, bool]:
+    """``value`` clipped to [lo, hi], and whether it lies strictly inside (a free player)."""
+    if value <= lo:
+        return lo, False
+    if value >= hi:
+        return hi, False
+    return value, True
+
+
 @numba.njit(cache=True, fastmath=_FASTMATH)
 def low_rank_sweep(s: np.ndarray, y: np.ndarray, factors: np.ndarray, row_sq: np.ndarray,
                    scale: float, a: np.ndarray, q: np.ndarray, lo: float, hi: float,
@@ -179,15 +189,9 @@ def dual_pass(factors: np.ndarray, x_gap: np.ndarray, s_gap: np.ndarray, dx: np.
                 for k in range(d):
                     dot_step += factors[i, k] * dx[k]
             w[i] = dot_step
-            value = (a[i] - scale * (z[i] + dot_step)) * inverse[i]
-            if value <= lo:
-                value = lo
-                free[i] = False
-            elif value >= hi:
-                value = hi
-                free[i] = False
-            else:
-                free[i] = True
+            value, inside = _in_box((a[i] - scale * (z[i] + dot_step)) * inverse[i], lo, hi)
+            free[i] = inside
+            if inside:
                 weight = dot_step * inverse[i]
                 curvature += dot_step * weight
                 for k in range(d):
@@ -294,15 +298,7 @@ def dual_step_profile(t: float, z: np.ndarray, w: np.ndarray, a: np.ndarray,
     for i in range(z.shape[0]):
         moved_z = z[i] + t * w[i]
         z_out[i] = moved_z
-        value = (a[i] - scale * moved_z) * inverse[i]
-        if value <= lo:
-            value = lo
-            free[i] = False
-        elif value >= hi:
-            value = hi
-            free[i] = False
-        else:
-            free[i] = True
+        value, free[i] = _in_box((a[i] - scale * moved_z) * inverse[i], lo, hi)
         s[i] = value
         change[i] = 0.0
         if not (free[i] and unit_free[i]) and value != unit[i]:
