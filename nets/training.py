@@ -1132,33 +1132,27 @@ class _FusedStep:
         except (AttributeError, RuntimeError, TypeError):  # None, requires grad, not CPU
             return None
         kernels = _kernels()
-        constants, weights_constants = self.constants, self.weights_constants
         if lr is None:
-            for layer, (grad, bias_grad) in zip(self.layers, grads, strict=True):
-                if layer.weights:
-                    kernels.weights_pseudo_gradient(
-                        layer.s_array, layer.weight_array, grad, layer.bias_array, bias_grad,
-                        layer.out_array, *weights_constants)
-                else:
-                    kernels.pseudo_gradient(layer.s_array, grad, layer.rows_array,
-                                            layer.bias_array, layer.out_array, *constants)
-            return [layer.out for layer in self.layers]
-        if self.lr[0] != lr:
-            self.lr = (lr, self.rounding(lr))
-        step = self.lr[1]
+            weights_kernel, gates_kernel, step = (kernels.weights_pseudo_gradient,
+                                                  kernels.pseudo_gradient, ())
+        else:
+            if self.lr[0] != lr:
+                self.lr = (lr, self.rounding(lr))
+            weights_kernel, gates_kernel, step = (kernels.weights_pseudo_gradient_and_step,
+                                                  kernels.pseudo_gradient_and_step,
+                                                  (self.lr[1],))
         for layer, (grad, bias_grad) in zip(self.layers, grads, strict=True):
             if layer.weights:
-                kernels.weights_pseudo_gradient_and_step(
-                    layer.s_array, layer.weight_array, grad, layer.bias_array, bias_grad,
-                    layer.out_array, *weights_constants, step)
+                weights_kernel(layer.s_array, layer.weight_array, grad, layer.bias_array,
+                               bias_grad, layer.out_array, *self.weights_constants, *step)
             else:
-                kernels.pseudo_gradient_and_step(layer.s_array, grad, layer.rows_array,
-                                                 layer.bias_array, layer.out_array,
-                                                 *constants, step)
-            s = layer.s
-            torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
-            s.requires_grad_(False)
-            s.grad = None
+                gates_kernel(layer.s_array, grad, layer.rows_array, layer.bias_array,
+                             layer.out_array, *self.constants, *step)
+            if step:
+                s = layer.s
+                torch.autograd.graph.increment_version(s)  # written in place, as add_ would be
+                s.requires_grad_(False)
+                s.grad = None
         return [layer.out for layer in self.layers]
 
 

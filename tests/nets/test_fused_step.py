@@ -171,6 +171,19 @@ def _backward_at_random_participation(kind: str, seed: int,
     return gated
 
 
+def _assert_the_step_moves_s_as_add_then_clamp(trainer: EquilibriumPruning, units,
+                                                compiled: list[torch.Tensor]) -> None:
+    """With the step in the same loop (lr 0.3), the compiled call gives the same
+    pseudo-gradient `compiled` and moves s as ``add_`` then ``clamp_`` move it."""
+    lr = 0.3
+    expected = [unit.gate.participation.detach().clone().add_(lr * part).clamp_(0.0, 1.0)
+                for unit, part in zip(units, compiled, strict=True)]
+    stepped = trainer._compiled_gradients(units, lr)
+    for unit, ours, theirs, want in zip(units, stepped, compiled, expected, strict=True):
+        assert torch.equal(ours, theirs)
+        assert torch.equal(unit.gate.participation.detach(), want)
+
+
 def _torch_formula(trainer: EquilibriumPruning, units, monkeypatch) -> list[torch.Tensor]:
     """`_closed_form_gradients` by the torch operations alone."""
     with monkeypatch.context() as patch:
@@ -208,13 +221,7 @@ def test_the_compiled_pseudo_gradient_from_ds_is_the_torch_formula_bit_for_bit(
             assert ours.dtype == dtype
             if not _reads_weights(unit, trainer.config.payoff):
                 assert torch.equal(ours, theirs)
-        lr = 0.3  # and with the step in the same loop: s moves as add_ then clamp_ move it
-        expected = [unit.gate.participation.detach().clone().add_(lr * part).clamp_(0.0, 1.0)
-                    for unit, part in zip(units, compiled, strict=True)]
-        stepped = trainer._compiled_gradients(units, lr)
-        for unit, ours, theirs, want in zip(units, stepped, compiled, expected, strict=True):
-            assert torch.equal(ours, theirs)
-            assert torch.equal(unit.gate.participation.detach(), want)
+        _assert_the_step_moves_s_as_add_then_clamp(trainer, units, compiled)
 
 
 def _exact_pseudo_gradient(unit, config) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,13 +277,7 @@ def test_the_compiled_pseudo_gradient_from_the_weights_is_eq_9_to_rounding(
             exact, bound = _exact_pseudo_gradient(unit, trainer.config)
             assert torch.all((ours.double() - exact).abs() <= bound)
             assert torch.all((theirs.double() - exact).abs() <= bound)
-        lr = 0.3
-        expected = [unit.gate.participation.detach().clone().add_(lr * part).clamp_(0.0, 1.0)
-                    for unit, part in zip(units, compiled, strict=True)]
-        stepped = trainer._compiled_gradients(units, lr)
-        for unit, ours, theirs, want in zip(units, stepped, compiled, expected, strict=True):
-            assert torch.equal(ours, theirs)
-            assert torch.equal(unit.gate.participation.detach(), want)
+        _assert_the_step_moves_s_as_add_then_clamp(trainer, units, compiled)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
